@@ -1,0 +1,145 @@
+"""Canonical msgpack for board objects (specs/08-board.md §2).
+
+Every board structure is a msgpack *array* of integers, byte strings (``bin``), UTF-8 strings,
+``nil`` and nested arrays. Maps, floats, booleans and extension types never occur. Encoding uses the
+shortest form for every header (what ``msgpack.packb(..., use_bin_type=True)`` emits); decoding is
+strict: size bounds are enforced before and during parsing, and the input must re-encode to exactly
+the same bytes, so every value has exactly one accepted encoding. No pickle, no ``eval``.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NoReturn
+
+import msgpack  # type: ignore[import-untyped]
+
+from e2evote.errors import EncodingError
+
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "MAX_ARRAY_LEN",
+    "pack",
+    "unpack",
+    "expect_array",
+    "expect_bytes",
+    "expect_opt_bytes",
+    "expect_int",
+    "expect_str",
+    "u64",
+]
+
+MAX_EVENT_BYTES: Final = 16 * 1024 * 1024
+"""Upper bound on one encoded event (and on any single board object)."""
+
+MAX_ARRAY_LEN: Final = 16 * 1024 * 1024
+"""Upper bound on array lengths (credential lists are the only long arrays)."""
+
+Packable = int | str | bytes | None | list["Packable"] | tuple["Packable", ...]
+
+
+def _reject_ext(code: int, data: bytes) -> NoReturn:
+    raise EncodingError(f"msgpack extension type {code} is not allowed")
+
+
+def pack(obj: Packable) -> bytes:
+    """Canonical msgpack encoding of ``obj`` (arrays, ints, bin, str, nil only)."""
+    out = msgpack.packb(obj, use_bin_type=True, strict_types=False)
+    assert isinstance(out, bytes)
+    return out
+
+
+def unpack(data: bytes, *, what: str, max_bytes: int = MAX_EVENT_BYTES) -> object:
+    """Strictly decode one canonical msgpack value; raise :class:`EncodingError` otherwise."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EncodingError(f"{what}: expected bytes")
+    data = bytes(data)
+    if len(data) > max_bytes:
+        raise EncodingError(f"{what}: {len(data)} bytes exceeds the limit of {max_bytes}")
+    try:
+        obj: object = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            max_buffer_size=max(len(data), 1),
+            max_str_len=max_bytes,
+            max_bin_len=max_bytes,
+            max_array_len=min(MAX_ARRAY_LEN, max_bytes),
+            max_map_len=0,
+            max_ext_len=0,
+            ext_hook=_reject_ext,
+        )
+    except EncodingError:
+        raise
+    except Exception as exc:  # msgpack raises a zoo of ValueError/UnpackException subclasses
+        raise EncodingError(f"{what}: not valid msgpack ({type(exc).__name__})") from None
+    try:
+        again = pack(obj)  # type: ignore[arg-type]
+    except Exception:
+        raise EncodingError(f"{what}: contains a value type the board never uses") from None
+    if again != data:
+        raise EncodingError(f"{what}: not the canonical msgpack encoding")
+    _check_types(obj, what)
+    return obj
+
+
+def _check_types(obj: object, what: str) -> None:
+    if obj is None or type(obj) in (int, str, bytes):
+        return
+    if type(obj) is list:
+        for item in obj:
+            _check_types(item, what)
+        return
+    raise EncodingError(f"{what}: value of type {type(obj).__name__} is not allowed")
+
+
+def expect_array(obj: object, what: str, length: int | None = None) -> list[object]:
+    """``obj`` as a list, optionally of exactly ``length`` items."""
+    if type(obj) is not list:
+        raise EncodingError(f"{what}: expected an array")
+    if length is not None and len(obj) != length:
+        raise EncodingError(f"{what}: expected an array of {length} items, got {len(obj)}")
+    return obj
+
+
+def expect_bytes(obj: object, what: str, *, size: int | None = None, max_size: int | None = None) -> bytes:
+    """``obj`` as bytes of an exact ``size`` or at most ``max_size`` bytes."""
+    if type(obj) is not bytes:
+        raise EncodingError(f"{what}: expected a byte string")
+    if size is not None and len(obj) != size:
+        raise EncodingError(f"{what}: expected {size} bytes, got {len(obj)}")
+    if max_size is not None and len(obj) > max_size:
+        raise EncodingError(f"{what}: longer than {max_size} bytes")
+    return obj
+
+
+def expect_opt_bytes(obj: object, what: str, *, size: int | None = None, max_size: int | None = None) -> bytes | None:
+    """``None`` or bytes as in :func:`expect_bytes`."""
+    if obj is None:
+        return None
+    return expect_bytes(obj, what, size=size, max_size=max_size)
+
+
+def expect_int(obj: object, what: str, lo: int = 0, hi: int = 2**63 - 1) -> int:
+    """``obj`` as an int in ``[lo, hi]`` (booleans are not integers here)."""
+    if type(obj) is not int:
+        raise EncodingError(f"{what}: expected an integer")
+    if not lo <= obj <= hi:
+        raise EncodingError(f"{what}: {obj} outside [{lo}, {hi}]")
+    return obj
+
+
+def expect_str(obj: object, what: str, *, max_len: int = 256) -> str:
+    """``obj`` as a str of at most ``max_len`` characters."""
+    if type(obj) is not str:
+        raise EncodingError(f"{what}: expected a string")
+    if len(obj) > max_len:
+        raise EncodingError(f"{what}: longer than {max_len} characters")
+    return obj
+
+
+def u64(i: int) -> bytes:
+    """An integer 0 <= i < 2^63 as 8 big-endian bytes (specs/08-board.md §4)."""
+    if not 0 <= i < 2**63:
+        raise EncodingError(f"integer {i} out of range [0, 2^63)")
+    return i.to_bytes(8, "big")

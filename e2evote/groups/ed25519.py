@@ -1,0 +1,239 @@
+"""The prime-order subgroup of edwards25519 through libsodium (PyNaCl) (specs/02-groups.md §Ed25519).
+
+Elements are 32-byte compressed points; decoding accepts the identity and otherwise exactly the
+canonical encodings of points in the order-l subgroup (libsodium's ``is_valid_point`` rejects
+small-order and torsioned points; a canonical re-encoding check rejects non-canonical bytes).
+Scalars are integers mod l, encoded big-endian in 32 bytes like every EG scalar (converted to
+little-endian only at the libsodium boundary). libsodium refuses the identity as input or result
+of a scalar multiplication and a zero scalar; those cases are handled here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gmpy2
+import nacl.bindings as sodium
+import nacl.exceptions
+from gmpy2 import mpz
+
+from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError
+from e2evote.groups.base import Scalar, random_scalar, scalar_checked, scalar_from_bytes_checked
+
+__all__ = ["Ed25519Group", "Ed25519Element", "ED25519"]
+
+_L = 2**252 + 27742317777372353535851937790883648493
+_IDENTITY = bytes([1]) + bytes(31)
+_BASE = sodium.crypto_scalarmult_ed25519_base_noclamp((1).to_bytes(32, "little"))
+
+
+def _le(e: mpz) -> bytes:
+    return int(e).to_bytes(32, "little")
+
+
+class Ed25519Element:
+    """A point of the order-l subgroup of edwards25519, held in its canonical 32-byte encoding."""
+
+    __slots__ = ("group", "value")
+
+    group: Ed25519Group
+    value: bytes
+
+    def __init__(self, group: Ed25519Group, value: bytes) -> None:  # unchecked: use group.element()
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Ed25519Element is immutable")
+
+    def _v(self, other: Any) -> bytes:
+        if not isinstance(other, Ed25519Element):
+            raise GroupMismatchError(f"cannot combine ed25519 element with {type(other).__name__}")
+        return other.value
+
+    def __mul__(self, other: Any) -> Ed25519Element:
+        o = self._v(other)
+        if self.value == _IDENTITY:
+            return Ed25519Element(self.group, o)
+        if o == _IDENTITY:
+            return self
+        return Ed25519Element(self.group, sodium.crypto_core_ed25519_add(self.value, o))
+
+    def __truediv__(self, other: Any) -> Ed25519Element:
+        o = self._v(other)
+        if o == _IDENTITY:
+            return self
+        return Ed25519Element(self.group, sodium.crypto_core_ed25519_sub(self.value, o))
+
+    def __pow__(self, exponent: Scalar) -> Ed25519Element:
+        return self.group._smul(self.value, self.group._exp(exponent))
+
+    def inverse(self) -> Ed25519Element:
+        if self.value == _IDENTITY:
+            return self
+        return Ed25519Element(self.group, sodium.crypto_core_ed25519_sub(_IDENTITY, self.value))
+
+    def is_identity(self) -> bool:
+        return self.value == _IDENTITY
+
+    def to_bytes(self) -> bytes:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ed25519Element) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return f"Ed25519Element({self.value.hex()[:12]}…)"
+
+
+class _Ed25519FixedBase:
+    """libsodium's scalar multiplication is already fast; the 'table' is the base itself."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: Ed25519Element) -> None:
+        self.base = base
+
+    def pow(self, exponent: Scalar) -> Ed25519Element:
+        return self.base**exponent
+
+    def pow_many(self, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
+        return [self.base**e for e in exponents]
+
+
+class Ed25519Group:
+    """edwards25519's prime-order subgroup, order l = 2^252 + 27742317777372353535851937790883648493."""
+
+    __slots__ = ("_gen", "_one")
+
+    name = "ed25519"
+    q = mpz(_L)
+    element_bytes = 32
+    scalar_bytes = 32
+
+    def __init__(self) -> None:
+        self._gen = Ed25519Element(self, _BASE)
+        self._one = Ed25519Element(self, _IDENTITY)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ed25519Group)
+
+    def __hash__(self) -> int:
+        return hash("ed25519")
+
+    def __repr__(self) -> str:
+        return "Ed25519Group()"
+
+    def _exp(self, exponent: Scalar) -> mpz:
+        if not isinstance(exponent, Scalar):
+            raise TypeError(f"exponent must be a Scalar, got {type(exponent).__name__}")
+        if not isinstance(exponent.group, Ed25519Group):
+            raise GroupMismatchError(f"scalar of {exponent.group.name} used with ed25519")
+        return exponent.value
+
+    def _smul(self, point: bytes, e: mpz) -> Ed25519Element:
+        if e == 0 or point == _IDENTITY:
+            return self._one
+        if point == _BASE:
+            return Ed25519Element(self, sodium.crypto_scalarmult_ed25519_base_noclamp(_le(e)))
+        return Ed25519Element(self, sodium.crypto_scalarmult_ed25519_noclamp(_le(e), point))
+
+    def generator(self) -> Ed25519Element:
+        return self._gen
+
+    def identity(self) -> Ed25519Element:
+        return self._one
+
+    def element(self, data: bytes) -> Ed25519Element:
+        if not isinstance(data, bytes | bytearray) or len(data) != 32:
+            raise EncodingError("ed25519 element must be exactly 32 bytes")
+        data = bytes(data)
+        if data == _IDENTITY:
+            return self._one
+        if not sodium.crypto_core_ed25519_is_valid_point(data):
+            raise InvalidElementError("not a canonical point of the prime-order subgroup of edwards25519")
+        try:
+            reencoded = sodium.crypto_core_ed25519_add(data, _IDENTITY)
+        except nacl.exceptions.RuntimeError as exc:
+            raise InvalidElementError("point rejected by libsodium") from exc
+        if reencoded != data:
+            raise InvalidElementError("non-canonical point encoding")
+        return Ed25519Element(self, data)
+
+    def g_pow(self, exponent: Scalar) -> Ed25519Element:
+        return self._smul(_BASE, self._exp(exponent))
+
+    def g_pow_sec(self, exponent: Scalar) -> Ed25519Element:
+        # libsodium's scalar multiplication is constant time
+        return self.g_pow(exponent)
+
+    def pow_sec(self, base: Ed25519Element, exponent: Scalar) -> Ed25519Element:
+        if not isinstance(base, Ed25519Element):
+            raise GroupMismatchError("pow_sec: base is not an ed25519 element")
+        return self._smul(base.value, self._exp(exponent))
+
+    def fixed_base(self, base: Ed25519Element) -> _Ed25519FixedBase:
+        if not isinstance(base, Ed25519Element):
+            raise GroupMismatchError("fixed_base: base is not an ed25519 element")
+        return _Ed25519FixedBase(base)
+
+    def multi_pow(self, bases: Sequence[Ed25519Element], exponents: Sequence[Scalar]) -> Ed25519Element:
+        if len(bases) != len(exponents):
+            raise ValueError("multi_pow: lengths differ")
+        acc = self._one
+        for b, e in zip(bases, exponents, strict=True):
+            if not isinstance(b, Ed25519Element):
+                raise GroupMismatchError("multi_pow: base is not an ed25519 element")
+            acc = acc * self._smul(b.value, self._exp(e))
+        return acc
+
+    def dlog(self, value: Ed25519Element, base: Ed25519Element, bound: int) -> int:
+        """Baby-step giant-step for t in [0, bound] with base^t = value."""
+        m = max(1, int(gmpy2.isqrt(bound + 1)) + 1)
+        baby: dict[bytes, int] = {}
+        acc = self._one
+        for j in range(m):
+            baby.setdefault(acc.value, j)
+            acc = acc * base
+        giant = acc.inverse()
+        y = value
+        for i in range(m + 1):
+            j = baby.get(y.value)
+            if j is not None:
+                t = i * m + j
+                if t <= bound:
+                    return t
+                break
+            y = y * giant
+        raise ValueError(f"no discrete log in [0, {bound}]")
+
+    def parameter_bytes(self) -> bytes:
+        """b(l, 32) || G: the group description hashed into H_P (specs/03-hashing.md §H_P)."""
+        return int(self.q).to_bytes(32, "big") + _BASE
+
+    def check_parameters(self) -> None:
+        if not gmpy2.is_prime(self.q, 30):
+            raise ValueError("ed25519: l is not prime")
+        if sodium.crypto_scalarmult_ed25519_noclamp(_le(self.q - 1), _BASE) != sodium.crypto_core_ed25519_sub(
+            _IDENTITY, _BASE
+        ):
+            raise ValueError("ed25519: base point does not have order l")
+
+    def scalar(self, value: int) -> Scalar:
+        return scalar_checked(self, value)
+
+    def scalar_from_bytes(self, data: bytes) -> Scalar:
+        return scalar_from_bytes_checked(self, data)
+
+    def scalar_reduce(self, value: int) -> Scalar:
+        return Scalar(self, mpz(value) % self.q)
+
+    def random_scalar(self) -> Scalar:
+        return random_scalar(self)
+
+
+ED25519 = Ed25519Group()

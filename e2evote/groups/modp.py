@@ -1,0 +1,342 @@
+"""Prime-order subgroups of Z_p^* (specs/02-groups.md §ModP).
+
+``STANDARD`` is the EG 2.0 §3.1.1 group (p 4096-bit, q = 2^256 - 189, g = 2^r mod p);
+``TEST`` is a small group of the same shape (q = 2^64 - 59, p 511-bit, (p-1)/2q prime) for fast tests.
+Both are self-checked on construction (cheap structural checks); :meth:`ModPGroup.check_parameters`
+adds the probabilistic primality tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gmpy2
+from gmpy2 import mpz
+
+from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError
+from e2evote.groups.base import (
+    Scalar,
+    random_scalar,
+    scalar_checked,
+    scalar_from_bytes_checked,
+)
+
+__all__ = ["ModPGroup", "ModPElement", "ModPFixedBase", "STANDARD", "TEST"]
+
+
+class ModPElement:
+    """An element of the order-q subgroup Z_p^r (EG 2.0 §3.1)."""
+
+    __slots__ = ("group", "value")
+
+    group: ModPGroup
+    value: mpz
+
+    def __init__(self, group: ModPGroup, value: mpz) -> None:  # unchecked: use ModPGroup.element()
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("ModPElement is immutable")
+
+    def _v(self, other: Any) -> mpz:
+        if not isinstance(other, ModPElement):
+            raise GroupMismatchError(f"cannot combine {self.group.name} element with {type(other).__name__}")
+        if other.group is not self.group and other.group != self.group:
+            raise GroupMismatchError(f"element of {other.group.name} used with {self.group.name}")
+        return other.value
+
+    def __mul__(self, other: Any) -> ModPElement:
+        return ModPElement(self.group, self.value * self._v(other) % self.group.p)
+
+    def __truediv__(self, other: Any) -> ModPElement:
+        return ModPElement(self.group, self.value * gmpy2.invert(self._v(other), self.group.p) % self.group.p)
+
+    def __pow__(self, exponent: Scalar) -> ModPElement:
+        e = self.group._exp(exponent)
+        return ModPElement(self.group, gmpy2.powmod(self.value, e, self.group.p))
+
+    def inverse(self) -> ModPElement:
+        return ModPElement(self.group, gmpy2.invert(self.value, self.group.p))
+
+    def is_identity(self) -> bool:
+        return bool(self.value == 1)
+
+    def to_bytes(self) -> bytes:
+        return int(self.value).to_bytes(self.group.element_bytes, "big")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModPElement) and other.group == self.group and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(int(self.value))
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __repr__(self) -> str:
+        h = f"{int(self.value):x}"
+        return f"ModPElement({self.group.name}, 0x{h[:8]}…{h[-4:]})"
+
+
+class ModPFixedBase:
+    """Fixed-base table: T[i][d] = base^(d * 2^(w*i)); a power costs ceil(bits/w) multiplications.
+
+    Variable time in the exponent's digits (table look-ups); see specs/02-groups.md §Timing.
+    """
+
+    __slots__ = ("base", "_group", "_w", "_table")
+
+    def __init__(self, base: ModPElement, window: int = 8) -> None:
+        group = base.group
+        self.base = base
+        self._group = group
+        self._w = window
+        p = group.p
+        digits = 1 << window
+        n_windows = (group.q.bit_length() + window - 1) // window
+        table: list[list[mpz]] = []
+        b = base.value
+        for _ in range(n_windows):
+            row = [mpz(1), b]
+            acc = b
+            for _d in range(2, digits):
+                acc = acc * b % p
+                row.append(acc)
+            table.append(row)
+            b = acc * b % p  # b^(2^w)
+        self._table = table
+
+    def pow(self, exponent: Scalar) -> ModPElement:
+        group = self._group
+        e = int(group._exp(exponent))
+        p = group.p
+        mask = (1 << self._w) - 1
+        w = self._w
+        acc = mpz(1)
+        for row in self._table:
+            d = e & mask
+            if d:
+                acc = acc * row[d] % p
+            e >>= w
+            if not e:
+                break
+        return ModPElement(group, acc)
+
+    def pow_many(self, exponents: Sequence[Scalar]) -> list[ModPElement]:
+        return [self.pow(e) for e in exponents]
+
+
+class ModPGroup:
+    """The order-q subgroup of Z_p^* with generator g (EG 2.0 §3.1)."""
+
+    __slots__ = ("name", "p", "q", "r", "g", "element_bytes", "scalar_bytes", "_g_table", "_gen", "_one")
+
+    def __init__(self, name: str, p: int, q: int, g: int, *, element_bytes: int, scalar_bytes: int) -> None:
+        self.name = name
+        self.p = mpz(p)
+        self.q = mpz(q)
+        self.element_bytes = element_bytes
+        self.scalar_bytes = scalar_bytes
+        if (self.p - 1) % self.q != 0:
+            raise ValueError(f"{name}: q does not divide p - 1")
+        self.r = (self.p - 1) // self.q
+        self.g = mpz(g)
+        if not 1 < self.g < self.p or gmpy2.powmod(self.g, self.q, self.p) != 1:
+            raise ValueError(f"{name}: g is not of order q")
+        if self.r % self.q == 0:
+            raise ValueError(f"{name}: q divides the cofactor r")
+        if self.p.bit_length() > 8 * element_bytes or self.q.bit_length() > 8 * scalar_bytes:
+            raise ValueError(f"{name}: encoding widths too small")
+        self._gen = ModPElement(self, self.g)
+        self._one = ModPElement(self, mpz(1))
+        self._g_table: ModPFixedBase | None = None
+
+    # equality: groups are equal iff their parameters are
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModPGroup) and (self.p, self.q, self.g) == (other.p, other.q, other.g)
+
+    def __hash__(self) -> int:
+        return hash((int(self.p), int(self.q), int(self.g)))
+
+    def __repr__(self) -> str:
+        return f"ModPGroup({self.name})"
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _exp(self, exponent: Scalar) -> mpz:
+        if not isinstance(exponent, Scalar):
+            raise TypeError(f"exponent must be a Scalar, got {type(exponent).__name__}")
+        if exponent.group is not self and exponent.group != self:
+            raise GroupMismatchError(f"scalar of {exponent.group.name} used with {self.name}")
+        return exponent.value
+
+    # ---- elements ----------------------------------------------------------------------------------
+
+    def generator(self) -> ModPElement:
+        return self._gen
+
+    def identity(self) -> ModPElement:
+        return self._one
+
+    def element(self, data: bytes) -> ModPElement:
+        if not isinstance(data, bytes | bytearray) or len(data) != self.element_bytes:
+            raise EncodingError(f"element of {self.name} must be exactly {self.element_bytes} bytes")
+        return self.element_from_int(int.from_bytes(data, "big"))
+
+    def element_from_int(self, value: int) -> ModPElement:
+        """Validate 0 < x < p and x^q = 1 mod p (EG 2.0 Z_p^r membership)."""
+        x = mpz(value)
+        if not 0 < x < self.p:
+            raise InvalidElementError(f"value not in [1, p) for {self.name}")
+        if gmpy2.powmod(x, self.q, self.p) != 1:
+            raise InvalidElementError(f"value not in the order-q subgroup of {self.name}")
+        return ModPElement(self, x)
+
+    def element_unchecked(self, value: int) -> ModPElement:
+        """Wrap a value already known to be a subgroup member (e.g. from a verified batch check)."""
+        return ModPElement(self, mpz(value))
+
+    def g_pow(self, exponent: Scalar) -> ModPElement:
+        if self._g_table is None:
+            self._g_table = ModPFixedBase(self._gen)
+        return self._g_table.pow(exponent)
+
+    def g_pow_sec(self, exponent: Scalar) -> ModPElement:
+        e = self._exp(exponent)
+        # e + q: never zero (powmod_sec refuses 0) and of near-constant length; g^q = 1
+        return ModPElement(self, gmpy2.powmod_sec(self.g, e + self.q, self.p))
+
+    def pow_sec(self, base: ModPElement, exponent: Scalar) -> ModPElement:
+        e = self._exp(exponent)
+        if base.group != self:
+            raise GroupMismatchError(f"element of {base.group.name} used with {self.name}")
+        return ModPElement(self, gmpy2.powmod_sec(base.value, e + self.q, self.p))
+
+    def fixed_base(self, base: ModPElement) -> ModPFixedBase:
+        if base.group != self:
+            raise GroupMismatchError(f"element of {base.group.name} used with {self.name}")
+        if base == self._gen:
+            if self._g_table is None:
+                self._g_table = ModPFixedBase(self._gen)
+            return self._g_table
+        return ModPFixedBase(base)
+
+    def multi_pow(self, bases: Sequence[ModPElement], exponents: Sequence[Scalar]) -> ModPElement:
+        if len(bases) != len(exponents):
+            raise ValueError("multi_pow: lengths differ")
+        p = self.p
+        acc = mpz(1)
+        for b, e in zip(bases, exponents, strict=True):
+            if b.group != self:
+                raise GroupMismatchError(f"element of {b.group.name} used with {self.name}")
+            acc = acc * gmpy2.powmod(b.value, self._exp(e), p) % p
+        return ModPElement(self, acc)
+
+    def dlog(self, value: ModPElement, base: ModPElement, bound: int) -> int:
+        """Baby-step giant-step for t in [0, bound] with base^t = value."""
+        if value.group != self or base.group != self:
+            raise GroupMismatchError("dlog across groups")
+        p = self.p
+        m = max(1, int(gmpy2.isqrt(bound + 1)) + 1)
+        baby: dict[int, int] = {}
+        acc = mpz(1)
+        for j in range(m):
+            baby.setdefault(int(acc), j)
+            acc = acc * base.value % p
+        giant = gmpy2.invert(acc, p)  # base^-m
+        y = value.value
+        for i in range(m + 1):
+            j = baby.get(int(y))
+            if j is not None:
+                t = i * m + j
+                if t <= bound:
+                    return t
+                break
+            y = y * giant % p
+        raise ValueError(f"no discrete log in [0, {bound}]")
+
+    def parameter_bytes(self) -> bytes:
+        """EG 2.0 eq. 4 inputs after the tag: b(p, l_p) || b(q, l_q) || b(g, l_p)."""
+        return (
+            int(self.p).to_bytes(self.element_bytes, "big")
+            + int(self.q).to_bytes(self.scalar_bytes, "big")
+            + int(self.g).to_bytes(self.element_bytes, "big")
+        )
+
+    def check_parameters(self) -> None:
+        """EG 2.0 §3.1 / footnote 19: p, q, r/2 prime; p - 1 = q r; q does not divide r; g of order q."""
+        if not gmpy2.is_prime(self.q, 30):
+            raise ValueError(f"{self.name}: q is not prime")
+        if not gmpy2.is_prime(self.p, 30):
+            raise ValueError(f"{self.name}: p is not prime")
+        if self.r % 2 or not gmpy2.is_prime(self.r // 2, 30):
+            raise ValueError(f"{self.name}: r/2 is not prime")
+        if self.p - 1 != self.q * self.r or self.r % self.q == 0:
+            raise ValueError(f"{self.name}: p - 1 != q r or q | r")
+        if not 1 < self.g < self.p or gmpy2.powmod(self.g, self.q, self.p) != 1:
+            raise ValueError(f"{self.name}: g is not of order q")
+
+    # ---- scalars -----------------------------------------------------------------------------------
+
+    def scalar(self, value: int) -> Scalar:
+        return scalar_checked(self, value)
+
+    def scalar_from_bytes(self, data: bytes) -> Scalar:
+        return scalar_from_bytes_checked(self, data)
+
+    def scalar_reduce(self, value: int) -> Scalar:
+        return Scalar(self, mpz(value) % self.q)
+
+    def random_scalar(self) -> Scalar:
+        return random_scalar(self)
+
+
+# EG 2.0 §3.1.1 standard baseline parameters
+_P_HEX = (
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+    "B17217F7D1CF79ABC9E3B39803F2F6AF40F343267298B62D8A0D175B8BAAFA2B"
+    "E7B876206DEBAC98559552FB4AFA1B10ED2EAE35C138214427573B291169B825"
+    "3E96CA16224AE8C51ACBDA11317C387EB9EA9BC3B136603B256FA0EC7657F74B"
+    "72CE87B19D6548CAF5DFA6BD38303248655FA1872F20E3A2DA2D97C50F3FD5C6"
+    "07F4CA11FB5BFB90610D30F88FE551A2EE569D6DFC1EFA157D2E23DE1400B396"
+    "17460775DB8990E5C943E732B479CD33CCCC4E659393514C4C1A1E0BD1D6095D"
+    "25669B333564A3376A9C7F8A5E148E82074DB6015CFE7AA30C480A5417350D2C"
+    "955D5179B1E17B9DAE313CDB6C606CB1078F735D1B2DB31B5F50B5185064C18B"
+    "4D162DB3B365853D7598A1951AE273EE5570B6C68F96983496D4E6D330AF889B"
+    "44A02554731CDC8EA17293D1228A4EF98D6F5177FBCF0755268A5C1F9538B982"
+    "61AFFD446B1CA3CF5E9222B88C66D3C5422183EDC99421090BBB16FAF3D949F2"
+    "36E02B20CEE886B905C128D53D0BD2F9621363196AF503020060E49908391A0C"
+    "57339BA2BEBA7D052AC5B61CC4E9207CEF2F0CE2D7373958D762265890445744"
+    "FB5F2DA4B751005892D356890DEFE9CAD9B9D4B713E06162A2D8FDD0DF2FD608"
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+)
+_Q = 2**256 - 189
+#: the EG 2.0 §3.1.1 δ: p = 2^4096 - 2^3840 + 2^256 (floor(2^3584 ln 2) + δ) + (2^256 - 1)
+_DELTA = 287975203778583638958138611533602521491887169409704874643524560756486080635197037903
+
+
+def _standard() -> ModPGroup:
+    p = int(_P_HEX, 16)
+    # g = 2^r mod p (EG 2.0 §3.1.1): derived, and compared with the published value in tests
+    r = (p - 1) // _Q
+    g = int(gmpy2.powmod(2, r, p))
+    return ModPGroup("modp-4096", p, _Q, g, element_bytes=512, scalar_bytes=32)
+
+
+def _test() -> ModPGroup:
+    # q = 2^64 - 59 (largest 64-bit prime); r = 2 r' with r' the smallest prime >= 2^446 such that
+    # p = q r + 1 is prime; g = 2^r mod p. Same shape as the standard group; INSECURE, tests only.
+    p = int(
+        "7fffffffffffffe2800000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000058bddfffffffffeb8c3d7",
+        16,
+    )
+    q = 2**64 - 59
+    g = int(gmpy2.powmod(2, (p - 1) // q, p))
+    return ModPGroup("modp-test-511", p, q, g, element_bytes=64, scalar_bytes=8)
+
+
+STANDARD = _standard()
+TEST = _test()

@@ -1,0 +1,1 @@
+"""Protocol-level rules of e2evote that sit above the cryptography (e.g. outcome rules)."""

@@ -1,0 +1,153 @@
+"""Groups: parameters, canonical encodings, strict decoding, arithmetic (specs/02-groups.md)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError, InvalidScalarError
+from e2evote.groups import ED25519, STANDARD, TEST, Group
+
+# EG 2.0 §3.1.1, as published (the module derives g = 2^r mod p; this pins it to the text)
+PUBLISHED_G_PREFIX = "36036FED214F3B50DC566D3A312FE4131FEE1C2BCE6D02EA39B477AC05F7F885"
+PUBLISHED_G_SUFFIX = "E7EBA151BA486094D68722B054633FEC51CA3F29B31E77E317B178B6B9D8AE0F"
+
+
+def test_standard_parameters_match_the_spec() -> None:
+    assert STANDARD.q == 2**256 - 189
+    assert STANDARD.p.bit_length() == 4096
+    g_hex = f"{int(STANDARD.g):X}"
+    assert g_hex.startswith(PUBLISHED_G_PREFIX) and g_hex.endswith(PUBLISHED_G_SUFFIX)
+    r_hex = f"{int(STANDARD.r):X}"
+    assert r_hex.startswith("100000000") and r_hex.endswith("4A7F529FD4A7F52A")
+    # §3.1.1 closed form: p = 2^4096 - 2^3840 + 2^256 (floor(2^3584 ln 2) + δ) + (2^256 - 1)
+    import gmpy2
+
+    from e2evote.groups.modp import _DELTA
+
+    with gmpy2.context(precision=4000):
+        ln2_bits = int(gmpy2.floor(gmpy2.const_log2() * gmpy2.mpz(2) ** 3584))
+    assert STANDARD.p == 2**4096 - 2**3840 + 2**256 * (ln2_bits + _DELTA) + (2**256 - 1)
+
+
+@pytest.mark.parametrize("g", [STANDARD, TEST, ED25519], ids=lambda g: g.name)
+def test_full_parameter_check(g: Group) -> None:
+    g.check_parameters()
+
+
+def test_roundtrip_and_generator(group: Group) -> None:
+    G = group.generator()
+    assert group.element(G.to_bytes()) == G
+    assert len(G.to_bytes()) == group.element_bytes
+    one = group.identity()
+    assert group.element(one.to_bytes()).is_identity()
+    assert G ** group.scalar(group.q - 1) == G.inverse()
+
+
+@given(st.integers(min_value=0), st.integers(min_value=0))
+def test_homomorphic_exponents(fast: int, other: int) -> None:
+    for group in (TEST, ED25519):
+        x = group.scalar_reduce(fast)
+        y = group.scalar_reduce(other)
+        assert group.g_pow(x) * group.g_pow(y) == group.g_pow(x + y)
+        assert group.g_pow(x) / group.g_pow(y) == group.g_pow(x - y)
+        assert group.g_pow(x) == group.g_pow_sec(x)
+        assert group.scalar_from_bytes(x.to_bytes()) == x
+
+
+def test_fixed_base_matches_plain_pow(group: Group) -> None:
+    K = group.g_pow(group.random_scalar())
+    table = group.fixed_base(K)
+    for _ in range(5):
+        e = group.random_scalar()
+        assert table.pow(e) == K**e == group.pow_sec(K, e)
+    assert table.pow(group.scalar(0)).is_identity()
+
+
+def test_dlog(group: Group) -> None:
+    K = group.g_pow(group.random_scalar())
+    for t in (0, 1, 2, 99, 1000):
+        assert group.dlog(K ** group.scalar(t), K, 1000) == t
+    with pytest.raises(ValueError):
+        group.dlog(K ** group.scalar(1001), K, 1000)
+
+
+# ---- strict decoding: rejects -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("g", [STANDARD, TEST], ids=lambda g: g.name)
+def test_modp_rejects(g: Group) -> None:
+    p = int(g.p)  # type: ignore[attr-defined]
+    L = g.element_bytes
+    for bad in (0, p - 1, p, p + 1, 2**(8 * L) - 1):
+        with pytest.raises(InvalidElementError if bad < 2 ** (8 * L) else EncodingError):
+            g.element(bad.to_bytes(L, "big"))
+    # a quadratic non-residue: p ≡ 3 mod 4 here is not assumed; search a small non-residue
+    import gmpy2
+
+    n = next(x for x in range(2, 100) if gmpy2.jacobi(x, p) == -1)
+    with pytest.raises(InvalidElementError):
+        g.element(n.to_bytes(L, "big"))
+    with pytest.raises(EncodingError):
+        g.element(b"\x01" * (L - 1))
+    with pytest.raises(EncodingError):
+        g.element(b"\x00" + g.generator().to_bytes())
+
+
+def test_ed25519_rejects_small_order_and_noncanonical() -> None:
+    # the 8 small-order points (identity allowed, the other 7 rejected)
+    small_order = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ]
+    for h in small_order:
+        with pytest.raises(InvalidElementError):
+            ED25519.element(bytes.fromhex(h))
+    # a point with torsion: G + (order-2 point) is on the curve but not in the prime-order subgroup
+    import nacl.bindings as sodium
+
+    G = ED25519.generator().to_bytes()
+    T = bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+    torsioned = sodium.crypto_core_ed25519_add(G, T)
+    with pytest.raises(InvalidElementError):
+        ED25519.element(torsioned)
+    # non-canonical: y >= p (y = p + 1 encodes the same point as y = 1 but is not canonical)
+    p = 2**255 - 19
+    with pytest.raises(InvalidElementError):
+        ED25519.element((p + 1).to_bytes(32, "little"))
+    with pytest.raises(EncodingError):
+        ED25519.element(G[:31])
+
+
+def test_scalar_range_rejected_never_reduced(group: Group) -> None:
+    for bad in (group.q, group.q + 1, -1, 2 ** (8 * group.scalar_bytes) - 1):
+        with pytest.raises(InvalidScalarError):
+            group.scalar(bad)
+    with pytest.raises(InvalidScalarError):
+        group.scalar_from_bytes(int(group.q).to_bytes(group.scalar_bytes, "big"))
+    with pytest.raises(EncodingError):
+        group.scalar_from_bytes(b"\x00" * (group.scalar_bytes + 1))
+    with pytest.raises(InvalidScalarError):
+        group.scalar(True)
+
+
+def test_mixing_groups_raises() -> None:
+    with pytest.raises(GroupMismatchError):
+        _ = TEST.generator() * ED25519.generator()
+    with pytest.raises(GroupMismatchError):
+        _ = TEST.scalar(1) + ED25519.scalar(1)
+    with pytest.raises(GroupMismatchError):
+        _ = TEST.generator() ** STANDARD.scalar(2)
+    with pytest.raises(GroupMismatchError):
+        _ = ED25519.generator() ** TEST.scalar(2)
+
+
+def test_secrets_not_in_repr(group: Group) -> None:
+    s = group.scalar(123456789)
+    assert "123456789" not in repr(s) and f"{123456789:x}" not in repr(s)
