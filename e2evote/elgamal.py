@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from e2evote.errors import DecryptionError, EncodingError, GroupMismatchError
 from e2evote.groups.base import Element, FixedBase, Group, Scalar
 from e2evote.hashing import (
-    DATA_ENC_CONTEXT,
-    DATA_ENC_LABEL,
+    EG20,
+    Dialect,
     SHARE_ENC_CONTEXT,
     SHARE_ENC_LABEL,
     H,
@@ -106,14 +106,18 @@ def selection_nonce(group: Group, H_E: bytes, xi_B: bytes, contest_index: int, o
     return group.scalar_reduce(int.from_bytes(h, "big"))
 
 
-#: eq. 50 label: the §5.5.3 table writes it as b(12,4) || "contest_data" (specs/egk-compat.md)
+#: eq. 50 label (the §5.5.3 table: b(12, 4) || "contest_data"; egk omits the length)
 CONTEST_DATA_NONCE_LABEL = b"contest_data"
 
 
-def contest_data_nonce(group: Group, H_E: bytes, xi_B: bytes, contest_index: int) -> Scalar:
+def contest_data_nonce(
+    group: Group, H_E: bytes, xi_B: bytes, contest_index: int, dialect: Dialect = EG20
+) -> Scalar:
     """ξ = H(H_E; 0x20, ξ_B, ind_c(Λ), "contest_data") mod q (eq. 50, §5.5.3 table)."""
     _check32(xi_B, "ballot nonce")
-    label = len(CONTEST_DATA_NONCE_LABEL).to_bytes(4, "big") + CONTEST_DATA_NONCE_LABEL
+    label = CONTEST_DATA_NONCE_LABEL
+    if dialect.data_nonce_label_prefixed:
+        label = len(label).to_bytes(4, "big") + label
     h = H(H_E, Tag.NONCE, xi_B, b_u32(contest_index), label)
     return group.scalar_reduce(int.from_bytes(h, "big"))
 
@@ -196,14 +200,25 @@ def contest_data_key(H_E: bytes, K: Element, alpha: Element, beta: Element) -> b
     return H(H_E, Tag.CONTEST_DATA_KEY, K.to_bytes(), alpha.to_bytes(), beta.to_bytes())
 
 
-def _data_keys(k: bytes, contest_index: int, blocks: int) -> list[bytes]:
-    context = DATA_ENC_CONTEXT + b_u32(contest_index)
-    out_bits = (blocks + 1) * 256
-    return [kdf_ctr(k, i, DATA_ENC_LABEL, context, out_bits) for i in range(blocks + 1)]
+def _data_keys(k: bytes, contest_index: int, contest_label: str, blocks: int, dialect: Dialect) -> list[bytes]:
+    """k_0 … k_{b_D} of eq. 52 / 86-87 in the given dialect."""
+    if dialect.data_context_uses_label:
+        context = dialect.data_context + contest_label.encode("utf-8")
+    else:
+        context = dialect.data_context + b_u32(contest_index)
+    out_bits = (blocks + 1) * 256 if dialect.data_length_includes_mac_key else blocks * 256
+    return [kdf_ctr(k, i, dialect.data_label, context, out_bits) for i in range(blocks + 1)]
 
 
 def encrypt_contest_data(
-    key: PublicKey, H_E: bytes, contest_index: int, data: bytes, xi: Scalar
+    key: PublicKey,
+    H_E: bytes,
+    contest_index: int,
+    data: bytes,
+    xi: Scalar,
+    *,
+    contest_label: str = "",
+    dialect: Dialect = EG20,
 ) -> HashedCiphertext:
     """C_D = (C0, C1, C2) for the padded contest data D of 32·b_D bytes (eq. 49-55)."""
     if len(data) == 0 or len(data) % 32:
@@ -213,20 +228,36 @@ def encrypt_contest_data(
     alpha = g.g_pow(xi)
     beta = key.K_pow(xi)
     k = contest_data_key(H_E, key.K, alpha, beta)
-    keys = _data_keys(k, contest_index, blocks)
+    keys = _data_keys(k, contest_index, contest_label, blocks, dialect)
     C1 = b"".join(_xor(data[32 * (i - 1) : 32 * i], keys[i]) for i in range(1, blocks + 1))
     C2 = hmac.new(keys[0], alpha.to_bytes() + C1, hashlib.sha256).digest()
     return HashedCiphertext(alpha, C1, C2)
 
 
-def decrypt_contest_data(H_E: bytes, K: Element, contest_index: int, ct: HashedCiphertext, beta: Element) -> bytes:
-    """D from C_D given β = C0^s (eq. 86-89); the MAC is checked before any decryption."""
-    if len(ct.C1) == 0 or len(ct.C1) % 32:
-        raise DecryptionError("contest data ciphertext length is not a positive multiple of 32")
-    blocks = len(ct.C1) // 32
+def decrypt_contest_data(
+    H_E: bytes,
+    K: Element,
+    contest_index: int,
+    ct: HashedCiphertext,
+    beta: Element,
+    *,
+    contest_label: str = "",
+    dialect: Dialect = EG20,
+) -> bytes:
+    """D from C_D given β = C0^s (eq. 86-89); the MAC is checked before any decryption.
+
+    egk writes C1 of numBytes bytes, not always a multiple of 32; the last block is then partial.
+    """
+    if len(ct.C1) == 0:
+        raise DecryptionError("empty contest data ciphertext")
+    blocks = (len(ct.C1) + 31) // 32
     k = contest_data_key(H_E, K, ct.C0, beta)
-    keys = _data_keys(k, contest_index, blocks)
+    keys = _data_keys(k, contest_index, contest_label, blocks, dialect)
     mac = hmac.new(keys[0], ct.C0.to_bytes() + ct.C1, hashlib.sha256).digest()
     if not hmac.compare_digest(mac, ct.C2):
         raise DecryptionError(f"contest data of contest {contest_index}: MAC check failed")
-    return b"".join(_xor(ct.C1[32 * (i - 1) : 32 * i], keys[i]) for i in range(1, blocks + 1))
+    out = b"".join(
+        bytes(x ^ y for x, y in zip(ct.C1[32 * (i - 1) : 32 * i], keys[i], strict=False))
+        for i in range(1, blocks + 1)
+    )
+    return out

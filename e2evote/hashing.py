@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Final
 
 from e2evote.errors import EncodingError
@@ -31,10 +32,11 @@ __all__ = [
     "manifest_hash",
     "base_hash",
     "extended_base_hash",
+    "Dialect",
+    "EG20",
+    "EGK",
     "SHARE_ENC_LABEL",
     "SHARE_ENC_CONTEXT",
-    "DATA_ENC_LABEL",
-    "DATA_ENC_CONTEXT",
 ]
 
 
@@ -77,11 +79,58 @@ class EXT:
     # (the board adds its tags here)
 
 
-# KDF labels (EG 2.0 eq. 16-17, 52, 86-87)
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """Byte-format variants of EG 2.0 hash inputs (specs/egk-compat.md).
+
+    ``EG20`` is the specification text (e2evote's native records); ``EGK`` is what egk's records
+    contain. Every field names one place where the two differ.
+    """
+
+    name: str
+    baux_length_prefix: bool
+    """eq. 58-59: B_aux preceded by b(len(B_aux), 4) (spec) or not (egk)"""
+    chain_first_baux_is_h0_only: bool
+    """eq. 60 for j = 1: B_aux,1 = H_0 || B_aux,0 (spec) or H_0 alone (egk)"""
+    data_label: bytes
+    """eq. 52 KDF Label"""
+    data_context_uses_label: bool
+    """eq. 52 Context: "contest data" || b(ind_c, 4) (spec) or "contest_data" || contest label (egk)"""
+    data_context: bytes
+    data_length_includes_mac_key: bool
+    """eq. 52 length field: (b_D + 1)·256 (spec) or b_D·256 (egk)"""
+    data_nonce_label_prefixed: bool
+    """eq. 50 label: b(12, 4) || "contest_data" (spec table) or the 12 bytes alone (egk)"""
+    data_proof_c1_hex: bool
+    """eq. 81: C1 as b(C1, l_p) (spec table) or as the ASCII of its upper-case hex (egk)"""
+
+
+EG20 = Dialect(
+    name="eg2.0",
+    baux_length_prefix=True,
+    chain_first_baux_is_h0_only=False,
+    data_label=b"data enc keys",
+    data_context_uses_label=False,
+    data_context=b"contest data",
+    data_length_includes_mac_key=True,
+    data_nonce_label_prefixed=True,
+    data_proof_c1_hex=False,
+)
+EGK = Dialect(
+    name="egk",
+    baux_length_prefix=False,
+    chain_first_baux_is_h0_only=True,
+    data_label=b"share_enc_keys",
+    data_context_uses_label=True,
+    data_context=b"contest_data",
+    data_length_includes_mac_key=False,
+    data_nonce_label_prefixed=False,
+    data_proof_c1_hex=True,
+)
+
+# KDF labels of share encryption (EG 2.0 eq. 16-17); contest data labels are in Dialect
 SHARE_ENC_LABEL: Final = b"share enc keys"
 SHARE_ENC_CONTEXT: Final = b"share encrypt"
-DATA_ENC_LABEL: Final = b"data enc keys"
-DATA_ENC_CONTEXT: Final = b"contest data"
 
 
 def H(key: bytes, tag: int, *parts: bytes) -> bytes:

@@ -1,0 +1,379 @@
+"""Ballot encryption, contest data, contest hashes, confirmation codes and chaining
+(EG 2.0 §3.3-3.4; specs/06-ballots.md).
+
+``encrypt_ballot`` turns a plaintext ballot into an :class:`EncryptedBallot` whose every selection
+carries a 0..R range proof and every contest a 0..L limit proof; all selection nonces derive from one
+32-byte ballot nonce ξ_B (eq. 25), so releasing ξ_B opens a challenged ballot and anyone can
+re-encrypt and compare (:func:`verify_ballot_nonce`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import msgpack
+
+from e2evote.elgamal import (
+    Ciphertext,
+    HashedCiphertext,
+    contest_data_nonce,
+    encrypt_contest_data,
+    selection_nonce,
+)
+from e2evote.errors import BallotError, EncodingError, VerificationError
+from e2evote.groups.base import Element, Scalar
+from e2evote.hashing import H, Dialect, Tag, b_file, b_u32
+from e2evote.proofs.range import RangeProof, prove_range
+from e2evote.protocol.election import ElectionContext
+from e2evote.protocol.manifest import Contest
+
+__all__ = [
+    "BallotState",
+    "ContestStatus",
+    "PlaintextBallot",
+    "EncryptedSelection",
+    "EncryptedContest",
+    "EncryptedBallot",
+    "ContestData",
+    "Device",
+    "encrypt_ballot",
+    "contest_hash",
+    "confirmation_code",
+    "chain_initial_hash",
+    "chain_close_hash",
+    "verify_ballot_nonce",
+]
+
+
+class BallotState(StrEnum):
+    CAST = "cast"
+    CHALLENGED = "challenged"
+
+
+class ContestStatus:
+    """Contest data status codes (same numbering as egk's ContestData.Status)."""
+
+    NORMAL = 0
+    NULL_VOTE = 1
+    OVERVOTE = 2
+    UNDERVOTE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PlaintextBallot:
+    """A voter's choices: contest label -> option label -> value (missing options count 0)."""
+
+    ballot_id: str
+    style: str
+    votes: Mapping[str, Mapping[str, int]]
+    write_ins: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedSelection:
+    """One option's encryption (α, β) with its 0..R range proof (eq. 24, 44-48)."""
+
+    index: int
+    """ind_o"""
+    ct: Ciphertext
+    proof: RangeProof
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedContest:
+    """A contest on a ballot: selections, limit proof (eq. 56), contest hash χ (eq. 57), contest data."""
+
+    index: int
+    """ind_c"""
+    selections: tuple[EncryptedSelection, ...]
+    proof: RangeProof
+    chi: bytes
+    """χ_l = H(H_E; 0x23, ind_c, K, α_1, β_1, …)"""
+    data: HashedCiphertext | None
+
+    def aggregate(self, group_identity: Element) -> Ciphertext:
+        """(ᾱ, β̄) = (Π α_i, Π β_i) over the contest's selections (6.1, 6.2)."""
+        a = group_identity
+        b = group_identity
+        for s in self.selections:
+            a = a * s.ct.alpha
+            b = b * s.ct.beta
+        return Ciphertext(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedBallot:
+    """An encrypted ballot as published (EG 2.0 §3.7)."""
+
+    ballot_id: str
+    style: str
+    contests: tuple[EncryptedContest, ...]
+    code: bytes
+    """the confirmation code H(B) (eq. 58)"""
+    B_aux: bytes
+    state: BallotState
+    device: str = ""
+    timestamp: int = 0
+
+    def with_state(self, state: BallotState) -> EncryptedBallot:
+        return EncryptedBallot(
+            self.ballot_id, self.style, self.contests, self.code, self.B_aux, state, self.device, self.timestamp
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# contest data (native e2evote format, specs/06-ballots.md §Contest data)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContestData:
+    """Overvote/undervote/null-vote status, the overvoted options and write-in texts."""
+
+    status: int
+    overvotes: tuple[int, ...] = ()
+    write_ins: tuple[str, ...] = ()
+    truncated: bool = False
+
+    def encode(self, blocks: int) -> bytes:
+        """D = b(len, 2) || msgpack{o, s, t, w} || 0x00 padding, exactly 32·b_D bytes.
+
+        Write-ins that do not fit are dropped from the end and ``t`` (truncated) is set.
+        """
+        size = 32 * blocks
+        w = list(self.write_ins)
+        truncated = self.truncated
+        while True:
+            body = msgpack.packb(
+                {"o": list(self.overvotes), "s": self.status, "t": truncated, "w": w}, use_bin_type=True
+            )
+            if len(body) + 2 <= size:
+                return (len(body).to_bytes(2, "big") + body).ljust(size, b"\x00")
+            if not w:
+                raise BallotError("contest data does not fit even without write-ins")
+            w = w[:-1]
+            truncated = True
+
+    @staticmethod
+    def decode(data: bytes) -> ContestData:
+        if len(data) < 2:
+            raise EncodingError("contest data too short")
+        n = int.from_bytes(data[:2], "big")
+        if n + 2 > len(data) or any(data[2 + n :]):
+            raise EncodingError("contest data length or padding is wrong")
+        try:
+            obj = msgpack.unpackb(data[2 : 2 + n], raw=False, strict_map_key=True)
+        except Exception as exc:  # noqa: BLE001 - msgpack raises several unrelated types
+            raise EncodingError(f"contest data is not msgpack: {exc}") from exc
+        if not isinstance(obj, dict) or set(obj) != {"o", "s", "t", "w"}:
+            raise EncodingError("contest data has the wrong fields")
+        o, s, t, w = obj["o"], obj["s"], obj["t"], obj["w"]
+        if (
+            not isinstance(s, int)
+            or not isinstance(t, bool)
+            or not isinstance(o, list)
+            or not all(isinstance(x, int) for x in o)
+            or not isinstance(w, list)
+            or not all(isinstance(x, str) for x in w)
+        ):
+            raise EncodingError("contest data has fields of the wrong type")
+        return ContestData(s, tuple(o), tuple(w), t)
+
+
+# ---------------------------------------------------------------------------------------------------
+# hashes (eq. 57-61)
+# ---------------------------------------------------------------------------------------------------
+
+
+def contest_hash(H_E: bytes, contest_index: int, K: Element, cts: Sequence[Ciphertext]) -> bytes:
+    """χ_l = H(H_E; 0x23, ind_c(Λ_l), K, α_1, β_1, …, α_m, β_m) (eq. 57)."""
+    parts = [b_u32(contest_index), K.to_bytes()]
+    for ct in cts:
+        parts += [ct.alpha.to_bytes(), ct.beta.to_bytes()]
+    return H(H_E, Tag.CONTEST_HASH, *parts)
+
+
+def _baux(B_aux: bytes, dialect: Dialect) -> bytes:
+    return b_file(B_aux) if dialect.baux_length_prefix else B_aux
+
+
+def confirmation_code(H_E: bytes, chis: Sequence[bytes], B_aux: bytes, dialect: Dialect) -> bytes:
+    """H(B) = H(H_E; 0x24, χ_1, …, χ_mB, B_aux) (eq. 58; egk omits B_aux's length)."""
+    return H(H_E, Tag.CONFIRMATION_CODE, *chis, _baux(B_aux, dialect))
+
+
+def chain_initial_hash(H_E: bytes, B_aux0: bytes, dialect: Dialect) -> bytes:
+    """H_0 = H(H_E; 0x24, B_aux,0) (eq. 59)."""
+    return H(H_E, Tag.CONFIRMATION_CODE, _baux(B_aux0, dialect))
+
+
+def chain_close_hash(H_E: bytes, last_code: bytes, B_aux0: bytes) -> bytes:
+    """H = H(H_E; 0x24, H(B_ℓ) || b(len B_aux,0, 4) || B_aux,0 || b(5, 4) || "CLOSE") (eq. 61, §5.5.3)."""
+    return H(H_E, Tag.CONFIRMATION_CODE, last_code, b_file(B_aux0), b_file(b"CLOSE"))
+
+
+class Device:
+    """An encrypting device; with chaining, each B_aux,j = H(B_{j-1}) || B_aux,0 (eq. 60)."""
+
+    __slots__ = ("ctx", "name", "info", "chaining", "_last", "count")
+
+    def __init__(self, ctx: ElectionContext, name: str, info: bytes | None = None, chaining: bool | None = None):
+        self.ctx = ctx
+        self.name = name
+        self.info = info if info is not None else name.encode("utf-8")
+        self.chaining = ctx.manifest.chaining if chaining is None else chaining
+        self._last: bytes | None = None
+        self.count = 0
+
+    def next_baux(self) -> bytes:
+        if not self.chaining:
+            return self.info
+        d = self.ctx.dialect
+        if self._last is None:
+            h0 = chain_initial_hash(self.ctx.H_E, self.info, d)
+            return h0 if d.chain_first_baux_is_h0_only else h0 + self.info
+        return self._last + self.info
+
+    def record(self, code: bytes) -> None:
+        self._last = code
+        self.count += 1
+
+    def close(self) -> bytes:
+        """The closing hash (eq. 61); raises if no ballot was encrypted."""
+        if self._last is None:
+            raise BallotError(f"device {self.name!r} encrypted no ballot; nothing to close")
+        return chain_close_hash(self.ctx.H_E, self._last, self.info)
+
+
+# ---------------------------------------------------------------------------------------------------
+# encryption
+# ---------------------------------------------------------------------------------------------------
+
+
+def _contest_values(contest: Contest, votes: Mapping[str, int]) -> tuple[list[int], ContestData]:
+    known = {o.label for o in contest.options}
+    unknown = set(votes) - known
+    if unknown:
+        raise BallotError(f"contest {contest.label!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    values = []
+    for o in contest.options:
+        v = votes.get(o.label, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= contest.option_limit:
+            raise BallotError(
+                f"contest {contest.label!r} option {o.label!r}: value {v!r} outside 0..{contest.option_limit}"
+            )
+        values.append(v)
+    total = sum(values)
+    if total > contest.contest_limit:
+        over = tuple(o.index for o, v in zip(contest.options, values, strict=True) if v)
+        return [0] * len(values), ContestData(ContestStatus.OVERVOTE, over)
+    if total == 0:
+        return values, ContestData(ContestStatus.NULL_VOTE)
+    if total < contest.contest_limit:
+        return values, ContestData(ContestStatus.UNDERVOTE)
+    return values, ContestData(ContestStatus.NORMAL)
+
+
+def encrypt_ballot(
+    ctx: ElectionContext,
+    ballot: PlaintextBallot,
+    *,
+    device: Device | None = None,
+    xi_B: bytes | None = None,
+    timestamp: int = 0,
+    state: BallotState = BallotState.CAST,
+) -> tuple[EncryptedBallot, bytes]:
+    """Encrypt ``ballot``; returns the encrypted ballot and its ballot nonce ξ_B (keep it secret,
+    release it only to open a challenged ballot)."""
+    group = ctx.group
+    manifest = ctx.manifest
+    try:
+        contests = manifest.contests_of_style(ballot.style)
+    except Exception as exc:
+        raise BallotError(f"ballot {ballot.ballot_id!r}: {exc}") from exc
+    unknown = set(ballot.votes) - {c.label for c in contests}
+    if unknown:
+        raise BallotError(
+            f"ballot {ballot.ballot_id!r}: contest(s) not on style {ballot.style!r}: {', '.join(sorted(unknown))}"
+        )
+    if xi_B is None:
+        xi_B = secrets.token_bytes(32)
+    key = ctx.key
+    enc_contests = []
+    for contest in contests:
+        values, data = _contest_values(contest, ballot.votes.get(contest.label, {}))
+        if ballot.write_ins.get(contest.label):
+            data = ContestData(data.status, data.overvotes, tuple(ballot.write_ins[contest.label]))
+        sels = []
+        nonces: list[Scalar] = []
+        for option, sigma in zip(contest.options, values, strict=True):
+            xi = selection_nonce(group, ctx.H_E, xi_B, contest.index, option.index)
+            ct = key.encrypt(sigma, xi)
+            proof = prove_range(key, ctx.H_E, ct, sigma, contest.option_limit, xi)
+            sels.append(EncryptedSelection(option.index, ct, proof))
+            nonces.append(xi)
+        agg = Ciphertext.product([s.ct for s in sels], group)
+        xi_sum = nonces[0]
+        for x in nonces[1:]:
+            xi_sum = xi_sum + x
+        limit_proof = prove_range(key, ctx.H_E, agg, sum(values), contest.contest_limit, xi_sum)
+        chi = contest_hash(ctx.H_E, contest.index, ctx.K, [s.ct for s in sels])
+        xi_d = contest_data_nonce(group, ctx.H_E, xi_B, contest.index, ctx.dialect)
+        cdata = encrypt_contest_data(
+            key,
+            ctx.H_E,
+            contest.index,
+            data.encode(contest.data_blocks),
+            xi_d,
+            contest_label=contest.label,
+            dialect=ctx.dialect,
+        )
+        enc_contests.append(EncryptedContest(contest.index, tuple(sels), limit_proof, chi, cdata))
+    B_aux = device.next_baux() if device is not None else manifest.device_info
+    code = confirmation_code(ctx.H_E, [c.chi for c in enc_contests], B_aux, ctx.dialect)
+    if device is not None:
+        device.record(code)
+    enc = EncryptedBallot(
+        ballot.ballot_id,
+        ballot.style,
+        tuple(enc_contests),
+        code,
+        B_aux,
+        state,
+        device.name if device is not None else "",
+        timestamp,
+    )
+    return enc, xi_B
+
+
+def verify_ballot_nonce(
+    ctx: ElectionContext, ballot: EncryptedBallot, xi_B: bytes, claimed: PlaintextBallot
+) -> None:
+    """"Instant verification" of a challenged ballot (EG 2.0 §3.6.5, nonce method): re-encrypt the
+    claimed selections with the released ξ_B and compare every ciphertext and the confirmation code.
+    Step ids V13.N.* (specs/10-verification.md)."""
+    obj = f"ballot {ballot.ballot_id}"
+    group = ctx.group
+    contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
+    for ec in ballot.contests:
+        contest = contests.get(ec.index)
+        if contest is None:
+            raise VerificationError("V13.N.A", obj, f"contest index {ec.index} not on style {ballot.style!r}")
+        values, _ = _contest_values(contest, claimed.votes.get(contest.label, {}))
+        if len(ec.selections) != len(values):
+            raise VerificationError("V13.N.A", obj, f"contest {contest.label!r} has the wrong number of selections")
+        for sel, option, sigma in zip(ec.selections, contest.options, values, strict=True):
+            xi = selection_nonce(group, ctx.H_E, xi_B, contest.index, option.index)
+            if ctx.key.encrypt(sigma, xi) != sel.ct:
+                raise VerificationError(
+                    "V13.N.B", obj, f"contest {contest.label!r} option {option.label!r} does not re-encrypt to {sigma}"
+                )
+        chi = contest_hash(ctx.H_E, contest.index, ctx.K, [s.ct for s in ec.selections])
+        if chi != ec.chi:
+            raise VerificationError("V13.N.C", obj, f"contest hash of {contest.label!r} differs")
+    code = confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect)
+    if code != ballot.code:
+        raise VerificationError("V13.N.C", obj, "confirmation code differs")

@@ -1,0 +1,366 @@
+"""The key ceremony as a state machine (EG 2.0 §3.2; specs/06-ceremony.md).
+
+Each guardian runs::
+
+    g = GuardianSetup.start(params, i)             # secret polynomial, commitments K_ij + proofs
+    s = g.receive_public_keys(all_public_keys)     # checks every proof; makes encrypted shares
+    c = s.receive_shares(shares_addressed_to_i)    # decrypts and checks each share (eq. 21)
+    key = c.finalize(resolutions)                  # P(i), K, H_E — the guardian's decryption key
+
+A state can be used once: calling a transition twice raises. Anything wrong aborts with a
+:class:`~e2evote.errors.CeremonyError` naming the guardian to blame (identifiable abort). A share
+that fails to check produces a :class:`Complaint`; the accused answers with a :class:`ShareReveal`
+that anybody checks (:func:`check_reveal`); a bad reveal excludes the accused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from e2evote.elgamal import HashedCiphertext, decrypt_share, encrypt_share
+from e2evote.errors import CeremonyError, DecryptionError, VerificationError
+from e2evote.groups.base import Element, Group, Scalar
+from e2evote.proofs.schnorr import SchnorrProof, prove_schnorr, verify_schnorr
+from e2evote.protocol.election import ElectionContext, ElectionParameters
+
+__all__ = [
+    "GuardianPublicKeys",
+    "EncryptedShare",
+    "Complaint",
+    "ShareReveal",
+    "GuardianSetup",
+    "AwaitingShares",
+    "SharesChecked",
+    "GuardianKey",
+    "verify_public_keys",
+    "check_reveal",
+    "joint_key",
+    "public_share_key",
+    "build_context",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardianPublicKeys:
+    """Guardian i's commitments K_{i,j} = g^{a_{i,j}} with Schnorr proofs (eq. 10-12)."""
+
+    i: int
+    K: tuple[Element, ...]
+    proofs: tuple[SchnorrProof, ...]
+
+    @property
+    def public_key(self) -> Element:
+        """K_i = K_{i,0}"""
+        return self.K[0]
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedShare:
+    """E_ℓ(P_i(ℓ)) from guardian i to guardian ℓ (eq. 18)."""
+
+    i: int
+    ell: int
+    ct: HashedCiphertext
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """Guardian ``ell`` reports that the share from guardian ``i`` did not check."""
+
+    ell: int
+    i: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShareReveal:
+    """Guardian i publishes P_i(ℓ) and the nonce ξ_{i,ℓ} to answer a complaint (§3.2.2)."""
+
+    i: int
+    ell: int
+    share: Scalar = field(repr=False)
+    xi: Scalar = field(repr=False)
+
+
+def verify_public_keys(params: ElectionParameters, pk: GuardianPublicKeys) -> None:
+    """Verification 2 and 3.A for one guardian; raises CeremonyError naming it."""
+    if not 1 <= pk.i <= params.n:
+        raise CeremonyError(f"guardian index {pk.i} outside 1..{params.n}", [pk.i] if pk.i > 0 else [])
+    if len(pk.K) != params.k or len(pk.proofs) != params.k:
+        raise CeremonyError(f"guardian {pk.i} published {len(pk.K)} commitments, expected {params.k}", [pk.i])
+    for j, (K_ij, proof) in enumerate(zip(pk.K, pk.proofs, strict=True)):
+        if K_ij.is_identity():
+            raise CeremonyError(f"guardian {pk.i} commitment {j} is the identity", [pk.i])
+        try:
+            verify_schnorr(params.group, params.H_P, pk.i, j, K_ij, proof)
+        except VerificationError as exc:
+            raise CeremonyError(f"guardian {pk.i} coefficient {j}: {exc}", [pk.i]) from exc
+
+
+def public_share_key(group: Group, commitments: Sequence[GuardianPublicKeys], ell: int) -> Element:
+    """g^{P(ℓ)} = Π_j Π_m K_{j,m}^{ℓ^m} (eq. 13, 21, 74), computed from public commitments only."""
+    acc = group.identity()
+    for pk in commitments:
+        acc = acc * _eval_commitments(group, pk.K, ell)
+    return acc
+
+
+def _eval_commitments(group: Group, K: Sequence[Element], ell: int) -> Element:
+    """Π_m K_m^{ℓ^m mod q} (eq. 13, 21)."""
+    exps = [group.scalar_reduce(pow(ell, m, int(group.q))) for m in range(len(K))]
+    return group.multi_pow(list(K), exps)
+
+
+def joint_key(group: Group, commitments: Sequence[GuardianPublicKeys]) -> Element:
+    """K = Π_i K_i (eq. 8)."""
+    K = group.identity()
+    for pk in commitments:
+        K = K * pk.public_key
+    if K.is_identity():
+        raise CeremonyError("joint key is the identity")
+    return K
+
+
+def build_context(params: ElectionParameters, commitments: Sequence[GuardianPublicKeys]) -> ElectionContext:
+    """Check every guardian's public keys and form K and H_E (Verifications 2-4)."""
+    seen = sorted(pk.i for pk in commitments)
+    if seen != list(range(1, params.n + 1)):
+        raise CeremonyError(f"expected public keys of guardians 1..{params.n}, got {seen}")
+    for pk in commitments:
+        verify_public_keys(params, pk)
+    return ElectionContext(params, joint_key(params.group, commitments))
+
+
+def check_reveal(
+    params: ElectionParameters,
+    reveal: ShareReveal,
+    published: EncryptedShare,
+    sender: GuardianPublicKeys,
+    recipient: GuardianPublicKeys,
+) -> None:
+    """A revealed share must re-encrypt to the published ciphertext and satisfy eq. 21."""
+    g = params.group
+    if (reveal.i, reveal.ell) != (published.i, published.ell) or sender.i != reveal.i or recipient.i != reveal.ell:
+        raise CeremonyError("reveal does not match the disputed share", [reveal.i])
+    again = encrypt_share(g, params.H_P, reveal.i, reveal.ell, recipient.public_key, reveal.share, reveal.xi)
+    if again != published.ct:
+        raise CeremonyError(f"guardian {reveal.i}'s revealed share does not match its encryption", [reveal.i])
+    if g.g_pow(reveal.share) != _eval_commitments(g, sender.K, reveal.ell):
+        raise CeremonyError(f"guardian {reveal.i}'s revealed share contradicts its commitments", [reveal.i])
+
+
+class _Once:
+    __slots__ = ("_used",)
+
+    def __init__(self) -> None:
+        self._used = False
+
+    def _consume(self) -> None:
+        if self._used:
+            raise CeremonyError("this ceremony state was already used; steps cannot be repeated")
+        self._used = True
+
+
+class GuardianSetup(_Once):
+    """State 1: guardian i has its secret polynomial and published commitments (eq. 9-12)."""
+
+    __slots__ = ("params", "i", "_coefficients", "public")
+
+    def __init__(self, params: ElectionParameters, i: int, coefficients: Sequence[Scalar], public: GuardianPublicKeys):
+        super().__init__()
+        self.params = params
+        self.i = i
+        self._coefficients = tuple(coefficients)
+        self.public = public
+
+    def __repr__(self) -> str:
+        return f"GuardianSetup(i={self.i})"
+
+    @staticmethod
+    def start(
+        params: ElectionParameters,
+        i: int,
+        coefficients: Sequence[Scalar] | None = None,
+        proof_nonces: Sequence[Scalar] | None = None,
+    ) -> GuardianSetup:
+        """Sample 0 < a_{i,j} < q for j < k and publish K_{i,j} with proofs (``coefficients`` and
+        ``proof_nonces`` only for test vectors)."""
+        g = params.group
+        if not 1 <= i <= params.n:
+            raise CeremonyError(f"guardian index {i} outside 1..{params.n}")
+        if coefficients is None:
+            coefficients = []
+            while len(coefficients) < params.k:
+                a = g.random_scalar()
+                if a:
+                    coefficients.append(a)
+        if len(coefficients) != params.k:
+            raise CeremonyError(f"need {params.k} coefficients")
+        Ks, proofs = [], []
+        for j, a in enumerate(coefficients):
+            u = proof_nonces[j] if proof_nonces is not None else None
+            K_ij, proof = prove_schnorr(g, params.H_P, i, j, a, u)
+            Ks.append(K_ij)
+            proofs.append(proof)
+        return GuardianSetup(params, i, coefficients, GuardianPublicKeys(i, tuple(Ks), tuple(proofs)))
+
+    def P(self, x: int) -> Scalar:
+        """P_i(x) = Σ_j a_{i,j} x^j mod q (eq. 9)."""
+        g = self.params.group
+        acc = g.scalar(0)
+        xs = g.scalar_reduce(x)
+        for a in reversed(self._coefficients):
+            acc = acc * xs + a
+        return acc
+
+    def secret_coefficients(self) -> tuple[Scalar, ...]:
+        """For the encrypted key store only."""
+        return self._coefficients
+
+    def receive_public_keys(
+        self, all_public: Sequence[GuardianPublicKeys], share_nonces: Mapping[int, Scalar] | None = None
+    ) -> AwaitingShares:
+        """Check everybody's commitments and proofs, then encrypt P_i(ℓ) for every ℓ ≠ i (eq. 14-19)."""
+        self._consume()
+        by_i = {pk.i: pk for pk in all_public}
+        if sorted(by_i) != list(range(1, self.params.n + 1)) or len(by_i) != len(all_public):
+            raise CeremonyError(f"expected exactly one public-key message per guardian 1..{self.params.n}")
+        if by_i[self.i] != self.public:
+            raise CeremonyError(f"the public keys published as guardian {self.i} are not this guardian's")
+        for pk in all_public:
+            verify_public_keys(self.params, pk)
+        g = self.params.group
+        out = []
+        nonces: dict[int, Scalar] = {}
+        for ell, pk in sorted(by_i.items()):
+            if ell == self.i:
+                continue
+            xi = share_nonces[ell] if share_nonces is not None else g.random_scalar()
+            nonces[ell] = xi
+            ct = encrypt_share(g, self.params.H_P, self.i, ell, pk.public_key, self.P(ell), xi)
+            out.append(EncryptedShare(self.i, ell, ct))
+        return AwaitingShares(self, tuple(sorted(by_i.values(), key=lambda p: p.i)), tuple(out), nonces)
+
+
+class AwaitingShares(_Once):
+    """State 2: commitments checked; ``outgoing`` shares are to be sent to the other guardians."""
+
+    __slots__ = ("setup", "all_public", "outgoing", "_nonces")
+
+    def __init__(
+        self,
+        setup: GuardianSetup,
+        all_public: tuple[GuardianPublicKeys, ...],
+        outgoing: tuple[EncryptedShare, ...],
+        nonces: Mapping[int, Scalar],
+    ):
+        super().__init__()
+        self.setup = setup
+        self.all_public = all_public
+        self.outgoing = outgoing
+        self._nonces = dict(nonces)
+
+    def __repr__(self) -> str:
+        return f"AwaitingShares(i={self.setup.i})"
+
+    def reveal(self, complaint: Complaint) -> ShareReveal:
+        """Answer a complaint against this guardian by publishing the share and its nonce."""
+        if complaint.i != self.setup.i or complaint.ell not in self._nonces:
+            raise CeremonyError("complaint is not about a share this guardian sent")
+        return ShareReveal(self.setup.i, complaint.ell, self.setup.P(complaint.ell), self._nonces[complaint.ell])
+
+    def receive_shares(self, incoming: Sequence[EncryptedShare]) -> SharesChecked:
+        """Decrypt and check every share addressed to this guardian (eq. 20-21)."""
+        self._consume()
+        params = self.setup.params
+        g = params.group
+        me = self.setup.i
+        by_sender: dict[int, EncryptedShare] = {}
+        for sh in incoming:
+            if sh.ell != me:
+                raise CeremonyError(f"share from guardian {sh.i} is addressed to guardian {sh.ell}, not {me}", [sh.i])
+            if sh.i in by_sender:
+                raise CeremonyError(f"guardian {sh.i} sent two shares", [sh.i])
+            by_sender[sh.i] = sh
+        expected = {pk.i for pk in self.all_public} - {me}
+        missing = expected - set(by_sender)
+        received: dict[int, Scalar] = {me: self.setup.P(me)}
+        complaints = [Complaint(me, i, "no share received") for i in sorted(missing)]
+        K_me = next(pk for pk in self.all_public if pk.i == me).public_key
+        s_me = self.setup._coefficients[0]
+        for i, sh in sorted(by_sender.items()):
+            if i not in expected:
+                raise CeremonyError(f"share from unknown guardian {i}", [i])
+            sender = next(pk for pk in self.all_public if pk.i == i)
+            try:
+                value = decrypt_share(g, params.H_P, i, me, K_me, s_me, sh.ct)
+            except (DecryptionError, ValueError) as exc:
+                complaints.append(Complaint(me, i, f"share does not decrypt: {exc}"))
+                continue
+            if g.g_pow(value) != _eval_commitments(g, sender.K, me):
+                complaints.append(Complaint(me, i, "share contradicts the sender's commitments (eq. 21)"))
+                continue
+            received[i] = value
+        return SharesChecked(self, received, tuple(complaints), tuple(by_sender.values()))
+
+
+class SharesChecked(_Once):
+    """State 3: shares checked; ``complaints`` (if any) must be resolved before finalizing."""
+
+    __slots__ = ("awaiting", "_received", "complaints", "incoming")
+
+    def __init__(
+        self,
+        awaiting: AwaitingShares,
+        received: Mapping[int, Scalar],
+        complaints: tuple[Complaint, ...],
+        incoming: tuple[EncryptedShare, ...],
+    ):
+        super().__init__()
+        self.awaiting = awaiting
+        self._received = dict(received)
+        self.complaints = complaints
+        self.incoming = incoming
+
+    def __repr__(self) -> str:
+        return f"SharesChecked(i={self.awaiting.setup.i}, complaints={len(self.complaints)})"
+
+    def finalize(self, reveals: Sequence[ShareReveal] = ()) -> GuardianKey:
+        """Resolve complaints with the accused guardians' reveals, then P(i) = Σ_j P_j(i) (eq. 22)."""
+        self._consume()
+        setup = self.awaiting.setup
+        params = setup.params
+        me = setup.i
+        received = dict(self._received)
+        by_sender = {sh.i: sh for sh in self.incoming}
+        pubs = {pk.i: pk for pk in self.awaiting.all_public}
+        for complaint in self.complaints:
+            reveal = next((r for r in reveals if r.i == complaint.i and r.ell == me), None)
+            if reveal is None:
+                raise CeremonyError(f"unanswered complaint: {complaint.reason}", [complaint.i])
+            published = by_sender.get(complaint.i)
+            if published is None:
+                raise CeremonyError(f"guardian {complaint.i} never published a share for guardian {me}", [complaint.i])
+            check_reveal(params, reveal, published, pubs[complaint.i], pubs[me])
+            received[complaint.i] = reveal.share
+        g = params.group
+        total = g.scalar(0)
+        for v in received.values():
+            total = total + v
+        ctx = build_context(params, self.awaiting.all_public)
+        key = GuardianKey(ctx, me, total, self.awaiting.all_public)
+        if g.g_pow(total) != public_share_key(g, self.awaiting.all_public, me):
+            raise CeremonyError("own key share contradicts the commitments", [me])
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class GuardianKey:
+    """A guardian's result: its share P(i) of the joint secret, and everything public (§3.2.2)."""
+
+    context: ElectionContext
+    i: int
+    P_i: Scalar = field(repr=False)
+    """P(i) = Σ_j P_j(i) mod q — secret"""
+    commitments: tuple[GuardianPublicKeys, ...] = field(repr=False)

@@ -1,0 +1,242 @@
+"""Aggregation, tally decryption and decryption of challenged ballots
+(EG 2.0 §3.5-3.6; specs/06-decryption.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from e2evote.elgamal import Ciphertext, HashedCiphertext, decrypt_contest_data
+from e2evote.errors import BallotError, DecryptionError
+from e2evote.groups.base import Element, Group
+from e2evote.hashing import Dialect, Tag, b_file
+from e2evote.proofs.chaum_pedersen import DecryptionProof
+from e2evote.protocol.ballot import BallotState, EncryptedBallot
+from e2evote.protocol.ceremony import GuardianPublicKeys
+from e2evote.protocol.decryption import DecryptingGuardian, Target, decrypt_with_quorum
+from e2evote.protocol.election import ElectionContext
+
+__all__ = [
+    "EncryptedTally",
+    "TallyAccumulator",
+    "DecryptedSelection",
+    "DecryptedContest",
+    "DecryptedTally",
+    "DecryptedContestData",
+    "DecryptedBallotContest",
+    "DecryptedBallot",
+    "contest_data_statement",
+    "decrypt_tally",
+    "decrypt_ballot",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedTally:
+    """(A, B) per option of every contest (eq. 62) and the number of cast ballots aggregated."""
+
+    contests: tuple[tuple[int, tuple[tuple[int, Ciphertext], ...]], ...]
+    """((ind_c, ((ind_o, (A, B)), …)), …)"""
+    ballots: int
+
+    def items(self) -> Iterable[tuple[int, int, Ciphertext]]:
+        for ci, sels in self.contests:
+            for oi, ct in sels:
+                yield ci, oi, ct
+
+
+class TallyAccumulator:
+    """Streams cast ballots into per-option products; memory independent of the number of ballots."""
+
+    __slots__ = ("ctx", "_acc", "ballots", "_group")
+
+    def __init__(self, ctx: ElectionContext) -> None:
+        self.ctx = ctx
+        self._group = ctx.group
+        one = ctx.group.identity()
+        self._acc: dict[int, dict[int, tuple[Element, Element]]] = {
+            c.index: {o.index: (one, one) for o in c.options} for c in ctx.manifest.contests
+        }
+        self.ballots = 0
+
+    def add(self, ballot: EncryptedBallot) -> None:
+        if ballot.state != BallotState.CAST:
+            raise BallotError(f"ballot {ballot.ballot_id!r} is {ballot.state.value}, only cast ballots are tallied")
+        for ec in ballot.contests:
+            row = self._acc.get(ec.index)
+            if row is None:
+                raise BallotError(f"ballot {ballot.ballot_id!r}: unknown contest index {ec.index}")
+            for sel in ec.selections:
+                cur = row.get(sel.index)
+                if cur is None:
+                    raise BallotError(f"ballot {ballot.ballot_id!r}: unknown option {sel.index} in contest {ec.index}")
+                row[sel.index] = (cur[0] * sel.ct.alpha, cur[1] * sel.ct.beta)
+        self.ballots += 1
+
+    def result(self) -> EncryptedTally:
+        return EncryptedTally(
+            tuple(
+                (ci, tuple((oi, Ciphertext(a, b)) for oi, (a, b) in sorted(row.items())))
+                for ci, row in sorted(self._acc.items())
+            ),
+            self.ballots,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedSelection:
+    """t, T = K^t and the proof (c, v) for one option's tally (eq. 64, 71-76)."""
+
+    index: int
+    t: int
+    T: Element
+    proof: DecryptionProof
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedContest:
+    index: int
+    selections: tuple[DecryptedSelection, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedTally:
+    contests: tuple[DecryptedContest, ...]
+    ballots: int
+
+    def counts(self, ctx: ElectionContext) -> dict[str, dict[str, int]]:
+        """contest label -> option label -> count."""
+        out: dict[str, dict[str, int]] = {}
+        for dc in self.contests:
+            c = ctx.manifest.contest_by_index(dc.index)
+            opts = {o.index: o.label for o in c.options}
+            out[c.label] = {opts[s.index]: s.t for s in dc.selections}
+        return out
+
+
+def decrypt_tally(
+    ctx: ElectionContext,
+    commitments: Sequence[GuardianPublicKeys],
+    guardians: Sequence[DecryptingGuardian],
+    tally: EncryptedTally,
+) -> DecryptedTally:
+    """Decrypt every option total with the available guardians; t found by bounded discrete log
+    (t <= ballots × option limit)."""
+    items = list(tally.items())
+    targets = [Target.ciphertext(ct.alpha, ct.beta) for _, _, ct in items]
+    combined = decrypt_with_quorum(ctx, commitments, guardians, targets)
+    return _tally_from(ctx, tally, items, combined.M, combined.proofs)
+
+
+def _tally_from(
+    ctx: ElectionContext,
+    tally: EncryptedTally,
+    items: Sequence[tuple[int, int, Ciphertext]],
+    Ms: Sequence[Element],
+    proofs: Sequence[DecryptionProof],
+) -> DecryptedTally:
+    g = ctx.group
+    rows: dict[int, list[DecryptedSelection]] = {}
+    for (ci, oi, ct), M, proof in zip(items, Ms, proofs, strict=True):
+        T = ct.beta / M
+        bound = tally.ballots * ctx.manifest.contest_by_index(ci).option_limit
+        try:
+            t = g.dlog(T, ctx.K, bound)
+        except ValueError as exc:
+            raise DecryptionError(f"contest {ci} option {oi}: tally exceeds {bound}") from exc
+        rows.setdefault(ci, []).append(DecryptedSelection(oi, t, T, proof))
+    return DecryptedTally(tuple(DecryptedContest(ci, tuple(v)) for ci, v in sorted(rows.items())), tally.ballots)
+
+
+# ---------------------------------------------------------------------------------------------------
+# challenged ballots (§3.6.5, guardian route)
+# ---------------------------------------------------------------------------------------------------
+
+
+def contest_data_statement(group: Group, ct: HashedCiphertext, dialect: Dialect) -> tuple[bytes, ...]:
+    """(C0, C1, C2) as hashed in eq. 81 (§5.5.4 table: each b(·, l_p); egk: C1 as upper-case hex
+    ASCII). Where C1 is longer than l_p (Ed25519) it is length-prefixed (specs/06-decryption.md)."""
+    L = group.element_bytes
+    if dialect.data_proof_c1_hex:
+        return (ct.C0.to_bytes(), ct.C1.hex().upper().encode("ascii"), ct.C2)
+    c1 = ct.C1.rjust(L, b"\x00") if len(ct.C1) <= L else b_file(ct.C1)
+    c2 = ct.C2.rjust(L, b"\x00") if len(ct.C2) <= L else b_file(ct.C2)
+    return (ct.C0.to_bytes(), c1, c2)
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedContestData:
+    """β = C0^s with its proof (eq. 78-85) and the decrypted contest data D (eq. 89)."""
+
+    beta: Element
+    proof: DecryptionProof
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedBallotContest:
+    index: int
+    selections: tuple[tuple[int, int, DecryptionProof], ...]
+    """((ind_o, σ, proof), …); S = K^σ, M = β / S (Verification 12)"""
+    data: DecryptedContestData | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedBallot:
+    ballot_id: str
+    contests: tuple[DecryptedBallotContest, ...]
+
+    def votes(self, ctx: ElectionContext) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for dc in self.contests:
+            c = ctx.manifest.contest_by_index(dc.index)
+            labels = {o.index: o.label for o in c.options}
+            out[c.label] = {labels[oi]: sigma for oi, sigma, _ in dc.selections}
+        return out
+
+
+def decrypt_ballot(
+    ctx: ElectionContext,
+    commitments: Sequence[GuardianPublicKeys],
+    guardians: Sequence[DecryptingGuardian],
+    ballot: EncryptedBallot,
+) -> DecryptedBallot:
+    """Decrypt a challenged ballot with the guardians: every selection (tag 0x30) and every contest
+    data field (tag 0x31), each with a proof."""
+    g = ctx.group
+    targets: list[Target] = []
+    for ec in ballot.contests:
+        for sel in ec.selections:
+            targets.append(Target.ciphertext(sel.ct.alpha, sel.ct.beta))
+        if ec.data is not None:
+            targets.append(
+                Target(ec.data.C0, contest_data_statement(g, ec.data, ctx.dialect), Tag.CONTEST_DATA_DECRYPTION_PROOF)
+            )
+    combined = decrypt_with_quorum(ctx, commitments, guardians, targets)
+    n = 0
+    contests = []
+    for ec in ballot.contests:
+        contest = ctx.manifest.contest_by_index(ec.index)
+        sels = []
+        for sel in ec.selections:
+            M, proof = combined.M[n], combined.proofs[n]
+            n += 1
+            try:
+                sigma = g.dlog(sel.ct.beta / M, ctx.K, contest.option_limit)
+            except ValueError as exc:
+                raise DecryptionError(f"ballot {ballot.ballot_id}: selection out of range") from exc
+            sels.append((sel.index, sigma, proof))
+        data = None
+        if ec.data is not None:
+            beta, proof = combined.M[n], combined.proofs[n]
+            n += 1
+            D = decrypt_contest_data(
+                ctx.H_E, ctx.K, ec.index, ec.data, beta, contest_label=contest.label, dialect=ctx.dialect
+            )
+            data = DecryptedContestData(beta, proof, D)
+        contests.append(DecryptedBallotContest(ec.index, tuple(sels), data))
+    return DecryptedBallot(ballot.ballot_id, tuple(contests))
+
+
+def counts_by_label(ctx: ElectionContext, tally: DecryptedTally) -> Mapping[str, Mapping[str, int]]:
+    return tally.counts(ctx)

@@ -1,0 +1,117 @@
+"""A whole election through the protocol layer, over every group (specs/06-*.md)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from e2evote.errors import BallotError, CeremonyError, DecryptionError, VerificationError
+from e2evote.groups import Group
+from e2evote.protocol.ballot import ContestData, ContestStatus, PlaintextBallot, encrypt_ballot, verify_ballot_nonce
+from e2evote.protocol.ceremony import Complaint, EncryptedShare, GuardianSetup
+from e2evote.protocol.decryption import DecryptingGuardian
+from e2evote.protocol.election import ElectionParameters
+from e2evote.protocol.manifest import simple_manifest
+from e2evote.protocol.tally import TallyAccumulator, decrypt_ballot, decrypt_tally
+
+
+def _ceremony(params: ElectionParameters):  # type: ignore[no-untyped-def]
+    setups = [GuardianSetup.start(params, i) for i in range(1, params.n + 1)]
+    pubs = [s.public for s in setups]
+    aw = [s.receive_public_keys(pubs) for s in setups]
+    shares = [sh for a in aw for sh in a.outgoing]
+    checked = [a.receive_shares([sh for sh in shares if sh.ell == a.setup.i]) for a in aw]
+    return setups, pubs, aw, checked
+
+
+def test_election_end_to_end(group: Group) -> None:
+    m = simple_manifest("t", [("A", ["a", "b", "c", "d"], 1), ("B", ["v", "w", "x", "y", "z"], 2)])
+    params = ElectionParameters(group, m, 3, 2)
+    _, pubs, _, checked = _ceremony(params)
+    keys = [c.finalize() for c in checked]
+    ctx = keys[0].context
+    assert all(k.context == ctx for k in keys)
+    rng = random.Random(7)
+    acc = TallyAccumulator(ctx)
+    expect = {"A": dict.fromkeys("abcd", 0), "B": dict.fromkeys("vwxyz", 0)}
+    for n in range(4):
+        a = rng.choice("abcd")
+        bs = rng.sample("vwxyz", 2)
+        ballot = PlaintextBallot(f"b{n}", "default", {"A": {a: 1}, "B": {x: 1 for x in bs}})
+        enc, xi_B = encrypt_ballot(ctx, ballot)
+        verify_ballot_nonce(ctx, enc, xi_B, ballot)
+        acc.add(enc)
+        expect["A"][a] += 1
+        for x in bs:
+            expect["B"][x] += 1
+    # any quorum decrypts: guardians 1,3 (2 missing)
+    guardians = [DecryptingGuardian.from_key(keys[0]), DecryptingGuardian.from_key(keys[2])]
+    tally = decrypt_tally(ctx, pubs, guardians, acc.result())
+    assert tally.counts(ctx) == expect
+    with pytest.raises(DecryptionError):
+        decrypt_tally(ctx, pubs, guardians[:1], acc.result())
+
+
+def test_overvote_and_write_in_go_to_contest_data(fast_group: Group) -> None:
+    m = simple_manifest("t", [("A", ["a", "b"], 1)])
+    params = ElectionParameters(fast_group, m, 1, 1)
+    _, pubs, _, checked = _ceremony(params)
+    key = checked[0].finalize()
+    ctx = key.context
+    ballot = PlaintextBallot("x", "default", {"A": {"a": 1, "b": 1}}, {"A": ["Z"]})
+    enc, xi_B = encrypt_ballot(ctx, ballot)
+    dec = decrypt_ballot(ctx, pubs, [DecryptingGuardian.from_key(key)], enc)
+    assert dec.votes(ctx) == {"A": {"a": 0, "b": 0}}
+    data = ContestData.decode(dec.contests[0].data.data)  # type: ignore[union-attr]
+    assert data.status == ContestStatus.OVERVOTE and data.overvotes == (1, 2) and data.write_ins == ("Z",)
+    # the released nonce opens the ballot, but only to what was really encrypted
+    with pytest.raises(VerificationError):
+        verify_ballot_nonce(ctx, enc, xi_B, PlaintextBallot("x", "default", {"A": {"a": 1}}))
+
+
+def test_bad_ballots_rejected(fast_group: Group) -> None:
+    m = simple_manifest("t", [("A", ["a", "b"], 1)])
+    params = ElectionParameters(fast_group, m, 1, 1)
+    ctx = _ceremony(params)[3][0].finalize().context
+    for votes in ({"A": {"q": 1}}, {"A": {"a": 2}}, {"Z": {"a": 1}}, {"A": {"a": -1}}):
+        with pytest.raises(BallotError):
+            encrypt_ballot(ctx, PlaintextBallot("x", "default", votes))
+    with pytest.raises(BallotError):
+        encrypt_ballot(ctx, PlaintextBallot("x", "nostyle", {}))
+
+
+def test_bad_share_triggers_complaint_and_reveal(fast_group: Group) -> None:
+    m = simple_manifest("t", [("A", ["a", "b"], 1)])
+    params = ElectionParameters(fast_group, m, 3, 2)
+    setups = [GuardianSetup.start(params, i) for i in range(1, 4)]
+    pubs = [s.public for s in setups]
+    aw = [s.receive_public_keys(pubs) for s in setups]
+    shares = [sh for a in aw for sh in a.outgoing]
+    # guardian 2 receives a corrupted share from guardian 1
+    bad = next(sh for sh in shares if sh.i == 1 and sh.ell == 2)
+    corrupted = EncryptedShare(1, 2, type(bad.ct)(bad.ct.C0, bytes(len(bad.ct.C1)), bad.ct.C2))
+    inbox = [corrupted if sh is bad else sh for sh in shares if sh.ell == 2]
+    checked = aw[1].receive_shares(inbox)
+    assert checked.complaints and checked.complaints[0].i == 1
+    # the accused reveals; the reveal checks against the published (uncorrupted) share only
+    reveal = aw[0].reveal(Complaint(2, 1, "x"))
+    with pytest.raises(CeremonyError) as exc:
+        checked.finalize([reveal])
+    assert exc.value.culprits == (1,)
+    # a state cannot be used twice
+    with pytest.raises(CeremonyError):
+        aw[1].receive_shares(inbox)
+
+
+def test_bad_commitment_proof_names_the_guardian(fast_group: Group) -> None:
+    import dataclasses
+
+    m = simple_manifest("t", [("A", ["a", "b"], 1)])
+    params = ElectionParameters(fast_group, m, 3, 2)
+    setups = [GuardianSetup.start(params, i) for i in range(1, 4)]
+    pubs = [s.public for s in setups]
+    forged = dataclasses.replace(pubs[2], K=(pubs[2].K[0] * fast_group.generator(), pubs[2].K[1]))
+    with pytest.raises(CeremonyError) as exc:
+        setups[0].receive_public_keys([pubs[0], pubs[1], forged])
+    assert exc.value.culprits == (3,)
