@@ -100,7 +100,6 @@ def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES) -> Any:
             raw=False,
             strict_map_key=True,
             use_list=True,
-            max_buffer_size=max_bytes,
         )
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as exc:
         raise EncodingError(f"malformed msgpack: {exc}") from exc

@@ -20,6 +20,7 @@ from e2evote.groups.base import Group
 
 __all__ = [
     "H",
+    "H_ext",
     "Tag",
     "b_u32",
     "b_str",
@@ -60,6 +61,7 @@ class Tag:
     PRE_CONTEST_HASH: Final = 0x41  # eq. 94
     PRE_BALLOT_HASH: Final = 0x42  # eq. 95
     PRE_NONCE: Final = 0x43  # eq. 96
+    E2EVOTE_EXTENSION: Final = 0xE0  # e2evote: B1 = 0xE0 || b_file(EXT tag) || fields (specs/03-hashing.md)
 
 
 class EXT:
@@ -70,6 +72,8 @@ class EXT:
     # --- record authentication (specs/07-record.md) ---
     RECORD_FILE: Final = b"E2EVOTE-RECORD-FILE-v1"
     RECORD_ROOT: Final = b"E2EVOTE-RECORD-ROOT-v1"
+    # --- outcome rules (specs/09-outcomes.md) ---
+    OUTCOME_TIE_LOT: Final = b"E2EVOTE-OUTCOME-TIE-LOT-v1"
     # --- e2evote extension tags: board (specs/08-board.md) ---
     BOARD_STH: Final = b"E2EVOTE-BOARD-STH-v1"  # signed tree head, specs/08-board.md §4.1
     BOARD_RECEIPT: Final = b"E2EVOTE-BOARD-RECEIPT-v1"  # ballot receipt, §4.2
@@ -143,6 +147,12 @@ def H(key: bytes, tag: int, *parts: bytes) -> bytes:
     for part in parts:
         mac.update(part)
     return mac.digest()
+
+
+def H_ext(key: bytes, ext_tag: bytes, *parts: bytes) -> bytes:
+    """e2evote extension hash: H(key; 0xE0, b_file(ext_tag), parts…). 0xE0 is unused by EG 2.0, and
+    the length-prefixed, versioned tag separates the extensions from each other."""
+    return H(key, Tag.E2EVOTE_EXTENSION, b_file(ext_tag), *parts)
 
 
 def b_u32(i: int) -> bytes:

@@ -30,6 +30,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from e2evote.errors import E2EVoteError, VerificationError
+from e2evote.hashing import EXT
 
 __all__ = [
     "LOT_TAG",
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 #: Domain tag of the tie lot (e2evote extension tag; hashed length-prefixed, see specs/09 §Tie rule).
-LOT_TAG: Final = b"E2EVOTE-OUTCOME-TIE-LOT-v1"
+LOT_TAG: Final = EXT.OUTCOME_TIE_LOT
 #: Length of a tie seed in bytes.
 SEED_BYTES: Final = 32
 

@@ -1,0 +1,297 @@
+"""The native e2evote election record: a directory of canonical msgpack files whose every byte is
+authenticated by RECORD.msgpack (specs/07-record.md).
+
+Layout::
+
+    manifest.json          the manifest file hashed into H_M (canonical JSON)
+    election.msgpack       group, version, n, k, H_P, H_M, H_B, guardians' commitments and proofs, K, H_E
+    ballots/000000.msgpack chunks of encrypted ballots (cast and challenged), in submission order
+    tally.msgpack          encrypted tally and its decryption
+    challenged.msgpack     opened challenged ballots (released nonces or guardian decryptions)
+    devices.msgpack        closing hashes of the devices' confirmation-code chains
+    outcomes.msgpack       published outcomes per contest (specs/09-outcomes.md)
+    RECORD.msgpack         {format, files: [[path, sha256]], root}: root = H_ext(H_E; "E2EVOTE-RECORD-ROOT-v1",
+                           b_str(path) || sha256 for every file in path order)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from e2evote.encoding import pack, unpack
+from e2evote.errors import EncodingError, RecordError
+from e2evote.groups import group_by_name
+from e2evote.hashing import EG20, EGK, EXT, H_ext, b_str
+from e2evote.protocol.ballot import EncryptedBallot
+from e2evote.protocol.ceremony import GuardianPublicKeys
+from e2evote.protocol.election import ElectionContext, ElectionParameters
+from e2evote.protocol.manifest import Manifest
+from e2evote.protocol.tally import DecryptedTally, EncryptedTally
+from e2evote.record import codec
+from e2evote.record.model import ChallengedBallot, ElectionRecord, RecordIssue, StatedHashes
+
+__all__ = ["RecordWriter", "read_record", "RECORD_FORMAT", "is_native_record"]
+
+RECORD_FORMAT = "e2evote-record-v1"
+RECORD_INDEX = "RECORD.msgpack"
+MAX_FILE = 256 * 1024 * 1024
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def record_root(H_E: bytes, files: Sequence[tuple[str, bytes]]) -> bytes:
+    parts = []
+    for path, digest in files:
+        parts += [b_str(path), digest]
+    return H_ext(H_E, EXT.RECORD_ROOT, *parts)
+
+
+class RecordWriter:
+    """Writes a native record incrementally (ballots streamed in chunks), then seals it."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        ctx: ElectionContext,
+        guardians: Sequence[GuardianPublicKeys],
+        *,
+        chunk_size: int = 500,
+    ) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if (self.dir / RECORD_INDEX).exists():
+            raise RecordError(f"{self.dir} already holds a sealed record")
+        self.ctx = ctx
+        self.chunk_size = chunk_size
+        self._chunk: list[dict[str, Any]] = []
+        self._chunks = 0
+        self.ballot_count = 0
+        p = ctx.parameters
+        _atomic_write(self.dir / "manifest.json", p.manifest.raw)
+        election = {
+            "format": RECORD_FORMAT,
+            "group": p.group.name,
+            "version": p.version,
+            "dialect": p.dialect.name,
+            "n": p.n,
+            "k": p.k,
+            "H_P": p.H_P,
+            "H_M": p.H_M,
+            "H_B": p.H_B,
+            "guardians": [codec.enc_guardian(g) for g in sorted(guardians, key=lambda g: g.i)],
+            "K": ctx.K.to_bytes(),
+            "H_E": ctx.H_E,
+        }
+        _atomic_write(self.dir / "election.msgpack", pack(election))
+
+    def add_ballot(self, ballot: EncryptedBallot) -> None:
+        self._chunk.append(codec.enc_ballot(ballot))
+        self.ballot_count += 1
+        if len(self._chunk) >= self.chunk_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._chunk:
+            _atomic_write(self.dir / "ballots" / f"{self._chunks:06d}.msgpack", pack(self._chunk))
+            self._chunks += 1
+            self._chunk = []
+
+    def set_tally(self, encrypted: EncryptedTally, decrypted: DecryptedTally | None) -> None:
+        doc = {
+            "encrypted": codec.enc_encrypted_tally(encrypted),
+            "decrypted": codec.enc_decrypted_tally(decrypted) if decrypted is not None else None,
+        }
+        _atomic_write(self.dir / "tally.msgpack", pack(doc))
+
+    def set_challenged(self, opened: Sequence[ChallengedBallot]) -> None:
+        items = []
+        for c in opened:
+            items.append(
+                {
+                    "id": c.ballot_id,
+                    "nonce": c.nonce,
+                    "claimed": codec.enc_plaintext(c.claimed) if c.claimed is not None else None,
+                    "decrypted": codec.enc_decrypted_ballot(c.decrypted) if c.decrypted is not None else None,
+                }
+            )
+        _atomic_write(self.dir / "challenged.msgpack", pack(items))
+
+    def set_device_closes(self, closes: Mapping[str, bytes]) -> None:
+        _atomic_write(self.dir / "devices.msgpack", pack(dict(closes)))
+
+    def set_outcomes(self, outcomes: Mapping[str, Mapping[str, Any]]) -> None:
+        _atomic_write(self.dir / "outcomes.msgpack", pack({k: dict(v) for k, v in outcomes.items()}))
+
+    def seal(self) -> bytes:
+        """Flush ballots and write RECORD.msgpack; returns the record root."""
+        self._flush()
+        files = []
+        for path in sorted(_listing(self.dir)):
+            if path == RECORD_INDEX:
+                continue
+            files.append((path, hashlib.sha256((self.dir / path).read_bytes()).digest()))
+        root = record_root(self.ctx.H_E, files)
+        _atomic_write(
+            self.dir / RECORD_INDEX,
+            pack({"format": RECORD_FORMAT, "files": [[p, d] for p, d in files], "root": root}),
+        )
+        return root
+
+
+def _listing(directory: Path) -> list[str]:
+    out = []
+    for root, _dirs, names in os.walk(directory):
+        for name in names:
+            out.append(Path(root, name).relative_to(directory).as_posix())
+    return out
+
+
+def is_native_record(directory: str | os.PathLike[str]) -> bool:
+    return (Path(directory) / RECORD_INDEX).is_file() or (Path(directory) / "election.msgpack").is_file()
+
+
+def _read(path: Path) -> bytes:
+    if path.stat().st_size > MAX_FILE:
+        raise RecordError(f"{path.name} is larger than {MAX_FILE} bytes")
+    return path.read_bytes()
+
+
+def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
+    """Load a native record. Integrity problems (R1) and undecodable parts (R2) are collected as
+    issues for the verifier to report; only a record too broken to have parameters raises."""
+    d = Path(directory)
+    issues: list[RecordIssue] = []
+    # R1: every byte authenticated
+    listed: dict[str, bytes] = {}
+    stated_root = b""
+    try:
+        idx = codec.fields(unpack(_read(d / RECORD_INDEX)), {"format", "files", "root"}, RECORD_INDEX)
+        if idx["format"] != RECORD_FORMAT:
+            raise EncodingError(f"unknown record format {idx['format']!r}")
+        for entry in idx["files"]:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], bytes)):
+                raise EncodingError("malformed file entry")
+            listed[entry[0]] = entry[1]
+        stated_root = idx["root"] if isinstance(idx["root"], bytes) else b""
+    except FileNotFoundError:
+        issues.append(RecordIssue("R1.A", RECORD_INDEX, "missing: the record is not sealed"))
+    except (EncodingError, RecordError) as exc:
+        issues.append(RecordIssue("R1.A", RECORD_INDEX, str(exc)))
+    present = set(_listing(d)) - {RECORD_INDEX}
+    if listed:
+        for path in sorted(present - set(listed)):
+            issues.append(RecordIssue("R1.C", path, "file not listed in RECORD.msgpack"))
+        for path, digest in sorted(listed.items()):
+            if path not in present:
+                issues.append(RecordIssue("R1.B", path, "listed file is missing"))
+            elif hashlib.sha256(_read(d / path)).digest() != digest:
+                issues.append(RecordIssue("R1.B", path, "file digest does not match RECORD.msgpack"))
+    # parameters
+    try:
+        manifest_raw = _read(d / "manifest.json")
+        election = codec.fields(
+            unpack(_read(d / "election.msgpack")),
+            {"format", "group", "version", "dialect", "n", "k", "H_P", "H_M", "H_B", "guardians", "K", "H_E"},
+            "election.msgpack",
+        )
+        if election["format"] != RECORD_FORMAT:
+            raise EncodingError(f"unknown record format {election['format']!r}")
+        group = group_by_name(election["group"])
+        dialect = {EG20.name: EG20, EGK.name: EGK}.get(election["dialect"])
+        if dialect is None:
+            raise EncodingError(f"unknown dialect {election['dialect']!r}")
+        if not isinstance(election["version"], str):
+            raise EncodingError("version must be a string")
+        manifest = Manifest.from_bytes(manifest_raw)
+        params = ElectionParameters(group, manifest, election["n"], election["k"], election["version"], dialect)
+        guardians = tuple(codec.dec_guardian(group, g) for g in election["guardians"])
+        K = codec.dec_elem(group, election["K"], "election.K")
+        stated = StatedHashes(
+            *(codec._bytes(election[h], f"election.{h}", 32) for h in ("H_P", "H_M", "H_B", "H_E"))
+        )
+    except (OSError, EncodingError, RecordError, ValueError) as exc:
+        raise RecordError(f"cannot read the election parameters: {exc}") from exc
+    if listed and record_root(stated.H_E, sorted(listed.items())) != stated_root:
+        issues.append(RecordIssue("R1.D", RECORD_INDEX, "record root does not match the listed digests"))
+
+    chunk_paths = sorted(p for p in present if p.startswith("ballots/"))
+
+    def ballots() -> Iterator[EncryptedBallot]:
+        for path in chunk_paths:
+            try:
+                items = unpack(_read(d / path))
+            except (EncodingError, OSError) as exc:
+                raise EncodingError(f"{path}: {exc}") from exc
+            if not isinstance(items, list):
+                raise EncodingError(f"{path}: expected a list of ballots")
+            for item in items:
+                yield codec.dec_ballot(group, item)
+
+    enc_tally = dec_tally = None
+    if (d / "tally.msgpack").exists():
+        try:
+            t = codec.fields(unpack(_read(d / "tally.msgpack")), {"encrypted", "decrypted"}, "tally.msgpack")
+            enc_tally = codec.dec_encrypted_tally(group, t["encrypted"])
+            if t["decrypted"] is not None:
+                dec_tally = codec.dec_decrypted_tally(group, t["decrypted"])
+        except (EncodingError, ValueError) as exc:
+            issues.append(RecordIssue("R2.A", "tally.msgpack", str(exc)))
+    challenged: list[ChallengedBallot] = []
+    if (d / "challenged.msgpack").exists():
+        try:
+            for item in unpack(_read(d / "challenged.msgpack")):
+                f = codec.fields(item, {"id", "nonce", "claimed", "decrypted"}, "challenged ballot")
+                challenged.append(
+                    ChallengedBallot(
+                        f["id"],
+                        codec._bytes(f["nonce"], "nonce", 32) if f["nonce"] is not None else None,
+                        codec.dec_plaintext(f["claimed"]) if f["claimed"] is not None else None,
+                        codec.dec_decrypted_ballot(group, f["decrypted"]) if f["decrypted"] is not None else None,
+                    )
+                )
+        except (EncodingError, ValueError, TypeError) as exc:
+            issues.append(RecordIssue("R2.A", "challenged.msgpack", str(exc)))
+    closes: dict[str, bytes] = {}
+    if (d / "devices.msgpack").exists():
+        try:
+            raw = unpack(_read(d / "devices.msgpack"))
+            if not isinstance(raw, dict) or not all(isinstance(v, bytes) and len(v) == 32 for v in raw.values()):
+                raise EncodingError("devices.msgpack must map device names to 32-byte hashes")
+            closes = raw
+        except EncodingError as exc:
+            issues.append(RecordIssue("R2.A", "devices.msgpack", str(exc)))
+    outcomes: dict[str, Any] = {}
+    if (d / "outcomes.msgpack").exists():
+        try:
+            raw = unpack(_read(d / "outcomes.msgpack"))
+            if not isinstance(raw, dict):
+                raise EncodingError("outcomes.msgpack must be a map")
+            outcomes = raw
+        except EncodingError as exc:
+            issues.append(RecordIssue("R2.A", "outcomes.msgpack", str(exc)))
+    return ElectionRecord(
+        parameters=params,
+        stated=stated,
+        guardians=guardians,
+        K=K,
+        ballots=ballots,
+        encrypted_tally=enc_tally,
+        decrypted_tally=dec_tally,
+        challenged=tuple(challenged),
+        device_closes=closes,
+        outcomes=outcomes,
+        source="native",
+        issues=tuple(issues),
+    )

@@ -1,0 +1,531 @@
+"""The verification steps, named as in specs/10-verification.md.
+
+EG 2.0 §6.2: V1 parameters, V2 guardian keys, V3 joint key, V4 H_E, V5 selection range proofs,
+V6 contest limits, V7 confirmation codes (and chaining), V8 aggregation, V9 tally decryption proofs,
+V10 tally values and labels, V12-V14 challenged ballots (V11, tally contest data, is not used by
+e2evote records). e2evote: R1 record authentication, R2 record decoding, V15 consistency of counts,
+V20 outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from e2evote.elgamal import Ciphertext, decrypt_contest_data
+from e2evote.errors import E2EVoteError, EncodingError, RecordError, VerificationError
+from e2evote.groups.base import Element
+from e2evote.hashing import SPEC_VERSION, Tag, extended_base_hash
+from e2evote.proofs.chaum_pedersen import verify_decryption
+from e2evote.proofs.range import verify_range
+from e2evote.proofs.schnorr import verify_schnorr
+from e2evote.protocol.ballot import (
+    BallotState,
+    EncryptedBallot,
+    chain_close_hash,
+    chain_initial_hash,
+    confirmation_code,
+    contest_hash,
+    verify_ballot_nonce,
+)
+from e2evote.protocol.election import ElectionContext
+from e2evote.protocol.manifest import Contest
+from e2evote.protocol.tally import DecryptedBallot, contest_data_statement
+from e2evote.record.model import ElectionRecord
+from e2evote.verifier.report import Report
+
+__all__ = ["verify_record", "verify_path", "Progress"]
+
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total); total is 0 when unknown"""
+
+
+def verify_path(path: str | os.PathLike[str], *, progress: Progress | None = None) -> Report:
+    """Read a native or egk-layout record directory and verify it (never raises on bad input)."""
+    from e2evote.record.native import is_native_record, read_record
+
+    report = Report(source=str(path))
+    try:
+        if not os.path.isdir(path):
+            raise RecordError(f"{path} is not a directory")
+        if is_native_record(path):
+            record = read_record(path)
+        else:
+            from e2evote.record.egk import is_egk_record, read_egk_record
+
+            if not is_egk_record(path):
+                raise RecordError(f"{path} is neither an e2evote nor an egk election record")
+            record = read_egk_record(path)
+    except (RecordError, EncodingError, OSError) as exc:
+        report.fail("R1.A", str(path), str(exc))
+        return report
+    return verify_record(record, progress=progress, report=report)
+
+
+@dataclass
+class _State:
+    ctx: ElectionContext
+    cast: int = 0
+    challenged_ids: set[str] | None = None
+
+
+def verify_record(
+    record: ElectionRecord, *, progress: Progress | None = None, report: Report | None = None
+) -> Report:
+    """Run every step; each failure is recorded with its step id and object."""
+    report = report if report is not None else Report(source=record.source)
+    report.summary["source"] = record.source
+    for issue in record.issues:
+        report.fail(issue.step, issue.obj, issue.detail)
+    try:
+        ctx = _parameters(record, report)
+        _guardians(record, report)
+        st = _State(ctx)
+        acc = _ballots(record, st, report, progress)
+        _aggregation(record, st, acc, report)
+        _tally(record, st, report)
+        _challenged(record, st, report)
+        _consistency(record, st, report)
+        _outcomes(record, st, report)
+    except E2EVoteError as exc:  # a defect that stops the run is still a reported failure
+        step = exc.step if isinstance(exc, VerificationError) else "R2.B"
+        report.fail(step, "record", str(exc))
+    return report
+
+
+# ---------------------------------------------------------------------------------------------------
+# V1-V4
+# ---------------------------------------------------------------------------------------------------
+
+
+def _parameters(record: ElectionRecord, report: Report) -> ElectionContext:
+    p = record.parameters
+    report.checked("V1")
+    if p.version != SPEC_VERSION:
+        report.fail("V1.A", "parameters", f"record is version {p.version!r}, verifier implements {SPEC_VERSION!r}")
+    try:
+        p.group.check_parameters()  # V1.B-E: the built-in constants, self-checked
+    except ValueError as exc:
+        report.fail("V1.B", "parameters", str(exc))
+    for step, name, stated, computed in (
+        ("V1.F", "H_P", record.stated.H_P, p.H_P),
+        ("V1.G", "H_M", record.stated.H_M, p.H_M),
+        ("V1.H", "H_B", record.stated.H_B, p.H_B),
+    ):
+        if stated != computed:
+            report.fail(step, name, f"stated {stated.hex()[:16]}… but computed {computed.hex()[:16]}…")
+    ctx = ElectionContext(p, record.K)
+    report.checked("V4")
+    if record.stated.H_E != extended_base_hash(p.H_B, record.K.to_bytes()):
+        report.fail("V4.A", "H_E", "extended base hash does not equal H(H_B; 0x12, K)")
+    return ctx
+
+
+def _guardians(record: ElectionRecord, report: Report) -> None:
+    p = record.parameters
+    g = p.group
+    indices = sorted(pk.i for pk in record.guardians)
+    if indices != list(range(1, p.n + 1)):
+        report.fail("V2.A", "guardians", f"expected guardians 1..{p.n}, record has {indices}")
+    K = g.identity()
+    for pk in record.guardians:
+        obj = f"guardian {pk.i}"
+        report.checked("V2")
+        if len(pk.K) != p.k or len(pk.proofs) != p.k:
+            report.fail("V2.A", obj, f"{len(pk.K)} commitments and {len(pk.proofs)} proofs, expected {p.k}")
+        for j, (K_ij, proof) in enumerate(zip(pk.K, pk.proofs, strict=False)):
+            try:
+                verify_schnorr(g, p.H_P, pk.i, j, K_ij, proof)
+            except VerificationError as exc:
+                report.fail(exc.step, f"{obj} coefficient {j}", exc.detail)
+        report.checked("V3")
+        if pk.K and pk.K[0].is_identity():
+            report.fail("V3.A", obj, "public key K_i is the identity")
+        if pk.K:
+            K = K * pk.K[0]
+    if K != record.K or record.K.is_identity():
+        report.fail("V3.B", "joint key K", "K is not the product of the guardians' keys (or is 1)")
+
+
+# ---------------------------------------------------------------------------------------------------
+# V5-V7 per ballot, accumulating V8
+# ---------------------------------------------------------------------------------------------------
+
+
+def _ballots(
+    record: ElectionRecord, st: _State, report: Report, progress: Progress | None
+) -> dict[int, dict[int, Ciphertext]]:
+    ctx = st.ctx
+    g = ctx.group
+    manifest = ctx.manifest
+    one = g.identity()
+    acc: dict[int, dict[int, list[Element]]] = {
+        c.index: {o.index: [one, one] for o in c.options} for c in manifest.contests
+    }
+    codes: dict[bytes, str] = {}
+    ids: set[str] = set()
+    challenged: set[str] = set()
+    chains: dict[str, bytes] = {}  # device -> last code
+    done = 0
+    ballots = record.ballots()
+    while True:
+        try:
+            ballot = next(ballots)
+        except StopIteration:
+            break
+        except (EncodingError, ValueError, OSError) as exc:
+            report.fail("R2.B", "ballots", f"undecodable ballot data: {exc}")
+            break
+        done += 1
+        if progress is not None and done % 16 == 0:
+            progress("ballots", done, 0)
+        obj = f"ballot {ballot.ballot_id}"
+        if ballot.ballot_id in ids:
+            report.fail("V15.E", obj, "ballot id appears twice")
+        ids.add(ballot.ballot_id)
+        try:
+            _ballot(ctx, ballot, report)
+        except E2EVoteError as exc:
+            report.fail(getattr(exc, "step", "V5.A"), obj, str(exc))
+            continue
+        # V7.C: unique confirmation codes among all submitted ballots
+        report.checked("V7")
+        if ballot.code in codes:
+            report.fail("V7.C", obj, f"confirmation code duplicates ballot {codes[ballot.code]}")
+        codes[ballot.code] = ballot.ballot_id
+        if manifest.chaining:
+            _chain(ctx, ballot, chains, report)
+        if ballot.state == BallotState.CAST:
+            st.cast += 1
+            for ec in ballot.contests:
+                row = acc.get(ec.index)
+                if row is None:
+                    continue
+                for sel in ec.selections:
+                    cell = row.get(sel.index)
+                    if cell is not None:
+                        cell[0] = cell[0] * sel.ct.alpha
+                        cell[1] = cell[1] * sel.ct.beta
+        else:
+            challenged.add(ballot.ballot_id)
+    if progress is not None:
+        progress("ballots", done, done)
+    if manifest.chaining:
+        for device, last in chains.items():
+            report.checked("V7")
+            close = record.device_closes.get(device)
+            if close is None:
+                report.fail("V7.F", f"device {device}", "no closing hash published")
+            elif close != chain_close_hash(ctx.H_E, last, _device_info(record, device)):
+                report.fail("V7.G", f"device {device}", "closing hash is wrong")
+    st.challenged_ids = challenged
+    report.summary["ballots"] = done
+    report.summary["cast"] = st.cast
+    report.summary["challenged"] = len(challenged)
+    return {ci: {oi: Ciphertext(a, b) for oi, (a, b) in row.items()} for ci, row in acc.items()}
+
+
+def _device_info(record: ElectionRecord, device: str) -> bytes:
+    info = record.extensions.get("device_info", {}).get(device) if record.extensions else None
+    return info if isinstance(info, bytes) else device.encode("utf-8")
+
+
+def _chain(ctx: ElectionContext, ballot: EncryptedBallot, chains: dict[str, bytes], report: Report) -> None:
+    """V7.D-E: B_aux,j = H(B_{j-1}) || B_aux,0 (the first: H_0 || B_aux,0, egk: H_0)."""
+    obj = f"ballot {ballot.ballot_id}"
+    info = ballot.device.encode("utf-8")
+    last = chains.get(ballot.device)
+    if last is None:
+        h0 = chain_initial_hash(ctx.H_E, info, ctx.dialect)
+        expected = h0 if ctx.dialect.chain_first_baux_is_h0_only else h0 + info
+        step = "V7.D"
+    else:
+        expected = last + info
+        step = "V7.E"
+    if ballot.B_aux != expected:
+        report.fail(step, obj, "B_aux does not continue the device's chain")
+    chains[ballot.device] = ballot.code
+
+
+def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> None:
+    g = ctx.group
+    obj = f"ballot {ballot.ballot_id}"
+    try:
+        contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
+    except E2EVoteError:
+        report.fail("V5.E", obj, f"unknown ballot style {ballot.style!r}")
+        return
+    got = [ec.index for ec in ballot.contests]
+    if got != sorted(contests):
+        report.fail("V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}")
+    for ec in ballot.contests:
+        contest = contests.get(ec.index)
+        if contest is None:
+            continue
+        cobj = f"{obj} contest {contest.label}"
+        if [s.index for s in ec.selections] != [o.index for o in contest.options]:
+            report.fail("V5.E", cobj, "selections do not match the contest's options")
+            continue
+        for sel in ec.selections:
+            report.checked("V5")
+            try:
+                verify_range(ctx.key, ctx.H_E, sel.ct, sel.proof, contest.option_limit, step="V5", obj="")
+            except VerificationError as exc:
+                report.fail(exc.step, f"{cobj} option {sel.index}", exc.detail)
+        report.checked("V6")
+        agg = ec.aggregate(g.identity())
+        try:
+            verify_range(ctx.key, ctx.H_E, agg, ec.proof, contest.contest_limit, step="V6", obj="")
+        except VerificationError as exc:
+            report.fail(exc.step, cobj, exc.detail)
+        if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
+            report.fail("V7.A", cobj, "contest hash χ is wrong")
+    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
+        report.fail("V7.B", obj, "confirmation code is wrong")
+
+
+# ---------------------------------------------------------------------------------------------------
+# V8-V10
+# ---------------------------------------------------------------------------------------------------
+
+
+def _aggregation(
+    record: ElectionRecord, st: _State, acc: dict[int, dict[int, Ciphertext]], report: Report
+) -> None:
+    t = record.encrypted_tally
+    if t is None:
+        if st.cast:
+            report.fail("V8.A", "encrypted tally", "the record has cast ballots but no encrypted tally")
+        return
+    stated = {ci: dict(sels) for ci, sels in t.contests}
+    for ci, row in acc.items():
+        for oi, ct in row.items():
+            report.checked("V8")
+            s = stated.get(ci, {}).get(oi)
+            obj = f"tally contest {ci} option {oi}"
+            if s is None:
+                report.fail("V8.A", obj, "missing from the encrypted tally")
+                continue
+            if s.alpha != ct.alpha:
+                report.fail("V8.A", obj, "A is not the product of the cast ballots' α")
+            if s.beta != ct.beta:
+                report.fail("V8.B", obj, "B is not the product of the cast ballots' β")
+    extra = {(ci, oi) for ci, sels in stated.items() for oi in sels} - {
+        (ci, oi) for ci, row in acc.items() for oi in row
+    }
+    for ci, oi in sorted(extra):
+        report.fail("V8.A", f"tally contest {ci} option {oi}", "not an option of the manifest")
+    if t.ballots != st.cast:
+        report.fail("V15.D", "encrypted tally", f"claims {t.ballots} cast ballots, the record holds {st.cast}")
+
+
+def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
+    ctx = st.ctx
+    g = ctx.group
+    d = record.decrypted_tally
+    e = record.encrypted_tally
+    if d is None or e is None:
+        if e is not None:
+            report.fail("V9.A", "decrypted tally", "the record has no decrypted tally")
+        return
+    enc = {ci: dict(sels) for ci, sels in e.contests}
+    seen_contests = set()
+    for dc in d.contests:
+        try:
+            contest = ctx.manifest.contest_by_index(dc.index)
+        except E2EVoteError:
+            report.fail("V10.B", f"tally contest {dc.index}", "not a contest of the manifest")
+            continue
+        seen_contests.add(dc.index)
+        options = {o.index for o in contest.options}
+        got = {s.index for s in dc.selections}
+        for oi in sorted(got - options):
+            report.fail("V10.C", f"tally {contest.label} option {oi}", "not an option of the contest")
+        for oi in sorted(options - got):
+            report.fail("V10.D", f"tally {contest.label} option {oi}", "manifest option missing from the tally")
+        for sel in dc.selections:
+            obj = f"tally {contest.label} option {sel.index}"
+            ct = enc.get(dc.index, {}).get(sel.index)
+            if ct is None:
+                continue
+            report.checked("V9")
+            M = ct.beta / sel.T  # (9.1)
+            try:
+                verify_decryption(
+                    g, ctx.H_E, ctx.K, ct.alpha, M, sel.proof, (ct.alpha.to_bytes(), ct.beta.to_bytes()), step="V9", obj=obj
+                )
+            except VerificationError as exc:
+                report.fail(exc.step, obj, exc.detail)
+            report.checked("V10")
+            if sel.t < 0 or ctx.key.K_pow(g.scalar_reduce(sel.t)) != sel.T:
+                report.fail("V10.A", obj, f"T is not K^{sel.t}")
+    for ci in sorted(set(enc) - seen_contests):
+        report.fail("V10.E", f"tally contest {ci}", "contest of the ballots missing from the decrypted tally")
+    if d.ballots != st.cast:
+        report.fail("V15.D", "decrypted tally", f"claims {d.ballots} cast ballots, the record holds {st.cast}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# V12-V14 challenged ballots
+# ---------------------------------------------------------------------------------------------------
+
+
+def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
+    ctx = st.ctx
+    wanted = st.challenged_ids or set()
+    opened = {c.ballot_id: c for c in record.challenged}
+    for bid in sorted(wanted - set(opened)):
+        report.fail("V13.G", f"ballot {bid}", "challenged ballot was not opened")
+    for bid in sorted(set(opened) - wanted):
+        report.fail("V13.G", f"ballot {bid}", "opened ballot is not a challenged ballot of the record")
+    if not opened:
+        return
+    by_id: dict[str, EncryptedBallot] = {}
+    for b in record.ballots():
+        if b.ballot_id in opened:
+            by_id[b.ballot_id] = b
+    for bid, ch in sorted(opened.items()):
+        ballot = by_id.get(bid)
+        if ballot is None:
+            continue
+        obj = f"ballot {bid}"
+        report.checked("V13")
+        if ch.nonce is not None:
+            if ch.claimed is None:
+                report.fail("V13.N.A", obj, "nonce released without the claimed selections")
+                continue
+            try:
+                verify_ballot_nonce(ctx, ballot, ch.nonce, ch.claimed)
+            except VerificationError as exc:
+                report.fail(exc.step, obj, exc.detail)
+            except E2EVoteError as exc:
+                report.fail("V13.B", obj, str(exc))
+        elif ch.decrypted is not None:
+            _decrypted_ballot(ctx, ballot, ch.decrypted, report)
+        else:
+            report.fail("V13.G", obj, "neither a nonce nor a decryption is published")
+
+
+def _decrypted_ballot(ctx: ElectionContext, ballot: EncryptedBallot, dec: DecryptedBallot, report: Report) -> None:
+    g = ctx.group
+    obj = f"ballot {ballot.ballot_id}"
+    enc = {ec.index: ec for ec in ballot.contests}
+    if sorted(enc) != sorted(dc.index for dc in dec.contests):
+        report.fail("V13.D", obj, "decrypted contests differ from the encrypted ballot's")
+    for dc in dec.contests:
+        ec = enc.get(dc.index)
+        if ec is None:
+            continue
+        contest: Contest = ctx.manifest.contest_by_index(dc.index)
+        cobj = f"{obj} contest {contest.label}"
+        if [s[0] for s in dc.selections] != [s.index for s in ec.selections]:
+            report.fail("V13.E", cobj, "decrypted options differ from the encrypted ballot's")
+            continue
+        total = 0
+        for (oi, sigma, proof), sel in zip(dc.selections, ec.selections, strict=True):
+            sobj = f"{cobj} option {oi}"
+            report.checked("V12")
+            if not 0 <= sigma <= contest.option_limit:
+                report.fail("V13.B", sobj, f"σ = {sigma} outside 0..{contest.option_limit}")
+                continue
+            total += sigma
+            S = ctx.key.K_pow(g.scalar(sigma))  # 13.A holds by construction: S = K^σ
+            M = sel.ct.beta / S  # (12.1)
+            try:
+                verify_decryption(
+                    g, ctx.H_E, ctx.K, sel.ct.alpha, M, proof, (sel.ct.alpha.to_bytes(), sel.ct.beta.to_bytes()),
+                    step="V12", obj=sobj,
+                )
+            except VerificationError as exc:
+                report.fail(exc.step, sobj, exc.detail)
+        if total > contest.contest_limit:
+            report.fail("V13.C", cobj, f"selections sum to {total} > limit {contest.contest_limit}")
+        if dc.data is not None and ec.data is not None:
+            report.checked("V14")
+            stmt = contest_data_statement(g, ec.data, ctx.dialect)
+            try:
+                verify_decryption(
+                    g, ctx.H_E, ctx.K, ec.data.C0, dc.data.beta, dc.data.proof, stmt,
+                    tag=Tag.CONTEST_DATA_DECRYPTION_PROOF, step="V14", obj=cobj,
+                )
+                D = decrypt_contest_data(
+                    ctx.H_E, ctx.K, ec.index, ec.data, dc.data.beta, contest_label=contest.label, dialect=ctx.dialect
+                )
+                if D != dc.data.data:
+                    report.fail("V14.C", cobj, "published contest data differs from the decryption")
+            except VerificationError as exc:
+                report.fail(exc.step, cobj, exc.detail)
+            except E2EVoteError as exc:
+                report.fail("V14.C", cobj, str(exc))
+        elif ec.data is not None:
+            report.fail("V14.C", cobj, "contest data of a challenged ballot was not decrypted")
+
+
+# ---------------------------------------------------------------------------------------------------
+# V15 consistency, V20 outcomes
+# ---------------------------------------------------------------------------------------------------
+
+
+def _consistency(record: ElectionRecord, st: _State, report: Report) -> None:
+    ctx = st.ctx
+    m = ctx.manifest
+    report.checked("V15")
+    if m.eligible_voters is not None and st.cast > m.eligible_voters:
+        report.fail("V15.A", "turnout", f"{st.cast} ballots cast but only {m.eligible_voters} eligible voters")
+    d = record.decrypted_tally
+    if d is None:
+        return
+    for dc in d.contests:
+        try:
+            c = m.contest_by_index(dc.index)
+        except E2EVoteError:
+            continue
+        total = 0
+        for s in dc.selections:
+            total += s.t
+            if s.t > st.cast * c.option_limit:
+                report.fail("V15.B", f"tally {c.label} option {s.index}", f"count {s.t} exceeds {st.cast} ballots × {c.option_limit}")
+        if total > st.cast * c.contest_limit:
+            report.fail("V15.C", f"tally {c.label}", f"counts sum to {total}, more than {st.cast} ballots × {c.contest_limit}")
+        report.summary.setdefault("counts", {})[c.label] = {
+            o.label: next((s.t for s in dc.selections if s.index == o.index), None) for o in c.options
+        }
+
+
+def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
+    from e2evote.protocol.outcomes import OutcomeResult, OutcomeRule, verify_outcome
+
+    ctx = st.ctx
+    d = record.decrypted_tally
+    for contest in ctx.manifest.contests:
+        if contest.outcome is None:
+            if contest.label in record.outcomes:
+                report.fail("V20.A", f"outcome {contest.label}", "published outcome for a contest without a rule")
+            continue
+        obj = f"outcome {contest.label}"
+        report.checked("V20")
+        try:
+            rule = OutcomeRule.from_dict(dict(contest.outcome))
+        except E2EVoteError as exc:
+            report.fail("V20.A", obj, str(exc))
+            continue
+        if d is None:
+            continue
+        dc = next((c for c in d.contests if c.index == contest.index), None)
+        if dc is None:
+            continue
+        labels = {o.index: o.label for o in contest.options}
+        counts = {labels[s.index]: s.t for s in dc.selections if s.index in labels}
+        raw = record.outcomes.get(contest.label)
+        try:
+            published = OutcomeResult.from_dict(dict(raw)) if raw is not None else None
+        except (E2EVoteError, TypeError, ValueError) as exc:
+            report.fail("V20.C", obj, f"published outcome is malformed: {exc}")
+            continue
+        try:
+            verify_outcome(rule, counts, published, ballots_cast=st.cast, obj=obj)
+        except VerificationError as exc:
+            report.fail(exc.step, obj, exc.detail)
+        except E2EVoteError as exc:
+            report.fail("V20.B", obj, str(exc))
