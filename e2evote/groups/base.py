@@ -99,6 +99,14 @@ class Group(Protocol):
         """base^e in constant time (for secret exponents)."""
         ...
 
+    def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[Element]:
+        """[base^e for e in exponents], releasing the GIL where the backend can (variable time)."""
+        ...
+
+    def elements_batch(self, blobs: Sequence[bytes]) -> list[Element]:
+        """Decode and validate many elements at once (batched subgroup test where sound)."""
+        ...
+
     def dlog(self, value: Element, base: Element, bound: int) -> int:
         """The t in [0, bound] with base^t == value, or raise ``ValueError``."""
         ...

@@ -191,6 +191,13 @@ class Ed25519Group:
             acc = acc * self._smul(b.value, self._exp(e))
         return acc
 
+    def pow_exp_list(self, base: Ed25519Element, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
+        """[base^e for e in exponents]; libsodium calls release the GIL (cffi)."""
+        return [self._smul(base.value, self._exp(e)) for e in exponents]
+
+    def elements_batch(self, blobs: Sequence[bytes]) -> list[Ed25519Element]:
+        return [self.element(b) for b in blobs]
+
     def dlog(self, value: Ed25519Element, base: Ed25519Element, bound: int) -> int:
         """Baby-step giant-step for t in [0, bound] with base^t = value."""
         m = max(1, int(gmpy2.isqrt(bound + 1)) + 1)

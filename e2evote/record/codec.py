@@ -217,6 +217,7 @@ def enc_ballot(b: EncryptedBallot) -> dict[str, Any]:
 
 
 def dec_ballot(group: Group, obj: Any) -> EncryptedBallot:
+    """Strict decoding; all of the ballot's ciphertext elements are validated in one batch."""
     f = fields(obj, {"id", "style", "state", "code", "baux", "device", "time", "contests"}, "ballot")
     bid = _str(f["id"], "ballot.id")
     what = f"ballot {bid}"
@@ -224,7 +225,9 @@ def dec_ballot(group: Group, obj: Any) -> EncryptedBallot:
         state = BallotState(f["state"])
     except ValueError as exc:
         raise EncodingError(f"{what}: unknown state {f['state']!r}") from exc
-    contests = []
+    raw_contests = []
+    blobs: list[bytes] = []
+    names: list[str] = []
     for n, c in enumerate(_list(f["contests"], what + ".contests", 10_000)):
         cf = fields(c, {"i", "chi", "proof", "data", "sel"}, f"{what} contest {n}")
         ci = _int(cf["i"], f"{what} contest {n}.i", 1, 2**31 - 1)
@@ -233,14 +236,33 @@ def dec_ballot(group: Group, obj: Any) -> EncryptedBallot:
         for m, s in enumerate(_list(cf["sel"], cw + ".sel", 10_000)):
             sf = fields(s, {"i", "ct", "proof"}, f"{cw} selection {m}")
             oi = _int(sf["i"], f"{cw} selection {m}.i", 1, 2**31 - 1)
-            sels.append(
-                EncryptedSelection(
-                    oi, _dec_ct(group, sf["ct"], f"{cw} option {oi}"), _dec_range(group, sf["proof"], f"{cw} option {oi} proof")
-                )
-            )
+            pair = _list(sf["ct"], f"{cw} option {oi}", 2)
+            if len(pair) != 2:
+                raise EncodingError(f"{cw} option {oi}: a ciphertext is [alpha, beta]")
+            for k, part in zip(("alpha", "beta"), pair, strict=True):
+                blobs.append(_bytes(part, f"{cw} option {oi}.{k}", group.element_bytes))
+                names.append(f"{cw} option {oi}.{k}")
+            sels.append((oi, sf["proof"]))
+        raw_contests.append((ci, cw, cf, sels))
+    try:
+        elements = group.elements_batch(blobs)
+    except EncodingError as exc:
+        msg = str(exc)
+        idx = int(msg.split()[1].rstrip(":")) if msg.startswith("element ") else -1
+        where = names[idx] if 0 <= idx < len(names) else what
+        raise EncodingError(f"{where}: {msg.split(': ', 1)[-1]}") from exc
+    it = iter(elements)
+    contests = []
+    for ci, cw, cf, sels in raw_contests:
+        enc_sels = []
+        for oi, proof in sels:
+            ct = Ciphertext(next(it), next(it))
+            enc_sels.append(EncryptedSelection(oi, ct, _dec_range(group, proof, f"{cw} option {oi} proof")))
         data = None if cf["data"] is None else _dec_hct(group, cf["data"], cw + ".data")
         contests.append(
-            EncryptedContest(ci, tuple(sels), _dec_range(group, cf["proof"], cw + ".proof"), _bytes(cf["chi"], cw + ".chi", 32), data)
+            EncryptedContest(
+                ci, tuple(enc_sels), _dec_range(group, cf["proof"], cw + ".proof"), _bytes(cf["chi"], cw + ".chi", 32), data
+            )
         )
     return EncryptedBallot(
         bid,

@@ -34,7 +34,7 @@ from e2evote.protocol.tally import DecryptedTally, EncryptedTally
 from e2evote.record import codec
 from e2evote.record.model import ChallengedBallot, ElectionRecord, RecordIssue, StatedHashes
 
-__all__ = ["RecordWriter", "read_record", "RECORD_FORMAT", "is_native_record"]
+__all__ = ["RecordWriter", "read_record", "write_record", "RECORD_FORMAT", "is_native_record"]
 
 RECORD_FORMAT = "e2evote-record-v1"
 RECORD_INDEX = "RECORD.msgpack"
@@ -295,3 +295,46 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         source="native",
         issues=tuple(issues),
     )
+
+
+def write_record(record: ElectionRecord, directory: str | os.PathLike[str]) -> bytes:
+    """Write any loaded record (native or imported) as a sealed native record; returns its root.
+
+    The stated values are written as stated (an inconsistent record stays inconsistent), so this
+    also converts an egk record to the native layout."""
+    ctx = _StatedContext(record)
+    w = RecordWriter(directory, ctx, record.guardians)  # type: ignore[arg-type]
+    for b in record.ballots():
+        w.add_ballot(b)
+    if record.encrypted_tally is not None:
+        w.set_tally(record.encrypted_tally, record.decrypted_tally)
+    if record.challenged:
+        w.set_challenged(record.challenged)
+    if record.device_closes:
+        w.set_device_closes(record.device_closes)
+    if record.outcomes:
+        w.set_outcomes(record.outcomes)
+    return w.seal()
+
+
+class _StatedContext:
+    """Duck-typed ElectionContext carrying the record's *stated* K and hashes."""
+
+    def __init__(self, record: ElectionRecord) -> None:
+        p = record.parameters
+        self.K = record.K
+        self.H_E = record.stated.H_E
+        self.parameters = _StatedParameters(p, record.stated)
+
+
+class _StatedParameters:
+    def __init__(self, p: ElectionParameters, stated: StatedHashes) -> None:
+        self.group = p.group
+        self.manifest = p.manifest
+        self.n = p.n
+        self.k = p.k
+        self.version = p.version
+        self.dialect = p.dialect
+        self.H_P = stated.H_P
+        self.H_M = stated.H_M
+        self.H_B = stated.H_B

@@ -18,7 +18,7 @@ from e2evote.errors import E2EVoteError, EncodingError, RecordError, Verificatio
 from e2evote.groups.base import Element
 from e2evote.hashing import SPEC_VERSION, Tag, extended_base_hash
 from e2evote.proofs.chaum_pedersen import verify_decryption
-from e2evote.proofs.range import verify_range
+from e2evote.proofs.range import RangeStatement, verify_range_many
 from e2evote.proofs.schnorr import verify_schnorr
 from e2evote.protocol.ballot import (
     BallotState,
@@ -51,6 +51,8 @@ def verify_path(path: str | os.PathLike[str], *, progress: Progress | None = Non
             raise RecordError(f"{path} is not a directory")
         if is_native_record(path):
             record = read_record(path)
+        elif not os.path.isfile(os.path.join(path, "election_config.json")):
+            raise RecordError(f"{path} is neither an e2evote nor an egk election record")
         else:
             from e2evote.record.egk import is_egk_record, read_egk_record
 
@@ -168,6 +170,7 @@ def _ballots(
     challenged: set[str] = set()
     chains: dict[str, bytes] = {}  # device -> last code
     done = 0
+    pending: list[RangeStatement] = []
     ballots = record.ballots()
     while True:
         try:
@@ -185,10 +188,12 @@ def _ballots(
             report.fail("V15.E", obj, "ballot id appears twice")
         ids.add(ballot.ballot_id)
         try:
-            _ballot(ctx, ballot, report)
+            pending.extend(_ballot(ctx, ballot, report))
         except E2EVoteError as exc:
             report.fail(getattr(exc, "step", "V5.A"), obj, str(exc))
             continue
+        if len(pending) >= BATCH:
+            _flush(ctx, pending, report)
         # V7.C: unique confirmation codes among all submitted ballots
         report.checked("V7")
         if ballot.code in codes:
@@ -209,6 +214,7 @@ def _ballots(
                         cell[1] = cell[1] * sel.ct.beta
         else:
             challenged.add(ballot.ballot_id)
+    _flush(ctx, pending, report)
     if progress is not None:
         progress("ballots", done, done)
     if manifest.chaining:
@@ -248,14 +254,26 @@ def _chain(ctx: ElectionContext, ballot: EncryptedBallot, chains: dict[str, byte
     chains[ballot.device] = ballot.code
 
 
-def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> None:
+BATCH = 64
+"""range proofs verified per batch (their variable-base powers run on the worker threads)"""
+
+
+def _flush(ctx: ElectionContext, pending: list[RangeStatement], report: Report) -> None:
+    for exc in verify_range_many(ctx.key, ctx.H_E, pending):
+        report.fail(exc.step, exc.obj, exc.detail)
+    pending.clear()
+
+
+def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> list[RangeStatement]:
+    """V5.E, V7.A-B now; returns the V5/V6 range statements to verify in a batch."""
     g = ctx.group
     obj = f"ballot {ballot.ballot_id}"
+    out: list[RangeStatement] = []
     try:
         contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
     except E2EVoteError:
         report.fail("V5.E", obj, f"unknown ballot style {ballot.style!r}")
-        return
+        return out
     got = [ec.index for ec in ballot.contests]
     if got != sorted(contests):
         report.fail("V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}")
@@ -269,20 +287,14 @@ def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> No
             continue
         for sel in ec.selections:
             report.checked("V5")
-            try:
-                verify_range(ctx.key, ctx.H_E, sel.ct, sel.proof, contest.option_limit, step="V5", obj="")
-            except VerificationError as exc:
-                report.fail(exc.step, f"{cobj} option {sel.index}", exc.detail)
+            out.append(RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}"))
         report.checked("V6")
-        agg = ec.aggregate(g.identity())
-        try:
-            verify_range(ctx.key, ctx.H_E, agg, ec.proof, contest.contest_limit, step="V6", obj="")
-        except VerificationError as exc:
-            report.fail(exc.step, cobj, exc.detail)
+        out.append(RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, "V6", cobj))
         if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
             report.fail("V7.A", cobj, "contest hash χ is wrong")
     if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
         report.fail("V7.B", obj, "confirmation code is wrong")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
