@@ -216,14 +216,15 @@ def chain_close_hash(H_E: bytes, last_code: bytes, B_aux0: bytes) -> bytes:
 
 
 class Device:
-    """An encrypting device; with chaining, each B_aux,j = H(B_{j-1}) || B_aux,0 (eq. 60)."""
+    """An encrypting device; B_aux,0 is its name's UTF-8 bytes. With chaining, each
+    B_aux,j = H(B_{j-1}) || B_aux,0 (eq. 60)."""
 
     __slots__ = ("ctx", "name", "info", "chaining", "_last", "count")
 
-    def __init__(self, ctx: ElectionContext, name: str, info: bytes | None = None, chaining: bool | None = None):
+    def __init__(self, ctx: ElectionContext, name: str, chaining: bool | None = None):
         self.ctx = ctx
         self.name = name
-        self.info = info if info is not None else name.encode("utf-8")
+        self.info = name.encode("utf-8")
         self.chaining = ctx.manifest.chaining if chaining is None else chaining
         self._last: bytes | None = None
         self.count = 0

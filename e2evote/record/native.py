@@ -134,6 +134,13 @@ class RecordWriter:
     def set_outcomes(self, outcomes: Mapping[str, Mapping[str, Any]]) -> None:
         _atomic_write(self.dir / "outcomes.msgpack", pack({k: dict(v) for k, v in outcomes.items()}))
 
+    def set_extension(self, name: str, tree: Any) -> None:
+        """An e2evote extension object (e.g. precinct subtotals), stored as ext/<name>.msgpack and
+        handed to the verifier's extension steps undecoded (specs/07-record.md §Extensions)."""
+        if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 64:
+            raise RecordError(f"bad extension name {name!r}")
+        _atomic_write(self.dir / "ext" / f"{name}.msgpack", pack(tree))
+
     def seal(self) -> bytes:
         """Flush ballots and write RECORD.msgpack; returns the record root."""
         self._flush()
@@ -281,7 +288,15 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             outcomes = raw
         except EncodingError as exc:
             issues.append(RecordIssue("R2.A", "outcomes.msgpack", str(exc)))
+    extensions: dict[str, Any] = {}
+    for path in sorted(p for p in present if p.startswith("ext/") and p.endswith(".msgpack")):
+        name = path[len("ext/") : -len(".msgpack")]
+        try:
+            extensions[name] = unpack(_read(d / path))
+        except EncodingError as exc:
+            issues.append(RecordIssue("R2.A", path, str(exc)))
     return ElectionRecord(
+        extensions=extensions,
         parameters=params,
         stated=stated,
         guardians=guardians,
@@ -314,6 +329,8 @@ def write_record(record: ElectionRecord, directory: str | os.PathLike[str]) -> b
         w.set_device_closes(record.device_closes)
     if record.outcomes:
         w.set_outcomes(record.outcomes)
+    for name, tree in record.extensions.items():
+        w.set_extension(name, tree)
     return w.seal()
 
 

@@ -70,6 +70,8 @@ class _State:
     ctx: ElectionContext
     cast: int = 0
     challenged_ids: set[str] | None = None
+    contest_cast: dict[int, int] | None = None
+    """ind_c -> number of cast ballots carrying the contest"""
 
 
 def verify_record(
@@ -90,6 +92,7 @@ def verify_record(
         _challenged(record, st, report)
         _consistency(record, st, report)
         _outcomes(record, st, report)
+        _extensions(record, st, report)
     except E2EVoteError as exc:  # a defect that stops the run is still a reported failure
         step = exc.step if isinstance(exc, VerificationError) else "R2.B"
         report.fail(step, "record", str(exc))
@@ -170,6 +173,8 @@ def _ballots(
     challenged: set[str] = set()
     chains: dict[str, bytes] = {}  # device -> last code
     done = 0
+    contest_cast: dict[int, int] = {}
+    st.contest_cast = contest_cast
     pending: list[RangeStatement] = []
     ballots = record.ballots()
     while True:
@@ -204,6 +209,7 @@ def _ballots(
         if ballot.state == BallotState.CAST:
             st.cast += 1
             for ec in ballot.contests:
+                contest_cast[ec.index] = contest_cast.get(ec.index, 0) + 1
                 row = acc.get(ec.index)
                 if row is None:
                     continue
@@ -223,18 +229,13 @@ def _ballots(
             close = record.device_closes.get(device)
             if close is None:
                 report.fail("V7.F", f"device {device}", "no closing hash published")
-            elif close != chain_close_hash(ctx.H_E, last, _device_info(record, device)):
+            elif close != chain_close_hash(ctx.H_E, last, device.encode("utf-8")):
                 report.fail("V7.G", f"device {device}", "closing hash is wrong")
     st.challenged_ids = challenged
     report.summary["ballots"] = done
     report.summary["cast"] = st.cast
     report.summary["challenged"] = len(challenged)
     return {ci: {oi: Ciphertext(a, b) for oi, (a, b) in row.items()} for ci, row in acc.items()}
-
-
-def _device_info(record: ElectionRecord, device: str) -> bytes:
-    info = record.extensions.get("device_info", {}).get(device) if record.extensions else None
-    return info if isinstance(info, bytes) else device.encode("utf-8")
 
 
 def _chain(ctx: ElectionContext, ballot: EncryptedBallot, chains: dict[str, bytes], report: Report) -> None:
@@ -494,19 +495,22 @@ def _consistency(record: ElectionRecord, st: _State, report: Report) -> None:
         except E2EVoteError:
             continue
         total = 0
+        cast = (st.contest_cast or {}).get(dc.index, 0)
         for s in dc.selections:
             total += s.t
-            if s.t > st.cast * c.option_limit:
-                report.fail("V15.B", f"tally {c.label} option {s.index}", f"count {s.t} exceeds {st.cast} ballots × {c.option_limit}")
-        if total > st.cast * c.contest_limit:
-            report.fail("V15.C", f"tally {c.label}", f"counts sum to {total}, more than {st.cast} ballots × {c.contest_limit}")
+            if s.t > cast * c.option_limit:
+                report.fail(
+                    "V15.B", f"tally {c.label} option {s.index}", f"count {s.t} exceeds {cast} ballots × {c.option_limit}"
+                )
+        if total > cast * c.contest_limit:
+            report.fail("V15.C", f"tally {c.label}", f"counts sum to {total}, more than {cast} ballots × {c.contest_limit}")
         report.summary.setdefault("counts", {})[c.label] = {
             o.label: next((s.t for s in dc.selections if s.index == o.index), None) for o in c.options
         }
 
 
 def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
-    from e2evote.protocol.outcomes import OutcomeResult, OutcomeRule, verify_outcome
+    from e2evote.protocol.outcomes import OutcomeResult, OutcomeRule, ThresholdBase, verify_outcome
 
     ctx = st.ctx
     d = record.decrypted_tally
@@ -536,8 +540,33 @@ def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
             report.fail("V20.C", obj, f"published outcome is malformed: {exc}")
             continue
         try:
-            verify_outcome(rule, counts, published, ballots_cast=st.cast, obj=obj)
+            cast = (st.contest_cast or {}).get(contest.index, 0)
+            needs_cast = rule.threshold_base is ThresholdBase.BALLOTS_CAST
+            verify_outcome(rule, counts, published, ballots_cast=cast if needs_cast else None, obj=obj)
         except VerificationError as exc:
             report.fail(exc.step, obj, exc.detail)
         except E2EVoteError as exc:
             report.fail("V20.B", obj, str(exc))
+
+
+# ---------------------------------------------------------------------------------------------------
+# extensions (V16+): each registered checker receives the record, the context and the report
+# ---------------------------------------------------------------------------------------------------
+
+ExtensionCheck = Callable[[ElectionRecord, ElectionContext, Report], None]
+EXTENSION_CHECKS: dict[str, ExtensionCheck] = {}
+"""extension name (ext/<name>.msgpack) -> its verification steps (specs/10-verification.md §Extensions)"""
+
+
+def _extensions(record: ElectionRecord, st: _State, report: Report) -> None:
+    from e2evote.verifier import extensions as _ext  # noqa: F401  (registers the checkers)
+
+    for name in sorted(record.extensions):
+        check = EXTENSION_CHECKS.get(name)
+        if check is None:
+            report.fail("R2.A", f"ext/{name}.msgpack", "unknown extension; the verifier cannot check it")
+            continue
+        try:
+            check(record, st.ctx, report)
+        except E2EVoteError as exc:
+            report.fail(getattr(exc, "step", "R2.A"), f"ext/{name}", str(exc))
