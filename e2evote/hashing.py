@@ -70,7 +70,6 @@ class EXT:
     # --- parameters of non-EG groups (specs/02-groups.md) ---
     GROUP_PARAMETERS: Final = b"E2EVOTE-GROUP-PARAMETERS-v1"
     # --- record authentication (specs/07-record.md) ---
-    RECORD_FILE: Final = b"E2EVOTE-RECORD-FILE-v1"
     RECORD_ROOT: Final = b"E2EVOTE-RECORD-ROOT-v1"
     # --- outcome rules (specs/09-outcomes.md) ---
     OUTCOME_TIE_LOT: Final = b"E2EVOTE-OUTCOME-TIE-LOT-v1"
@@ -180,7 +179,7 @@ def kdf_ctr(key: bytes, i: int, label: bytes, context: bytes, out_bits: int) -> 
 
     k_i = HMAC(key, b(i,4) || label || 0x00 || context || b(out_bits, 4)).
     (The share-encryption KDF of eq. 16-17 writes the counter as one byte and the length as two;
-    see :func:`kdf_share`.)
+    see ``e2evote.elgamal._share_kdf``.)
     """
     return hmac.new(
         key, i.to_bytes(4, "big") + label + b"\x00" + context + out_bits.to_bytes(4, "big"), hashlib.sha256

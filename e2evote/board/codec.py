@@ -61,7 +61,6 @@ def unpack(data: bytes, *, what: str, max_bytes: int = MAX_EVENT_BYTES) -> objec
             raw=False,
             use_list=True,
             strict_map_key=True,
-            max_buffer_size=max(len(data), 1),
             max_str_len=max_bytes,
             max_bin_len=max_bytes,
             max_array_len=min(MAX_ARRAY_LEN, max_bytes),
@@ -113,7 +112,9 @@ def expect_bytes(obj: object, what: str, *, size: int | None = None, max_size: i
     return obj
 
 
-def expect_opt_bytes(obj: object, what: str, *, size: int | None = None, max_size: int | None = None) -> bytes | None:
+def expect_opt_bytes(
+    obj: object, what: str, *, size: int | None = None, max_size: int | None = None
+) -> bytes | None:
     """``None`` or bytes as in :func:`expect_bytes`."""
     if obj is None:
         return None

@@ -165,7 +165,9 @@ class SignedTreeHead:
         return b_file(EXT.BOARD_STH) + b_str(board_id) + u64(tree_size) + u64(timestamp_ms) + root_hash
 
     @classmethod
-    def sign(cls, key: BoardKey, board_id: str, tree_size: int, timestamp_ms: int, root_hash: bytes) -> SignedTreeHead:
+    def sign(
+        cls, key: BoardKey, board_id: str, tree_size: int, timestamp_ms: int, root_hash: bytes
+    ) -> SignedTreeHead:
         """Sign a tree head with the board key."""
         sig = key.sign(cls.signed_bytes_of(board_id, tree_size, timestamp_ms, root_hash))
         return cls(board_id, tree_size, timestamp_ms, root_hash, sig)
@@ -261,7 +263,13 @@ class Receipt:
 
     @classmethod
     def sign(
-        cls, key: BoardKey, code: bytes, leaf_index: int, leaf_hash: bytes, sth: SignedTreeHead, audit_path: list[bytes]
+        cls,
+        key: BoardKey,
+        code: bytes,
+        leaf_index: int,
+        leaf_hash: bytes,
+        sth: SignedTreeHead,
+        audit_path: list[bytes],
     ) -> Receipt:
         """Sign a receipt with the board key."""
         sig = key.sign(cls.signed_bytes_of(code, leaf_index, leaf_hash, sth))

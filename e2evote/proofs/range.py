@@ -82,7 +82,7 @@ def range_commitments(key: PublicKey, ct: Ciphertext, proof: RangeProof) -> list
     out: list[Element] = []
     for j, (c_j, v_j) in enumerate(zip(proof.c, proof.v, strict=True)):
         a_j = g.g_pow(v_j) * (ct.alpha**c_j)
-        w_j = v_j - g.scalar(j) * c_j if j < g.q else v_j
+        w_j = v_j - g.scalar_reduce(j) * c_j
         b_j = key.K_pow(w_j) * (ct.beta**c_j)
         out += [a_j, b_j]
     return out

@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import msgpack
-
 from e2evote.elgamal import (
     Ciphertext,
     HashedCiphertext,
@@ -23,6 +21,7 @@ from e2evote.elgamal import (
     encrypt_contest_data,
     selection_nonce,
 )
+from e2evote.encoding import pack
 from e2evote.errors import BallotError, EncodingError, VerificationError
 from e2evote.groups.base import Element, Scalar
 from e2evote.hashing import H, Dialect, Tag, b_file, b_u32
@@ -147,9 +146,7 @@ class ContestData:
         w = list(self.write_ins)
         truncated = self.truncated
         while True:
-            body = msgpack.packb(
-                {"o": list(self.overvotes), "s": self.status, "t": truncated, "w": w}, use_bin_type=True
-            )
+            body = pack({"o": list(self.overvotes), "s": self.status, "t": truncated, "w": w})
             if len(body) + 2 <= size:
                 return (len(body).to_bytes(2, "big") + body).ljust(size, b"\x00")
             if not w:
@@ -164,10 +161,9 @@ class ContestData:
         n = int.from_bytes(data[:2], "big")
         if n + 2 > len(data) or any(data[2 + n :]):
             raise EncodingError("contest data length or padding is wrong")
-        try:
-            obj = msgpack.unpackb(data[2 : 2 + n], raw=False, strict_map_key=True)
-        except Exception as exc:  # noqa: BLE001 - msgpack raises several unrelated types
-            raise EncodingError(f"contest data is not msgpack: {exc}") from exc
+        from e2evote.encoding import unpack
+
+        obj = unpack(data[2 : 2 + n], max_bytes=len(data))
         if not isinstance(obj, dict) or set(obj) != {"o", "s", "t", "w"}:
             raise EncodingError("contest data has the wrong fields")
         o, s, t, w = obj["o"], obj["s"], obj["t"], obj["w"]
@@ -180,6 +176,8 @@ class ContestData:
             or not all(isinstance(x, str) for x in w)
         ):
             raise EncodingError("contest data has fields of the wrong type")
+        if s not in (ContestStatus.NORMAL, ContestStatus.NULL_VOTE, ContestStatus.OVERVOTE, ContestStatus.UNDERVOTE):
+            raise EncodingError(f"contest data status {s} is unknown")
         return ContestData(s, tuple(o), tuple(w), t)
 
 
@@ -358,6 +356,8 @@ def verify_ballot_nonce(
     Step ids V13.N.* (specs/10-verification.md)."""
     obj = f"ballot {ballot.ballot_id}"
     group = ctx.group
+    if claimed.style != ballot.style or claimed.ballot_id != ballot.ballot_id:
+        raise VerificationError("V13.N.A", obj, "claimed ballot id or style differs from the encrypted ballot's")
     contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
     for ec in ballot.contests:
         contest = contests.get(ec.index)
@@ -375,6 +375,10 @@ def verify_ballot_nonce(
         chi = contest_hash(ctx.H_E, contest.index, ctx.K, [s.ct for s in ec.selections])
         if chi != ec.chi:
             raise VerificationError("V13.N.C", obj, f"contest hash of {contest.label!r} differs")
+        if ec.data is not None:
+            xi_d = contest_data_nonce(group, ctx.H_E, xi_B, contest.index, ctx.dialect)
+            if group.g_pow(xi_d) != ec.data.C0:
+                raise VerificationError("V13.N.B", obj, f"contest data of {contest.label!r} was not made with this nonce")
     code = confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect)
     if code != ballot.code:
         raise VerificationError("V13.N.C", obj, "confirmation code differs")

@@ -146,7 +146,7 @@ def check_reveal(
     again = encrypt_share(g, params.H_P, reveal.i, reveal.ell, recipient.public_key, reveal.share, reveal.xi)
     if again != published.ct:
         raise CeremonyError(f"guardian {reveal.i}'s revealed share does not match its encryption", [reveal.i])
-    if g.g_pow(reveal.share) != _eval_commitments(g, sender.K, reveal.ell):
+    if g.g_pow_sec(reveal.share) != _eval_commitments(g, sender.K, reveal.ell):
         raise CeremonyError(f"guardian {reveal.i}'s revealed share contradicts its commitments", [reveal.i])
 
 
@@ -298,7 +298,7 @@ class AwaitingShares(_Once):
             except (DecryptionError, ValueError) as exc:
                 complaints.append(Complaint(me, i, f"share does not decrypt: {exc}"))
                 continue
-            if g.g_pow(value) != _eval_commitments(g, sender.K, me):
+            if g.g_pow_sec(value) != _eval_commitments(g, sender.K, me):
                 complaints.append(Complaint(me, i, "share contradicts the sender's commitments (eq. 21)"))
                 continue
             received[i] = value
@@ -350,7 +350,7 @@ class SharesChecked(_Once):
             total = total + v
         ctx = build_context(params, self.awaiting.all_public)
         key = GuardianKey(ctx, me, total, self.awaiting.all_public)
-        if g.g_pow(total) != public_share_key(g, self.awaiting.all_public, me):
+        if g.g_pow_sec(total) != public_share_key(g, self.awaiting.all_public, me):
             raise CeremonyError("own key share contradicts the commitments", [me])
         return key
 

@@ -101,7 +101,7 @@ class Manifest:
     ballot_styles: tuple[BallotStyle, ...]
     raw: bytes = field(repr=False)
     eligible_voters: int | None = None
-    """if stated, the verifier checks ballots cast <= eligible voters (V15.A)"""
+    """if stated, the verifier checks ballots cast <= eligible voters (V19.A)"""
     chaining: bool = False
     """whether devices chain confirmation codes (§3.4.3)"""
     device_info: bytes = b""

@@ -41,6 +41,8 @@ __all__ = [
     "dec_guardian",
     "enc_ballot",
     "dec_ballot",
+    "dec_ballot_unchecked",
+    "dec_ballots",
     "enc_encrypted_tally",
     "dec_encrypted_tally",
     "enc_decrypted_tally",
@@ -216,18 +218,95 @@ def enc_ballot(b: EncryptedBallot) -> dict[str, Any]:
     }
 
 
+def dec_ballot_unchecked(group: Group, obj: Any) -> EncryptedBallot:
+    """Like :func:`dec_ballot` but without the subgroup tests: only for ballots this process tree
+    has just computed (e2evote.batch); never for input from outside."""
+    parsed = _parse_ballot(group, obj)
+    elements = [_unchecked(group, blob) for blob in parsed.blobs]
+    return parsed.build(group, elements)
+
+
 def dec_ballot(group: Group, obj: Any) -> EncryptedBallot:
     """Strict decoding; all of the ballot's ciphertext elements are validated in one batch."""
+    return dec_ballots(group, [obj])[0]
+
+
+def dec_ballots(group: Group, objs: Sequence[Any]) -> list[EncryptedBallot]:
+    """Strictly decode many ballots with ONE batched subgroup test over all their ciphertexts
+    (specs/02-groups.md §Batch membership); a failure names the ballot, contest and option."""
+    parsed = [_parse_ballot(group, o) for o in objs]
+    blobs = [b for p in parsed for b in p.blobs]
+    names = [n for p in parsed for n in p.names]
+    try:
+        elements = group.elements_batch(blobs)
+    except EncodingError as exc:
+        msg = str(exc)
+        idx = -1
+        if msg.startswith("element "):
+            head = msg.split()[1].rstrip(":")
+            idx = int(head) if head.isdigit() else -1
+        where = names[idx] if 0 <= idx < len(names) else "ballots"
+        raise EncodingError(f"{where}: {msg.split(': ', 1)[-1]}") from exc
+    out = []
+    pos = 0
+    for p in parsed:
+        out.append(p.build(group, elements[pos : pos + len(p.blobs)]))
+        pos += len(p.blobs)
+    return out
+
+
+def _unchecked(group: Group, blob: bytes) -> Element:
+    unchecked = getattr(group, "element_unchecked", None)
+    return unchecked(int.from_bytes(blob, "big")) if unchecked is not None else group.element(blob)
+
+
+class _ParsedBallot:
+    """A ballot whose structure is checked and whose ciphertext elements await validation."""
+
+    __slots__ = ("f", "state", "what", "raw_contests", "blobs", "names")
+
+    def __init__(self) -> None:
+        self.raw_contests: list[tuple[int, str, Mapping[str, Any], list[tuple[int, Any]]]] = []
+        self.blobs: list[bytes] = []
+        self.names: list[str] = []
+
+    def build(self, group: Group, elements: Sequence[Element]) -> EncryptedBallot:
+        it = iter(elements)
+        contests = []
+        for ci, cw, cf, sels in self.raw_contests:
+            enc_sels = []
+            for oi, proof in sels:
+                ct = Ciphertext(next(it), next(it))
+                enc_sels.append(EncryptedSelection(oi, ct, _dec_range(group, proof, f"{cw} option {oi} proof")))
+            data = None if cf["data"] is None else _dec_hct(group, cf["data"], cw + ".data")
+            contests.append(
+                EncryptedContest(
+                    ci, tuple(enc_sels), _dec_range(group, cf["proof"], cw + ".proof"), _bytes(cf["chi"], cw + ".chi", 32), data
+                )
+            )
+        f, what = self.f, self.what
+        return EncryptedBallot(
+            f["id"],
+            _str(f["style"], what + ".style"),
+            tuple(contests),
+            _bytes(f["code"], what + ".code", 32),
+            _bytes(f["baux"], what + ".baux", max_len=4096),
+            self.state,
+            _str(f["device"], what + ".device"),
+            _int(f["time"], what + ".time"),
+        )
+
+
+def _parse_ballot(group: Group, obj: Any) -> _ParsedBallot:
+    p = _ParsedBallot()
     f = fields(obj, {"id", "style", "state", "code", "baux", "device", "time", "contests"}, "ballot")
     bid = _str(f["id"], "ballot.id")
     what = f"ballot {bid}"
+    p.f, p.what = f, what
     try:
-        state = BallotState(f["state"])
+        p.state = BallotState(f["state"])
     except ValueError as exc:
         raise EncodingError(f"{what}: unknown state {f['state']!r}") from exc
-    raw_contests = []
-    blobs: list[bytes] = []
-    names: list[str] = []
     for n, c in enumerate(_list(f["contests"], what + ".contests", 10_000)):
         cf = fields(c, {"i", "chi", "proof", "data", "sel"}, f"{what} contest {n}")
         ci = _int(cf["i"], f"{what} contest {n}.i", 1, 2**31 - 1)
@@ -240,40 +319,11 @@ def dec_ballot(group: Group, obj: Any) -> EncryptedBallot:
             if len(pair) != 2:
                 raise EncodingError(f"{cw} option {oi}: a ciphertext is [alpha, beta]")
             for k, part in zip(("alpha", "beta"), pair, strict=True):
-                blobs.append(_bytes(part, f"{cw} option {oi}.{k}", group.element_bytes))
-                names.append(f"{cw} option {oi}.{k}")
+                p.blobs.append(_bytes(part, f"{cw} option {oi}.{k}", group.element_bytes))
+                p.names.append(f"{cw} option {oi}.{k}")
             sels.append((oi, sf["proof"]))
-        raw_contests.append((ci, cw, cf, sels))
-    try:
-        elements = group.elements_batch(blobs)
-    except EncodingError as exc:
-        msg = str(exc)
-        idx = int(msg.split()[1].rstrip(":")) if msg.startswith("element ") else -1
-        where = names[idx] if 0 <= idx < len(names) else what
-        raise EncodingError(f"{where}: {msg.split(': ', 1)[-1]}") from exc
-    it = iter(elements)
-    contests = []
-    for ci, cw, cf, sels in raw_contests:
-        enc_sels = []
-        for oi, proof in sels:
-            ct = Ciphertext(next(it), next(it))
-            enc_sels.append(EncryptedSelection(oi, ct, _dec_range(group, proof, f"{cw} option {oi} proof")))
-        data = None if cf["data"] is None else _dec_hct(group, cf["data"], cw + ".data")
-        contests.append(
-            EncryptedContest(
-                ci, tuple(enc_sels), _dec_range(group, cf["proof"], cw + ".proof"), _bytes(cf["chi"], cw + ".chi", 32), data
-            )
-        )
-    return EncryptedBallot(
-        bid,
-        _str(f["style"], what + ".style"),
-        tuple(contests),
-        _bytes(f["code"], what + ".code", 32),
-        _bytes(f["baux"], what + ".baux", max_len=4096),
-        state,
-        _str(f["device"], what + ".device"),
-        _int(f["time"], what + ".time"),
-    )
+        p.raw_contests.append((ci, cw, cf, sels))
+    return p
 
 
 def enc_plaintext(b: PlaintextBallot) -> dict[str, Any]:

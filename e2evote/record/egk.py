@@ -452,7 +452,6 @@ class _BallotInfo:
     ballot_id: str
     state: BallotState
     device: str
-    primary_nonce: bytes | None = None
 
 
 @dataclass
@@ -587,7 +586,7 @@ def _prescan(
         notes: list[tuple[str, str]] = []
         try:
             doc = _load_json(path, name, MAX_BALLOT_FILE)
-            ballot, _, nonce = _ballot(ctx, doc, name, _placeholder, notes)
+            ballot, _, _ = _ballot(ctx, doc, name, _placeholder, notes)
         except _Bad as exc:
             issues.append(RecordIssue("R2.B", exc.obj, f"{exc.detail} ({name}; ballot not read)"))
             continue
@@ -596,7 +595,7 @@ def _prescan(
             continue
         for obj, detail in notes:
             issues.append(RecordIssue("R2.B", obj, detail))
-        infos.append(_BallotInfo(path, name, ballot.ballot_id, ballot.state, ballot.device, nonce))
+        infos.append(_BallotInfo(path, name, ballot.ballot_id, ballot.state, ballot.device))
     return infos
 
 
@@ -959,7 +958,6 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
                 continue
             issues.extend(notes)
             challenged.append(ChallengedBallot(dec.ballot_id, decrypted=dec))
-    nonces = {i.ballot_id: i.primary_nonce for i in infos if i.primary_nonce is not None}
     return ElectionRecord(
         parameters=params,
         stated=stated,
@@ -971,9 +969,4 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         challenged=tuple(challenged),
         source="egk",
         issues=tuple(issues),
-        extensions={
-            "device_info": {i.device: manifest.device_info for i in infos},
-            "egk_cast_ballot_ids": listed if listed is not None else (),
-            "egk_primary_nonces": nonces,
-        },
     )

@@ -461,32 +461,42 @@ def decode_share_check(H_B: bytes, data: bytes, what: str = "share check") -> tu
     return result
 
 
-def encode_reveals(H_B: bytes, i: int, reveals: Sequence[ShareReveal]) -> bytes:
-    """``share-reveals``: guardian i's answers to complaints: P_i(ℓ) and ξ_{i,ℓ} in clear (§3.2.2)."""
-    return encode_message(
-        MessageType.REVEALS,
-        H_B,
-        {"i": i, "reveals": [{"ell": r.ell, "share": r.share.to_bytes(), "xi": r.xi.to_bytes()} for r in reveals]},
-    )
+def encode_reveals(H_B: bytes, i: int, reveals: Sequence[tuple[ShareReveal, EncryptedShare]]) -> bytes:
+    """``share-reveals``: guardian i's answers to complaints: P_i(ℓ) and ξ_{i,ℓ} in clear (§3.2.2),
+    each with the encrypted share as guardian i sent it (re-published, so a share damaged in
+    transit is replaced by the sender's own copy)."""
+    items = []
+    for r, sh in reveals:
+        if (sh.i, sh.ell) != (r.i, r.ell) or r.i != i:
+            raise MessageError("a reveal must carry the share it reveals")
+        items.append({"ell": r.ell, "share": r.share.to_bytes(), "xi": r.xi.to_bytes(), "encrypted": codec.enc_share(sh)})
+    return encode_message(MessageType.REVEALS, H_B, {"i": i, "reveals": items})
 
 
-def decode_reveals(group: Group, H_B: bytes, data: bytes, what: str = "reveals") -> tuple[ShareReveal, ...]:
+def decode_reveals(
+    group: Group, H_B: bytes, data: bytes, what: str = "reveals"
+) -> tuple[int, tuple[tuple[ShareReveal, EncryptedShare], ...]]:
+    """Returns (accused guardian i, ((reveal, re-published encrypted share), …))."""
     body = decode_message(data, MessageType.REVEALS, H_B, what)
 
-    def build() -> tuple[ShareReveal, ...]:
+    def build() -> tuple[int, tuple[tuple[ShareReveal, EncryptedShare], ...]]:
         f = codec.fields(body, {"i", "reveals"}, what)
         i = _int(f["i"], "i", 1)
         if not isinstance(f["reveals"], list) or len(f["reveals"]) > 10_000:
             raise EncodingError("reveals must be a list")
         out = []
         for r in f["reveals"]:
-            rf = codec.fields(r, {"ell", "share", "xi"}, "reveal")
-            out.append(
-                ShareReveal(i, _int(rf["ell"], "ell", 1), _scalar(group, rf["share"], "share"), _scalar(group, rf["xi"], "xi"))
+            rf = codec.fields(r, {"ell", "share", "xi", "encrypted"}, "reveal")
+            rev = ShareReveal(
+                i, _int(rf["ell"], "ell", 1), _scalar(group, rf["share"], "share"), _scalar(group, rf["xi"], "xi")
             )
-        return tuple(out)
+            sh = codec.dec_share(group, rf["encrypted"])
+            if (sh.i, sh.ell) != (rev.i, rev.ell):
+                raise EncodingError("reveal and its encrypted share name different guardians")
+            out.append((rev, sh))
+        return i, tuple(out)
 
-    result: tuple[ShareReveal, ...] = _guard(what, build)
+    result: tuple[int, tuple[tuple[ShareReveal, EncryptedShare], ...]] = _guard(what, build)
     return result
 
 

@@ -58,7 +58,8 @@ class ElectionRecord:
     guardians: tuple[GuardianPublicKeys, ...]
     K: Element
     """the stated joint key"""
-    ballots: Callable[[], Iterator[EncryptedBallot]]
+    ballots: Callable[[], Iterator[EncryptedBallot | RecordIssue]]
+    """a fresh stream of the ballots in record order; an undecodable ballot appears as a RecordIssue"""
     encrypted_tally: EncryptedTally | None = None
     decrypted_tally: DecryptedTally | None = None
     challenged: tuple[ChallengedBallot, ...] = ()

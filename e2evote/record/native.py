@@ -175,6 +175,17 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _decode_step(exc: Exception) -> str:
+    """Decoding failures that are EG checks keep their step: 5.A membership, 5.C scalar range."""
+    from e2evote.errors import InvalidElementError, InvalidScalarError
+
+    if isinstance(exc, InvalidElementError) or "subgroup" in str(exc):
+        return "V5.A"
+    if isinstance(exc, InvalidScalarError) or "Z_q" in str(exc):
+        return "V5.C"
+    return "R2.B"
+
+
 def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     """Load a native record. Integrity problems (R1) and undecodable parts (R2) are collected as
     issues for the verifier to report; only a record too broken to have parameters raises."""
@@ -187,9 +198,13 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         idx = codec.fields(unpack(_read(d / RECORD_INDEX)), {"format", "files", "root"}, RECORD_INDEX)
         if idx["format"] != RECORD_FORMAT:
             raise EncodingError(f"unknown record format {idx['format']!r}")
+        if not isinstance(idx["files"], list):
+            raise EncodingError("files must be a list")
         for entry in idx["files"]:
             if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], bytes)):
                 raise EncodingError("malformed file entry")
+            if entry[0] in listed or (listed and entry[0] < list(listed)[-1]):
+                raise EncodingError("file entries must be unique and in path order")
             listed[entry[0]] = entry[1]
         stated_root = idx["root"] if isinstance(idx["root"], bytes) else b""
     except FileNotFoundError:
@@ -219,8 +234,13 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         dialect = {EG20.name: EG20, EGK.name: EGK}.get(election["dialect"])
         if dialect is None:
             raise EncodingError(f"unknown dialect {election['dialect']!r}")
-        if not isinstance(election["version"], str):
-            raise EncodingError("version must be a string")
+        if not isinstance(election["version"], str) or not isinstance(election["group"], str):
+            raise EncodingError("version and group must be strings")
+        for key in ("n", "k"):
+            if isinstance(election[key], bool) or not isinstance(election[key], int):
+                raise EncodingError(f"{key} must be an integer")
+        if not isinstance(election["guardians"], list) or len(election["guardians"]) > 10_000:
+            raise EncodingError("guardians must be a list")
         manifest = Manifest.from_bytes(manifest_raw)
         params = ElectionParameters(group, manifest, election["n"], election["k"], election["version"], dialect)
         guardians = tuple(codec.dec_guardian(group, g) for g in election["guardians"])
@@ -228,23 +248,32 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         stated = StatedHashes(
             *(codec._bytes(election[h], f"election.{h}", 32) for h in ("H_P", "H_M", "H_B", "H_E"))
         )
-    except (OSError, EncodingError, RecordError, ValueError) as exc:
+    except (OSError, EncodingError, RecordError, ValueError, TypeError, KeyError) as exc:
         raise RecordError(f"cannot read the election parameters: {exc}") from exc
     if listed and record_root(stated.H_E, sorted(listed.items())) != stated_root:
         issues.append(RecordIssue("R1.D", RECORD_INDEX, "record root does not match the listed digests"))
 
     chunk_paths = sorted(p for p in present if p.startswith("ballots/"))
 
-    def ballots() -> Iterator[EncryptedBallot]:
+    def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:
             try:
                 items = unpack(_read(d / path))
+                if not isinstance(items, list):
+                    raise EncodingError("expected a list of ballots")
             except (EncodingError, OSError) as exc:
-                raise EncodingError(f"{path}: {exc}") from exc
-            if not isinstance(items, list):
-                raise EncodingError(f"{path}: expected a list of ballots")
-            for item in items:
-                yield codec.dec_ballot(group, item)
+                yield RecordIssue("R2.B", path, str(exc))
+                continue
+            for i in range(0, len(items), 64):
+                batch = items[i : i + 64]
+                try:
+                    yield from codec.dec_ballots(group, batch)
+                except (EncodingError, ValueError, TypeError):
+                    for n, item in enumerate(batch):  # isolate the culprit(s); the rest still verify
+                        try:
+                            yield codec.dec_ballot(group, item)
+                        except (EncodingError, ValueError, TypeError) as exc:
+                            yield RecordIssue(_decode_step(exc), f"{path} ballot {i + n}", str(exc))
 
     enc_tally = dec_tally = None
     if (d / "tally.msgpack").exists():
@@ -258,8 +287,13 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     challenged: list[ChallengedBallot] = []
     if (d / "challenged.msgpack").exists():
         try:
-            for item in unpack(_read(d / "challenged.msgpack")):
+            items = unpack(_read(d / "challenged.msgpack"))
+            if not isinstance(items, list):
+                raise EncodingError("expected a list")
+            for item in items:
                 f = codec.fields(item, {"id", "nonce", "claimed", "decrypted"}, "challenged ballot")
+                if not isinstance(f["id"], str) or any(c.ballot_id == f["id"] for c in challenged):
+                    raise EncodingError(f"challenged ballot id {f['id']!r} is not a string or appears twice")
                 challenged.append(
                     ChallengedBallot(
                         f["id"],
@@ -320,7 +354,8 @@ def write_record(record: ElectionRecord, directory: str | os.PathLike[str]) -> b
     ctx = _StatedContext(record)
     w = RecordWriter(directory, ctx, record.guardians)  # type: ignore[arg-type]
     for b in record.ballots():
-        w.add_ballot(b)
+        if isinstance(b, EncryptedBallot):
+            w.add_ballot(b)
     if record.encrypted_tally is not None:
         w.set_tally(record.encrypted_tally, record.decrypted_tally)
     if record.challenged:

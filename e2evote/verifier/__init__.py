@@ -7,6 +7,6 @@ input. :func:`verify_path` detects the record's layout (native or egk) and reads
 """
 
 from e2evote.verifier.report import Failure, Report
-from e2evote.verifier.steps import verify_path, verify_record
+from e2evote.verifier.steps import verify_ballots, verify_path, verify_record
 
-__all__ = ["Failure", "Report", "verify_record", "verify_path"]
+__all__ = ["Failure", "Report", "verify_record", "verify_path", "verify_ballots"]

@@ -3,14 +3,14 @@
 EG 2.0 §6.2: V1 parameters, V2 guardian keys, V3 joint key, V4 H_E, V5 selection range proofs,
 V6 contest limits, V7 confirmation codes (and chaining), V8 aggregation, V9 tally decryption proofs,
 V10 tally values and labels, V12-V14 challenged ballots (V11, tally contest data, is not used by
-e2evote records). e2evote: R1 record authentication, R2 record decoding, V15 consistency of counts,
+e2evote records). e2evote: R1 record authentication, R2 record decoding, V19 consistency of counts,
 V20 outcomes.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, decrypt_contest_data
@@ -32,10 +32,10 @@ from e2evote.protocol.ballot import (
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
 from e2evote.protocol.tally import DecryptedBallot, contest_data_statement
-from e2evote.record.model import ElectionRecord
+from e2evote.record.model import ElectionRecord, RecordIssue
 from e2evote.verifier.report import Report
 
-__all__ = ["verify_record", "verify_path", "Progress"]
+__all__ = ["verify_record", "verify_path", "verify_ballots", "Progress"]
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total); total is 0 when unknown"""
@@ -99,6 +99,25 @@ def verify_record(
     return report
 
 
+def verify_ballots(
+    ctx: ElectionContext, ballots: Callable[[], Iterator[EncryptedBallot]], *, progress: Progress | None = None
+) -> Report:
+    """Steps V5-V7 alone over a stream of ballots (a board accepting ballots, benchmarks)."""
+    from e2evote.record.model import StatedHashes
+
+    p = ctx.parameters
+    record = ElectionRecord(
+        parameters=p,
+        stated=StatedHashes(p.H_P, p.H_M, p.H_B, ctx.H_E),
+        guardians=(),
+        K=ctx.K,
+        ballots=ballots,
+    )
+    report = Report(source="ballots")
+    _ballots(record, _State(ctx), report, progress)
+    return report
+
+
 # ---------------------------------------------------------------------------------------------------
 # V1-V4
 # ---------------------------------------------------------------------------------------------------
@@ -140,6 +159,8 @@ def _guardians(record: ElectionRecord, report: Report) -> None:
         if len(pk.K) != p.k or len(pk.proofs) != p.k:
             report.fail("V2.A", obj, f"{len(pk.K)} commitments and {len(pk.proofs)} proofs, expected {p.k}")
         for j, (K_ij, proof) in enumerate(zip(pk.K, pk.proofs, strict=False)):
+            if K_ij.is_identity():
+                report.fail("V2.A", f"{obj} coefficient {j}", "commitment is the identity (a_ij = 0)")
             try:
                 verify_schnorr(g, p.H_P, pk.i, j, K_ij, proof)
             except VerificationError as exc:
@@ -169,6 +190,7 @@ def _ballots(
         c.index: {o.index: [one, one] for o in c.options} for c in manifest.contests
     }
     codes: dict[bytes, str] = {}
+    alphas: dict[int, str] = {}
     ids: set[str] = set()
     challenged: set[str] = set()
     chains: dict[str, bytes] = {}  # device -> last code
@@ -185,12 +207,24 @@ def _ballots(
         except (EncodingError, ValueError, OSError) as exc:
             report.fail("R2.B", "ballots", f"undecodable ballot data: {exc}")
             break
+        if isinstance(ballot, RecordIssue):
+            report.fail(ballot.step, ballot.obj, ballot.detail)
+            continue
         done += 1
         if progress is not None and done % 16 == 0:
             progress("ballots", done, 0)
         obj = f"ballot {ballot.ballot_id}"
+        # V7.H: no selection ciphertext appears twice in the record (copied contests, replays)
+        for ec in ballot.contests:
+            for sel in ec.selections:
+                key = hash(sel.ct.alpha.to_bytes())
+                prev = alphas.get(key)
+                if prev is not None and prev != ballot.ballot_id:
+                    report.fail("V7.H", f"{obj} contest {ec.index} option {sel.index}", f"ciphertext copied from ballot {prev}")
+                elif prev is None:
+                    alphas[key] = ballot.ballot_id
         if ballot.ballot_id in ids:
-            report.fail("V15.E", obj, "ballot id appears twice")
+            report.fail("V19.E", obj, "ballot id appears twice")
         ids.add(ballot.ballot_id)
         try:
             pending.extend(_ballot(ctx, ballot, report))
@@ -330,7 +364,7 @@ def _aggregation(
     for ci, oi in sorted(extra):
         report.fail("V8.A", f"tally contest {ci} option {oi}", "not an option of the manifest")
     if t.ballots != st.cast:
-        report.fail("V15.D", "encrypted tally", f"claims {t.ballots} cast ballots, the record holds {st.cast}")
+        report.fail("V19.D", "encrypted tally", f"claims {t.ballots} cast ballots, the record holds {st.cast}")
 
 
 def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
@@ -340,7 +374,9 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
     e = record.encrypted_tally
     if d is None or e is None:
         if e is not None:
-            report.fail("V9.A", "decrypted tally", "the record has no decrypted tally")
+            report.fail("R2.C", "decrypted tally", "the record has an encrypted tally but no decrypted tally")
+        elif d is not None:
+            report.fail("R2.C", "encrypted tally", "the record has a decrypted tally but no encrypted tally")
         return
     enc = {ci: dict(sels) for ci, sels in e.contests}
     seen_contests = set()
@@ -361,6 +397,7 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
             obj = f"tally {contest.label} option {sel.index}"
             ct = enc.get(dc.index, {}).get(sel.index)
             if ct is None:
+                report.fail("V10.C", obj, "decrypted option has no encrypted tally")
                 continue
             report.checked("V9")
             M = ct.beta / sel.T  # (9.1)
@@ -376,7 +413,7 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
     for ci in sorted(set(enc) - seen_contests):
         report.fail("V10.E", f"tally contest {ci}", "contest of the ballots missing from the decrypted tally")
     if d.ballots != st.cast:
-        report.fail("V15.D", "decrypted tally", f"claims {d.ballots} cast ballots, the record holds {st.cast}")
+        report.fail("V19.D", "decrypted tally", f"claims {d.ballots} cast ballots, the record holds {st.cast}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -396,7 +433,7 @@ def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
         return
     by_id: dict[str, EncryptedBallot] = {}
     for b in record.ballots():
-        if b.ballot_id in opened:
+        if isinstance(b, EncryptedBallot) and b.ballot_id in opened:
             by_id[b.ballot_id] = b
     for bid, ch in sorted(opened.items()):
         ballot = by_id.get(bid)
@@ -430,7 +467,11 @@ def _decrypted_ballot(ctx: ElectionContext, ballot: EncryptedBallot, dec: Decryp
         ec = enc.get(dc.index)
         if ec is None:
             continue
-        contest: Contest = ctx.manifest.contest_by_index(dc.index)
+        try:
+            contest: Contest = ctx.manifest.contest_by_index(dc.index)
+        except E2EVoteError:
+            report.fail("V13.D", f"{obj} contest {dc.index}", "not a contest of the manifest")
+            continue
         cobj = f"{obj} contest {contest.label}"
         if [s[0] for s in dc.selections] != [s.index for s in ec.selections]:
             report.fail("V13.E", cobj, "decrypted options differ from the encrypted ballot's")
@@ -476,16 +517,16 @@ def _decrypted_ballot(ctx: ElectionContext, ballot: EncryptedBallot, dec: Decryp
 
 
 # ---------------------------------------------------------------------------------------------------
-# V15 consistency, V20 outcomes
+# V19 consistency, V20 outcomes
 # ---------------------------------------------------------------------------------------------------
 
 
 def _consistency(record: ElectionRecord, st: _State, report: Report) -> None:
     ctx = st.ctx
     m = ctx.manifest
-    report.checked("V15")
+    report.checked("V19")
     if m.eligible_voters is not None and st.cast > m.eligible_voters:
-        report.fail("V15.A", "turnout", f"{st.cast} ballots cast but only {m.eligible_voters} eligible voters")
+        report.fail("V19.A", "turnout", f"{st.cast} ballots cast but only {m.eligible_voters} eligible voters")
     d = record.decrypted_tally
     if d is None:
         return
@@ -500,10 +541,10 @@ def _consistency(record: ElectionRecord, st: _State, report: Report) -> None:
             total += s.t
             if s.t > cast * c.option_limit:
                 report.fail(
-                    "V15.B", f"tally {c.label} option {s.index}", f"count {s.t} exceeds {cast} ballots × {c.option_limit}"
+                    "V19.B", f"tally {c.label} option {s.index}", f"count {s.t} exceeds {cast} ballots × {c.option_limit}"
                 )
         if total > cast * c.contest_limit:
-            report.fail("V15.C", f"tally {c.label}", f"counts sum to {total}, more than {cast} ballots × {c.contest_limit}")
+            report.fail("V19.C", f"tally {c.label}", f"counts sum to {total}, more than {cast} ballots × {c.contest_limit}")
         report.summary.setdefault("counts", {})[c.label] = {
             o.label: next((s.t for s in dc.selections if s.index == o.index), None) for o in c.options
         }

@@ -1,0 +1,106 @@
+"""e2evote against electionguard 1.4.0 (the Python peer) on the same election, in one run.
+
+    .venv/bin/python benchmarks/compare_peer.py --ballots 50 [--json]
+
+The peer runs ../shared/peers/eg_bench.py in its own Python 3.10 venv (set up by
+../shared/peers/setup_peer_venv.sh if missing; EGPEER_PY overrides the interpreter). e2evote runs
+the same manifest (1-of-4 and 2-of-5; 3 guardians, quorum 2) on the 4096-bit group using every
+core. Ballot verification on both sides includes decoding/subgroup checks and every proof.
+Prints one JSON line with encrypt_speedup and verify_speedup. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import SELECTIONS_PER_BALLOT, ceremony, random_ballots, reference_costs, timed  # noqa: E402
+
+from e2evote.batch import encrypt_many  # noqa: E402
+from e2evote.encoding import pack, unpack  # noqa: E402
+from e2evote.groups import STANDARD  # noqa: E402
+from e2evote.protocol.ballot import encrypt_ballot  # noqa: E402
+from e2evote.record import codec  # noqa: E402
+from e2evote.verifier import verify_ballots  # noqa: E402
+
+PEERS = HERE.parent.parent / "shared" / "peers"
+
+
+def peer_python() -> str:
+    py = os.environ.get("EGPEER_PY")
+    if py:
+        return py
+    base = Path(os.environ.get("EGPEER_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "egpeer")))
+    py = base / "venv310" / "bin" / "python"
+    if not py.exists():
+        subprocess.run(["bash", str(PEERS / "setup_peer_venv.sh")], check=True, stdout=sys.stderr)
+    return str(py)
+
+
+def run_peer(n: int) -> dict[str, object]:
+    out = subprocess.run(
+        [peer_python(), str(PEERS / "eg_bench.py"), str(n)], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_ours(n: int) -> dict[str, float]:
+    ctx, _keys, _pubs = ceremony(STANDARD)
+    ballots = random_ballots(n)
+    encrypt_ballot(ctx, ballots[0])  # fixed-base tables are built once per election, outside the timing
+    t_enc, encrypted = timed(lambda: list(encrypt_many(ctx, ballots)))
+    blobs = [pack(codec.enc_ballot(e)) for e, _ in encrypted]
+
+    def stream():  # type: ignore[no-untyped-def]
+        for b in blobs:
+            yield codec.dec_ballot(ctx.group, unpack(b))
+
+    t_ver, report = timed(lambda: verify_ballots(ctx, stream))
+    assert report.ok, report.failures[:3]
+    return {
+        "encrypt_ms_per_ballot": t_enc * 1000 / n,
+        "verify_ms_per_ballot": t_ver * 1000 / n,
+        "encrypt_ms_per_selection": t_enc * 1000 / n / SELECTIONS_PER_BALLOT,
+        "verify_ms_per_selection": t_ver * 1000 / n / SELECTIONS_PER_BALLOT,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ballots", type=int, default=50)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    peer = run_peer(a.ballots)
+    ours = run_ours(a.ballots)
+    pb = peer["per_ballot_ms"]
+    assert isinstance(pb, dict)
+    res = {
+        "ballots": a.ballots,
+        "peer_encrypt_ms_per_ballot": pb["encrypt"],
+        "peer_verify_ms_per_ballot": pb["verify_ballots"],
+        "e2evote_encrypt_ms_per_ballot": round(ours["encrypt_ms_per_ballot"], 3),
+        "e2evote_verify_ms_per_ballot": round(ours["verify_ms_per_ballot"], 3),
+        "e2evote_encrypt_ms_per_selection": round(ours["encrypt_ms_per_selection"], 3),
+        "e2evote_verify_ms_per_selection": round(ours["verify_ms_per_selection"], 3),
+        "encrypt_speedup": round(pb["encrypt"] / ours["encrypt_ms_per_ballot"], 2),
+        "verify_speedup": round(pb["verify_ballots"] / ours["verify_ms_per_ballot"], 2),
+        "peer_powmod_ms": peer.get("powmod_4096_by_256bit_ms"),
+        "cores": len(os.sched_getaffinity(0)),
+        **reference_costs(),
+    }
+    if a.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:>34}: {v}")
+
+
+if __name__ == "__main__":
+    main()
