@@ -1,4 +1,4 @@
-"""The independent verifier (EG 2.0 §6.2 Verifications 1-14, e2evote steps R1-R2, V15, V20;
+"""The independent verifier (EG 2.0 §6.2 Verifications 1-14, e2evote steps R1-R2, V19, V20;
 specs/10-verification.md).
 
 :func:`verify_record` checks an :class:`~e2evote.record.model.ElectionRecord` and returns a

@@ -10,7 +10,7 @@ of its ``ext/<name>.msgpack`` file:
 This module also holds the canonical trees of both extensions (:func:`encode_precincts`,
 :func:`decode_precincts`, :func:`encode_interim`, :func:`decode_interim`; the tally trees inside are
 those of tally.msgpack, e2evote.record.codec) and the runoff link check between two records,
-steps V18.A-E (:func:`verify_runoff_link`, :func:`runoff_manifest_from_record`).
+steps V21.A-E (:func:`verify_runoff_link`, :func:`runoff_manifest_from_record`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from e2evote.protocol.subtally import (
 )
 from e2evote.protocol.tally import DecryptedTally, EncryptedTally
 from e2evote.record import codec
-from e2evote.record.model import ElectionRecord
+from e2evote.record.model import ElectionRecord, RecordIssue
 from e2evote.verifier.report import Report
 from e2evote.verifier.steps import EXTENSION_CHECKS
 
@@ -221,6 +221,8 @@ def _decoded(record: ElectionRecord, ctx: ElectionContext) -> _Decoded:
     scan = out.scan
     try:
         for ballot in record.ballots():
+            if isinstance(ballot, RecordIssue):
+                raise EncodingError(f"[{ballot.step}] {ballot.obj}: {ballot.detail}")
             if ballot.state != BallotState.CAST:
                 continue
             scan.cast += 1
@@ -432,7 +434,7 @@ EXTENSION_CHECKS["interim"] = check_interim
 
 
 # ---------------------------------------------------------------------------------------------------
-# V18 runoff link (specs/12 §2.3)
+# V21 runoff link (specs/12 §2.3)
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -466,12 +468,12 @@ def runoff_manifest_from_record(
     ``contest`` defaults to the unique contest whose published outcome is a runoff. The caller should
     have verified the first round (e2evote.verifier.verify_path) before using its outcome.
     """
-    record = _read(round1_path, "V18.B", "round 1")
+    record = _read(round1_path, "V21.B", "round 1")
     m = record.parameters.manifest
     name = contest if contest is not None else runoff_contest(m, record.outcomes)
     raw = record.outcomes.get(name)
     if raw is None:
-        raise VerificationError("V18.D", f"round 1 contest {name}", "no published outcome")
+        raise VerificationError("V21.D", f"round 1 contest {name}", "no published outcome")
     return derive_runoff_manifest(
         m, raw, contest=name, H_E=record.stated.H_E, root=_record_root(round1_path), label=label
     )
@@ -480,36 +482,36 @@ def runoff_manifest_from_record(
 def verify_runoff_link(
     round1_path: str | os.PathLike[str], round2_path: str | os.PathLike[str], *, verify_round1: bool = True
 ) -> None:
-    """Steps V18.A-E: the second round's manifest is the one derived from the (verified) first round.
+    """Steps V21.A-E: the second round's manifest is the one derived from the (verified) first round.
 
-    V18.A the round-2 manifest carries a well-formed link; V18.B the round-1 record is authentic and its
-    H_E and record root are the linked ones; V18.C the round-1 record verifies (skipped with
-    ``verify_round1=False``, e.g. when the caller already verified it); V18.D round 1 published a
-    runoff for the linked contest with the linked pair; V18.E re-deriving the round-2 manifest from
+    V21.A the round-2 manifest carries a well-formed link; V21.B the round-1 record is authentic and its
+    H_E and record root are the linked ones; V21.C the round-1 record verifies (skipped with
+    ``verify_round1=False``, e.g. when the caller already verified it); V21.D round 1 published a
+    runoff for the linked contest with the linked pair; V21.E re-deriving the round-2 manifest from
     round 1 gives the round-2 manifest byte for byte. Raises :class:`VerificationError`.
     The round-2 record itself is verified separately (verify_path).
     """
-    r2 = _read(round2_path, "V18.A", "round 2")
+    r2 = _read(round2_path, "V21.A", "round 2")
     m2 = r2.parameters.manifest
     try:
         link = RunoffLink.from_metadata(m2.metadata)
     except E2EVoteError as exc:
-        raise VerificationError("V18.A", "round 2 manifest", str(exc)) from exc
-    r1 = _read(round1_path, "V18.B", "round 1")
+        raise VerificationError("V21.A", "round 2 manifest", str(exc)) from exc
+    r1 = _read(round1_path, "V21.B", "round 1")
     issues = [i for i in r1.issues if i.step.startswith("R1")]
     if issues:
         raise VerificationError(
-            "V18.B", "round 1", f"record is not authentic: [{issues[0].step}] {issues[0].detail}"
+            "V21.B", "round 1", f"record is not authentic: [{issues[0].step}] {issues[0].detail}"
         )
     try:
         root = _record_root(round1_path)
     except RecordError as exc:
-        raise VerificationError("V18.B", "round 1", str(exc)) from exc
+        raise VerificationError("V21.B", "round 1", str(exc)) from exc
     if r1.stated.H_E != link.H_E:
-        raise VerificationError("V18.B", "round 1 H_E", "differs from the H_E the round-2 manifest names")
+        raise VerificationError("V21.B", "round 1 H_E", "differs from the H_E the round-2 manifest names")
     if root != link.root:
         raise VerificationError(
-            "V18.B", "round 1 root", "differs from the record root the round-2 manifest names"
+            "V21.B", "round 1 root", "differs from the record root the round-2 manifest names"
         )
     if verify_round1:
         from e2evote.verifier.steps import verify_record
@@ -517,17 +519,17 @@ def verify_runoff_link(
         rep = verify_record(r1)
         if not rep.ok:
             first = rep.failures[0]
-            raise VerificationError("V18.C", "round 1", f"{len(rep.failures)} failure(s), first: {first}")
+            raise VerificationError("V21.C", "round 1", f"{len(rep.failures)} failure(s), first: {first}")
     raw = r1.outcomes.get(link.round1_contest)
     if raw is None:
-        raise VerificationError("V18.D", f"round 1 contest {link.round1_contest}", "no published outcome")
+        raise VerificationError("V21.D", f"round 1 contest {link.round1_contest}", "no published outcome")
     try:
         result = OutcomeResult.from_dict(dict(raw))
     except (E2EVoteError, TypeError) as exc:
-        raise VerificationError("V18.D", f"round 1 contest {link.round1_contest}", str(exc)) from exc
+        raise VerificationError("V21.D", f"round 1 contest {link.round1_contest}", str(exc)) from exc
     if result.runoff != link.pair:
         raise VerificationError(
-            "V18.D",
+            "V21.D",
             f"round 1 contest {link.round1_contest}",
             f"published runoff {result.runoff} but round 2 is between {link.pair}",
         )
@@ -542,7 +544,7 @@ def verify_runoff_link(
         )
     except E2EVoteError as exc:
         raise VerificationError(
-            "V18.E", "round 2 manifest", f"cannot be derived from round 1: {exc}"
+            "V21.E", "round 2 manifest", f"cannot be derived from round 1: {exc}"
         ) from exc
     if expected.raw != m2.raw:
-        raise VerificationError("V18.E", "round 2 manifest", "differs from the manifest derived from round 1")
+        raise VerificationError("V21.E", "round 2 manifest", "differs from the manifest derived from round 1")

@@ -31,6 +31,8 @@ class Report:
     checks: Counter[str] = field(default_factory=Counter)
     """step group (e.g. "V5") -> number of objects checked"""
     summary: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """facts a reader must see that are not failures (e.g. an insecure test group)"""
     max_failures: int = 10_000
 
     @property
@@ -55,6 +57,7 @@ class Report:
                 "failures": [{"step": f.step, "object": f.obj, "detail": f.detail} for f in self.failures],
                 "checks": dict(sorted(self.checks.items())),
                 "summary": self.summary,
+                "warnings": self.warnings,
             },
             sort_keys=True,
         )

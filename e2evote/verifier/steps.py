@@ -128,6 +128,11 @@ def _parameters(record: ElectionRecord, report: Report) -> ElectionContext:
     report.checked("V1")
     if p.version != SPEC_VERSION:
         report.fail("V1.A", "parameters", f"record is version {p.version!r}, verifier implements {SPEC_VERSION!r}")
+    report.summary["group"] = p.group.name
+    if p.group.name == "modp-test-511":
+        report.warnings.append("the record uses the INSECURE 511-bit test group; its ballots are not private")
+    elif p.group.name != "modp-4096":
+        report.warnings.append(f"the record uses the e2evote extension group {p.group.name}, not the EG 2.0 group")
     try:
         p.group.check_parameters()  # V1.B-E: the built-in constants, self-checked
     except ValueError as exc:
@@ -599,8 +604,18 @@ EXTENSION_CHECKS: dict[str, ExtensionCheck] = {}
 """extension name (ext/<name>.msgpack) -> its verification steps (specs/10-verification.md §Extensions)"""
 
 
+EXTENSION_MODULES = ("e2evote.verifier.extensions", "e2evote.verifier.ext_board")
+"""modules whose import registers extension checkers"""
+
+
 def _extensions(record: ElectionRecord, st: _State, report: Report) -> None:
-    from e2evote.verifier import extensions as _ext  # noqa: F401  (registers the checkers)
+    import importlib
+
+    for mod in EXTENSION_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError:
+            continue
 
     for name in sorted(record.extensions):
         check = EXTENSION_CHECKS.get(name)
