@@ -17,13 +17,15 @@ from e2evote.protocol.ceremony import GuardianKey, GuardianPublicKeys, GuardianS
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import Manifest, simple_manifest
 
-PEER_MANIFEST = simple_manifest("bench", [("A", ["a1", "a2", "a3", "a4"], 1), ("B", ["b1", "b2", "b3", "b4", "b5"], 2)])
+PEER_MANIFEST = simple_manifest(
+    "bench", [("A", ["a1", "a2", "a3", "a4"], 1), ("B", ["b1", "b2", "b3", "b4", "b5"], 2)]
+)
 SELECTIONS_PER_BALLOT = 9  # e2evote encrypts no placeholders (the peer: 12)
 
 
-def ceremony(group: Group, manifest: Manifest = PEER_MANIFEST, n: int = 3, k: int = 2) -> tuple[
-    ElectionContext, list[GuardianKey], list[GuardianPublicKeys]
-]:
+def ceremony(
+    group: Group, manifest: Manifest = PEER_MANIFEST, n: int = 3, k: int = 2
+) -> tuple[ElectionContext, list[GuardianKey], list[GuardianPublicKeys]]:
     params = ElectionParameters(group, manifest, n, k)
     setups = [GuardianSetup.start(params, i) for i in range(1, n + 1)]
     pubs = [s.public for s in setups]

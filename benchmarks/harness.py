@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,7 +24,6 @@ from e2evote.protocol.ballot import encrypt_ballot  # noqa: E402
 from e2evote.protocol.decryption import DecryptingGuardian  # noqa: E402
 from e2evote.protocol.tally import TallyAccumulator, decrypt_tally  # noqa: E402
 from e2evote.record.native import RecordWriter, read_record  # noqa: E402
-from e2evote.verifier import verify_record  # noqa: E402
 from e2evote.verifier.steps import verify_path  # noqa: E402
 
 

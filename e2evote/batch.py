@@ -52,7 +52,10 @@ def encrypt_many(
     ctx.group.g_pow(ctx.group.scalar(1))  # build the tables before forking
     ctx.key.K_pow(ctx.group.scalar(1))
     _CTX = ctx
-    items = [pack({"ballot": codec.enc_plaintext(b), "state": s.value}) for b, s in zip(ballots, states, strict=True)]
+    items = [
+        pack({"ballot": codec.enc_plaintext(b), "state": s.value})
+        for b, s in zip(ballots, states, strict=True)
+    ]
     with mp.get_context("fork").Pool(n) as pool:
         for out in pool.imap(_work, items, chunksize=chunksize):
             obj = unpack(out)

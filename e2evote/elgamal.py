@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from e2evote.errors import DecryptionError, EncodingError, GroupMismatchError
 from e2evote.groups.base import Element, FixedBase, Group, Scalar
 from e2evote.hashing import (
     EG20,
-    Dialect,
     SHARE_ENC_CONTEXT,
     SHARE_ENC_LABEL,
+    Dialect,
     H,
     Tag,
     b_u32,
@@ -156,7 +156,15 @@ def share_key(
     group: Group, H_P: bytes, i: int, ell: int, K_ell: Element, alpha: Element, beta: Element
 ) -> bytes:
     """k_{i,ℓ} = H(H_P; 0x11, i, ℓ, K_ℓ, α, β) (eq. 15)."""
-    return H(H_P, Tag.SHARE_ENCRYPTION_KEY, b_u32(i), b_u32(ell), K_ell.to_bytes(), alpha.to_bytes(), beta.to_bytes())
+    return H(
+        H_P,
+        Tag.SHARE_ENCRYPTION_KEY,
+        b_u32(i),
+        b_u32(ell),
+        K_ell.to_bytes(),
+        alpha.to_bytes(),
+        beta.to_bytes(),
+    )
 
 
 def _share_kdf(k: bytes, i: int, ell: int) -> tuple[bytes, bytes]:
@@ -200,7 +208,9 @@ def contest_data_key(H_E: bytes, K: Element, alpha: Element, beta: Element) -> b
     return H(H_E, Tag.CONTEST_DATA_KEY, K.to_bytes(), alpha.to_bytes(), beta.to_bytes())
 
 
-def _data_keys(k: bytes, contest_index: int, contest_label: str, blocks: int, dialect: Dialect) -> list[bytes]:
+def _data_keys(
+    k: bytes, contest_index: int, contest_label: str, blocks: int, dialect: Dialect
+) -> list[bytes]:
     """k_0 … k_{b_D} of eq. 52 / 86-87 in the given dialect."""
     if dialect.data_context_uses_label:
         context = dialect.data_context + contest_label.encode("utf-8")

@@ -158,7 +158,17 @@ class ModPGroup:
     """The order-q subgroup of Z_p^* with generator g (EG 2.0 §3.1)."""
 
     __slots__ = (
-        "name", "p", "q", "r", "g", "element_bytes", "scalar_bytes", "_g_table", "_gen", "_one", "_safe_cofactor"
+        "name",
+        "p",
+        "q",
+        "r",
+        "g",
+        "element_bytes",
+        "scalar_bytes",
+        "_g_table",
+        "_gen",
+        "_one",
+        "_safe_cofactor",
     )
 
     def __init__(self, name: str, p: int, q: int, g: int, *, element_bytes: int, scalar_bytes: int) -> None:

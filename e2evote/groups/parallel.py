@@ -41,7 +41,9 @@ def pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def run_chunks(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], chunk: int = 8) -> list[Future[list[R]]]:
+def run_chunks(
+    fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], chunk: int = 8
+) -> list[Future[list[R]]]:
     """Submit ``fn`` over consecutive chunks of ``items``; results in order via the futures."""
     p = pool()
     return [p.submit(fn, items[i : i + chunk]) for i in range(0, len(items), chunk)]

@@ -48,9 +48,7 @@ def range_challenge(H_E: bytes, K: Element, ct: Ciphertext, commitments: Sequenc
     )
 
 
-def prove_range(
-    key: PublicKey, H_E: bytes, ct: Ciphertext, ell: int, R: int, xi: Scalar
-) -> RangeProof:
+def prove_range(key: PublicKey, H_E: bytes, ct: Ciphertext, ell: int, R: int, xi: Scalar) -> RangeProof:
     """Prove ``ct = Enc(ell, xi)`` with 0 <= ell <= R (eq. 44-48)."""
     if not 0 <= ell <= R:
         raise ValueError(f"plaintext {ell} outside the range 0..{R}")
@@ -134,7 +132,9 @@ def verify_range_many(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement
     for it in items:
         if len(it.proof.c) != it.R + 1 or len(it.proof.v) != it.R + 1:
             failures.append(
-                VerificationError(f"{it.step}.B", it.obj, f"range proof has {len(it.proof.c)} terms, expected {it.R + 1}")
+                VerificationError(
+                    f"{it.step}.B", it.obj, f"range proof has {len(it.proof.c)} terms, expected {it.R + 1}"
+                )
             )
         elif any(x.group != g for x in (*it.proof.c, *it.proof.v)) or it.ct.alpha.group != g:
             failures.append(VerificationError(f"{it.step}.C", it.obj, "value of another group"))
@@ -144,13 +144,18 @@ def verify_range_many(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement
         return failures
 
     def var_part(chunk: Sequence[RangeStatement]) -> list[tuple[list[Element], list[Element]]]:
-        return [(g.pow_exp_list(it.ct.alpha, it.proof.c), g.pow_exp_list(it.ct.beta, it.proof.c)) for it in chunk]
+        return [
+            (g.pow_exp_list(it.ct.alpha, it.proof.c), g.pow_exp_list(it.ct.beta, it.proof.c)) for it in chunk
+        ]
 
     futures = run_chunks(var_part, ok, chunk=4)
     fixed: list[tuple[list[Element], list[Element]]] = []
     for it in ok:
         gv = [g.g_pow(v) for v in it.proof.v]
-        kw = [key.K_pow(v - g.scalar_reduce(j) * c) for j, (c, v) in enumerate(zip(it.proof.c, it.proof.v, strict=True))]
+        kw = [
+            key.K_pow(v - g.scalar_reduce(j) * c)
+            for j, (c, v) in enumerate(zip(it.proof.c, it.proof.v, strict=True))
+        ]
         fixed.append((gv, kw))
     var: list[tuple[list[Element], list[Element]]] = []
     for f in futures:
@@ -162,5 +167,7 @@ def verify_range_many(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement
             commitments += [gv[j] * ac[j], kw[j] * bc[j]]
         c = int.from_bytes(range_challenge(H_E, key.K, it.ct, commitments), "big")
         if c % q != sum(int(c_j) for c_j in it.proof.c) % q:
-            failures.append(VerificationError(f"{it.step}.D", it.obj, "challenge does not equal the sum of the c_j"))
+            failures.append(
+                VerificationError(f"{it.step}.D", it.obj, "challenge does not equal the sum of the c_j")
+            )
     return failures

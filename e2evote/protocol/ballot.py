@@ -24,7 +24,7 @@ from e2evote.elgamal import (
 from e2evote.encoding import pack
 from e2evote.errors import BallotError, EncodingError, VerificationError
 from e2evote.groups.base import Element, Scalar
-from e2evote.hashing import H, Dialect, Tag, b_file, b_u32
+from e2evote.hashing import Dialect, H, Tag, b_file, b_u32
 from e2evote.proofs.range import RangeProof, prove_range
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
@@ -119,7 +119,14 @@ class EncryptedBallot:
 
     def with_state(self, state: BallotState) -> EncryptedBallot:
         return EncryptedBallot(
-            self.ballot_id, self.style, self.contests, self.code, self.B_aux, state, self.device, self.timestamp
+            self.ballot_id,
+            self.style,
+            self.contests,
+            self.code,
+            self.B_aux,
+            state,
+            self.device,
+            self.timestamp,
         )
 
 
@@ -176,7 +183,12 @@ class ContestData:
             or not all(isinstance(x, str) for x in w)
         ):
             raise EncodingError("contest data has fields of the wrong type")
-        if s not in (ContestStatus.NORMAL, ContestStatus.NULL_VOTE, ContestStatus.OVERVOTE, ContestStatus.UNDERVOTE):
+        if s not in (
+            ContestStatus.NORMAL,
+            ContestStatus.NULL_VOTE,
+            ContestStatus.OVERVOTE,
+            ContestStatus.UNDERVOTE,
+        ):
             raise EncodingError(f"contest data status {s} is unknown")
         return ContestData(s, tuple(o), tuple(w), t)
 
@@ -296,7 +308,8 @@ def encrypt_ballot(
     unknown = set(ballot.votes) - {c.label for c in contests}
     if unknown:
         raise BallotError(
-            f"ballot {ballot.ballot_id!r}: contest(s) not on style {ballot.style!r}: {', '.join(sorted(unknown))}"
+            f"ballot {ballot.ballot_id!r}: contest(s) not on style {ballot.style!r}: "
+            + ", ".join(sorted(unknown))
         )
     if xi_B is None:
         xi_B = secrets.token_bytes(32)
@@ -351,13 +364,15 @@ def encrypt_ballot(
 def verify_ballot_nonce(
     ctx: ElectionContext, ballot: EncryptedBallot, xi_B: bytes, claimed: PlaintextBallot
 ) -> None:
-    """"Instant verification" of a challenged ballot (EG 2.0 §3.6.5, nonce method): re-encrypt the
+    """ "Instant verification" of a challenged ballot (EG 2.0 §3.6.5, nonce method): re-encrypt the
     claimed selections with the released ξ_B and compare every ciphertext and the confirmation code.
     Step ids V13.N.* (specs/10-verification.md)."""
     obj = f"ballot {ballot.ballot_id}"
     group = ctx.group
     if claimed.style != ballot.style or claimed.ballot_id != ballot.ballot_id:
-        raise VerificationError("V13.N.A", obj, "claimed ballot id or style differs from the encrypted ballot's")
+        raise VerificationError(
+            "V13.N.A", obj, "claimed ballot id or style differs from the encrypted ballot's"
+        )
     contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
     for ec in ballot.contests:
         contest = contests.get(ec.index)
@@ -365,12 +380,16 @@ def verify_ballot_nonce(
             raise VerificationError("V13.N.A", obj, f"contest index {ec.index} not on style {ballot.style!r}")
         values, _ = _contest_values(contest, claimed.votes.get(contest.label, {}))
         if len(ec.selections) != len(values):
-            raise VerificationError("V13.N.A", obj, f"contest {contest.label!r} has the wrong number of selections")
+            raise VerificationError(
+                "V13.N.A", obj, f"contest {contest.label!r} has the wrong number of selections"
+            )
         for sel, option, sigma in zip(ec.selections, contest.options, values, strict=True):
             xi = selection_nonce(group, ctx.H_E, xi_B, contest.index, option.index)
             if ctx.key.encrypt(sigma, xi) != sel.ct:
                 raise VerificationError(
-                    "V13.N.B", obj, f"contest {contest.label!r} option {option.label!r} does not re-encrypt to {sigma}"
+                    "V13.N.B",
+                    obj,
+                    f"contest {contest.label!r} option {option.label!r} does not re-encrypt to {sigma}",
                 )
         chi = contest_hash(ctx.H_E, contest.index, ctx.K, [s.ct for s in ec.selections])
         if chi != ec.chi:
@@ -378,7 +397,9 @@ def verify_ballot_nonce(
         if ec.data is not None:
             xi_d = contest_data_nonce(group, ctx.H_E, xi_B, contest.index, ctx.dialect)
             if group.g_pow(xi_d) != ec.data.C0:
-                raise VerificationError("V13.N.B", obj, f"contest data of {contest.label!r} was not made with this nonce")
+                raise VerificationError(
+                    "V13.N.B", obj, f"contest data of {contest.label!r} was not made with this nonce"
+                )
     code = confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect)
     if code != ballot.code:
         raise VerificationError("V13.N.C", obj, "confirmation code differs")

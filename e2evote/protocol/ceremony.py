@@ -141,7 +141,11 @@ def check_reveal(
 ) -> None:
     """A revealed share must re-encrypt to the published ciphertext and satisfy eq. 21."""
     g = params.group
-    if (reveal.i, reveal.ell) != (published.i, published.ell) or sender.i != reveal.i or recipient.i != reveal.ell:
+    if (
+        (reveal.i, reveal.ell) != (published.i, published.ell)
+        or sender.i != reveal.i
+        or recipient.i != reveal.ell
+    ):
         raise CeremonyError("reveal does not match the disputed share", [reveal.i])
     again = encrypt_share(g, params.H_P, reveal.i, reveal.ell, recipient.public_key, reveal.share, reveal.xi)
     if again != published.ct:
@@ -167,7 +171,9 @@ class GuardianSetup(_Once):
 
     __slots__ = ("params", "i", "_coefficients", "public")
 
-    def __init__(self, params: ElectionParameters, i: int, coefficients: Sequence[Scalar], public: GuardianPublicKeys):
+    def __init__(
+        self, params: ElectionParameters, i: int, coefficients: Sequence[Scalar], public: GuardianPublicKeys
+    ):
         super().__init__()
         self.params = params
         self.i = i
@@ -268,7 +274,9 @@ class AwaitingShares(_Once):
         """Answer a complaint against this guardian by publishing the share and its nonce."""
         if complaint.i != self.setup.i or complaint.ell not in self._nonces:
             raise CeremonyError("complaint is not about a share this guardian sent")
-        return ShareReveal(self.setup.i, complaint.ell, self.setup.P(complaint.ell), self._nonces[complaint.ell])
+        return ShareReveal(
+            self.setup.i, complaint.ell, self.setup.P(complaint.ell), self._nonces[complaint.ell]
+        )
 
     def receive_shares(self, incoming: Sequence[EncryptedShare]) -> SharesChecked:
         """Decrypt and check every share addressed to this guardian (eq. 20-21)."""
@@ -279,7 +287,9 @@ class AwaitingShares(_Once):
         by_sender: dict[int, EncryptedShare] = {}
         for sh in incoming:
             if sh.ell != me:
-                raise CeremonyError(f"share from guardian {sh.i} is addressed to guardian {sh.ell}, not {me}", [sh.i])
+                raise CeremonyError(
+                    f"share from guardian {sh.i} is addressed to guardian {sh.ell}, not {me}", [sh.i]
+                )
             if sh.i in by_sender:
                 raise CeremonyError(f"guardian {sh.i} sent two shares", [sh.i])
             by_sender[sh.i] = sh
@@ -341,7 +351,9 @@ class SharesChecked(_Once):
                 raise CeremonyError(f"unanswered complaint: {complaint.reason}", [complaint.i])
             published = by_sender.get(complaint.i)
             if published is None:
-                raise CeremonyError(f"guardian {complaint.i} never published a share for guardian {me}", [complaint.i])
+                raise CeremonyError(
+                    f"guardian {complaint.i} never published a share for guardian {me}", [complaint.i]
+                )
             check_reveal(params, reveal, published, pubs[complaint.i], pubs[me])
             received[complaint.i] = reveal.share
         g = params.group

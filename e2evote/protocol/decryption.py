@@ -128,7 +128,9 @@ class PendingDecryption:
         if challenge.i != self.guardian.i or len(challenge.c) != len(self.targets):
             raise DecryptionError("challenge is not for this guardian's pending decryption")
         P = self.guardian.P_i
-        return DecryptionResponse(self.guardian.i, tuple(u - c * P for u, c in zip(self._u, challenge.c, strict=True)))
+        return DecryptionResponse(
+            self.guardian.i, tuple(u - c * P for u, c in zip(self._u, challenge.c, strict=True))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,9 @@ class DecryptingGuardian:
     def from_key(key: GuardianKey) -> DecryptingGuardian:
         return DecryptingGuardian(key.i, key.P_i, key.context.group)
 
-    def commit(self, targets: Sequence[Target], nonces: Sequence[Scalar] | None = None) -> tuple[PartialDecryption, PendingDecryption]:
+    def commit(
+        self, targets: Sequence[Target], nonces: Sequence[Scalar] | None = None
+    ) -> tuple[PartialDecryption, PendingDecryption]:
         g = self.group
         u = tuple(nonces) if nonces is not None else tuple(g.random_scalar() for _ in targets)
         Ms, As, Bs = [], [], []
@@ -193,7 +197,8 @@ def challenges(
     w, _, cs = _combined(ctx, targets, by_i)
     g = ctx.group
     return [
-        DecryptionChallenge(i, tuple(g.scalar_reduce(int.from_bytes(c, "big")) * w[i] for c in cs)) for i in sorted(by_i)
+        DecryptionChallenge(i, tuple(g.scalar_reduce(int.from_bytes(c, "big")) * w[i] for c in cs))
+        for i in sorted(by_i)
     ]
 
 
@@ -225,7 +230,9 @@ def combine(
             if g.multi_pow([t.A, by_i[i].M[n]], [v_i, c_i]) != by_i[i].b[n]:  # eq. 75
                 raise CeremonyError(f"guardian {i}'s decryption response {n} fails eq. 75", [i])
             v_total[n] = v_total[n] + v_i
-    return CombinedDecryption(tuple(Ms), tuple(DecryptionProof(c, v) for c, v in zip(cs, v_total, strict=True)))
+    return CombinedDecryption(
+        tuple(Ms), tuple(DecryptionProof(c, v) for c, v in zip(cs, v_total, strict=True))
+    )
 
 
 def decrypt_with_quorum(

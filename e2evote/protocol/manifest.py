@@ -26,7 +26,9 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 def canonical_json(obj: Any) -> bytes:
     """UTF-8 JSON, keys sorted, separators without spaces, no NaN (specs/06-manifest.md §Bytes)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def _label(value: Any, what: str) -> str:
@@ -141,8 +143,16 @@ class Manifest:
             raise ManifestError("manifest must be a JSON object")
         if doc.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
             raise ManifestError(f"unknown manifest format {doc.get('format')!r}")
-        known = {"format", "label", "contests", "ballot_styles", "eligible_voters", "chaining",
-                 "device_info", "metadata"}
+        known = {
+            "format",
+            "label",
+            "contests",
+            "ballot_styles",
+            "eligible_voters",
+            "chaining",
+            "device_info",
+            "metadata",
+        }
         extra = set(doc) - known
         if extra:
             raise ManifestError(f"unknown manifest field(s): {', '.join(sorted(extra))}")
@@ -236,7 +246,16 @@ class Manifest:
 def _contest(ci: int, rc: Any) -> tuple[Contest, dict[str, Any]]:
     if not isinstance(rc, Mapping):
         raise ManifestError(f"contest {ci}: expected an object")
-    known = {"label", "options", "option_limit", "contest_limit", "data_blocks", "kind", "district", "outcome"}
+    known = {
+        "label",
+        "options",
+        "option_limit",
+        "contest_limit",
+        "data_blocks",
+        "kind",
+        "district",
+        "outcome",
+    }
     extra = set(rc) - known
     if extra:
         raise ManifestError(f"contest {ci}: unknown field(s) {', '.join(sorted(extra))}")
@@ -274,14 +293,14 @@ def _contest(ci: int, rc: Any) -> tuple[Contest, dict[str, Any]]:
     if outcome is not None:
         canon["outcome"] = dict(outcome)
     return (
-        Contest(ci, label, opts, R, L, blocks, kind, district, dict(outcome) if outcome is not None else None),
+        Contest(
+            ci, label, opts, R, L, blocks, kind, district, dict(outcome) if outcome is not None else None
+        ),
         canon,
     )
 
 
-def simple_manifest(
-    label: str, contests: Sequence[tuple[str, Sequence[str], int]], **extra: Any
-) -> Manifest:
+def simple_manifest(label: str, contests: Sequence[tuple[str, Sequence[str], int]], **extra: Any) -> Manifest:
     """Convenience: contests as (label, options, contest_limit) with option limit 1."""
     return Manifest.from_json(
         {

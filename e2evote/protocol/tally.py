@@ -61,7 +61,9 @@ class TallyAccumulator:
 
     def add(self, ballot: EncryptedBallot) -> None:
         if ballot.state != BallotState.CAST:
-            raise BallotError(f"ballot {ballot.ballot_id!r} is {ballot.state.value}, only cast ballots are tallied")
+            raise BallotError(
+                f"ballot {ballot.ballot_id!r} is {ballot.state.value}, only cast ballots are tallied"
+            )
         for ec in ballot.contests:
             row = self._acc.get(ec.index)
             if row is None:
@@ -69,7 +71,9 @@ class TallyAccumulator:
             for sel in ec.selections:
                 cur = row.get(sel.index)
                 if cur is None:
-                    raise BallotError(f"ballot {ballot.ballot_id!r}: unknown option {sel.index} in contest {ec.index}")
+                    raise BallotError(
+                        f"ballot {ballot.ballot_id!r}: unknown option {sel.index} in contest {ec.index}"
+                    )
                 row[sel.index] = (cur[0] * sel.ct.alpha, cur[1] * sel.ct.beta)
         self.ballots += 1
 
@@ -145,7 +149,9 @@ def _tally_from(
         except ValueError as exc:
             raise DecryptionError(f"contest {ci} option {oi}: tally exceeds {bound}") from exc
         rows.setdefault(ci, []).append(DecryptedSelection(oi, t, T, proof))
-    return DecryptedTally(tuple(DecryptedContest(ci, tuple(v)) for ci, v in sorted(rows.items())), tally.ballots)
+    return DecryptedTally(
+        tuple(DecryptedContest(ci, tuple(v)) for ci, v in sorted(rows.items())), tally.ballots
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -210,7 +216,11 @@ def decrypt_ballot(
             targets.append(Target.ciphertext(sel.ct.alpha, sel.ct.beta))
         if ec.data is not None:
             targets.append(
-                Target(ec.data.C0, contest_data_statement(g, ec.data, ctx.dialect), Tag.CONTEST_DATA_DECRYPTION_PROOF)
+                Target(
+                    ec.data.C0,
+                    contest_data_statement(g, ec.data, ctx.dialect),
+                    Tag.CONTEST_DATA_DECRYPTION_PROOF,
+                )
             )
     combined = decrypt_with_quorum(ctx, commitments, guardians, targets)
     n = 0

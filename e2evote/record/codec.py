@@ -84,7 +84,9 @@ def _int(obj: Any, what: str, lo: int = 0, hi: int = 2**53) -> int:
 
 def _bytes(obj: Any, what: str, width: int | None = None, max_len: int = 1 << 20) -> bytes:
     if not isinstance(obj, bytes) or (width is not None and len(obj) != width) or len(obj) > max_len:
-        raise EncodingError(f"{what}: expected {width if width is not None else 'at most ' + str(max_len)} bytes")
+        raise EncodingError(
+            f"{what}: expected {width if width is not None else 'at most ' + str(max_len)} bytes"
+        )
     return obj
 
 
@@ -155,7 +157,9 @@ def _enc_hct(h: HashedCiphertext) -> dict[str, Any]:
 def _dec_hct(group: Group, obj: Any, what: str) -> HashedCiphertext:
     f = fields(obj, {"C0", "C1", "C2"}, what)
     return HashedCiphertext(
-        dec_elem(group, f["C0"], what + ".C0"), _bytes(f["C1"], what + ".C1", max_len=64 * 32), _bytes(f["C2"], what + ".C2", 32)
+        dec_elem(group, f["C0"], what + ".C0"),
+        _bytes(f["C1"], what + ".C1", max_len=64 * 32),
+        _bytes(f["C2"], what + ".C2", 32),
     )
 
 
@@ -178,7 +182,11 @@ def dec_guardian(group: Group, obj: Any) -> GuardianPublicKeys:
     proofs = []
     for j, p in enumerate(_list(f["proofs"], what + ".proofs", 1000)):
         pf = fields(p, {"c", "v"}, f"{what} proof {j}")
-        proofs.append(SchnorrProof(_bytes(pf["c"], f"{what} proof {j}.c", 32), _dec_scalar(group, pf["v"], f"{what} proof {j}.v")))
+        proofs.append(
+            SchnorrProof(
+                _bytes(pf["c"], f"{what} proof {j}.c", 32), _dec_scalar(group, pf["v"], f"{what} proof {j}.v")
+            )
+        )
     return GuardianPublicKeys(i, Ks, tuple(proofs))
 
 
@@ -189,7 +197,9 @@ def enc_share(sh: EncryptedShare) -> dict[str, Any]:
 def dec_share(group: Group, obj: Any) -> EncryptedShare:
     f = fields(obj, {"i", "ell", "ct"}, "share")
     return EncryptedShare(
-        _int(f["i"], "share.i", 1, 2**31 - 1), _int(f["ell"], "share.ell", 1, 2**31 - 1), _dec_hct(group, f["ct"], "share.ct")
+        _int(f["i"], "share.i", 1, 2**31 - 1),
+        _int(f["ell"], "share.ell", 1, 2**31 - 1),
+        _dec_hct(group, f["ct"], "share.ct"),
     )
 
 
@@ -211,7 +221,9 @@ def enc_ballot(b: EncryptedBallot) -> dict[str, Any]:
                 "chi": c.chi,
                 "proof": _enc_range(c.proof),
                 "data": _enc_hct(c.data) if c.data is not None else None,
-                "sel": [{"i": s.index, "ct": _enc_ct(s.ct), "proof": _enc_range(s.proof)} for s in c.selections],
+                "sel": [
+                    {"i": s.index, "ct": _enc_ct(s.ct), "proof": _enc_range(s.proof)} for s in c.selections
+                ],
             }
             for c in b.contests
         ],
@@ -277,11 +289,17 @@ class _ParsedBallot:
             enc_sels = []
             for oi, proof in sels:
                 ct = Ciphertext(next(it), next(it))
-                enc_sels.append(EncryptedSelection(oi, ct, _dec_range(group, proof, f"{cw} option {oi} proof")))
+                enc_sels.append(
+                    EncryptedSelection(oi, ct, _dec_range(group, proof, f"{cw} option {oi} proof"))
+                )
             data = None if cf["data"] is None else _dec_hct(group, cf["data"], cw + ".data")
             contests.append(
                 EncryptedContest(
-                    ci, tuple(enc_sels), _dec_range(group, cf["proof"], cw + ".proof"), _bytes(cf["chi"], cw + ".chi", 32), data
+                    ci,
+                    tuple(enc_sels),
+                    _dec_range(group, cf["proof"], cw + ".proof"),
+                    _bytes(cf["chi"], cw + ".chi", 32),
+                    data,
                 )
             )
         f, what = self.f, self.what
@@ -339,13 +357,16 @@ def dec_plaintext(obj: Any) -> PlaintextBallot:
     f = fields(obj, {"id", "style", "votes"}, "plaintext ballot", {"write_ins"})
     votes = f["votes"]
     if not isinstance(votes, dict) or not all(
-        isinstance(c, str) and isinstance(v, dict) and all(isinstance(o, str) and isinstance(x, int) and not isinstance(x, bool) for o, x in v.items())
+        isinstance(c, str)
+        and isinstance(v, dict)
+        and all(isinstance(o, str) and isinstance(x, int) and not isinstance(x, bool) for o, x in v.items())
         for c, v in votes.items()
     ):
         raise EncodingError("plaintext ballot: votes must map contest -> option -> integer")
     wi = f.get("write_ins", {})
     if not isinstance(wi, dict) or not all(
-        isinstance(c, str) and isinstance(v, list) and all(isinstance(x, str) for x in v) for c, v in wi.items()
+        isinstance(c, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
+        for c, v in wi.items()
     ):
         raise EncodingError("plaintext ballot: write_ins must map contest -> list of strings")
     return PlaintextBallot(_str(f["id"], "ballot id"), _str(f["style"], "ballot style"), votes, wi)
@@ -380,7 +401,13 @@ def enc_decrypted_tally(t: DecryptedTally) -> dict[str, Any]:
     return {
         "ballots": t.ballots,
         "contests": [
-            {"i": c.index, "sel": [{"i": s.index, "t": s.t, "T": s.T.to_bytes(), "proof": _enc_dproof(s.proof)} for s in c.selections]}
+            {
+                "i": c.index,
+                "sel": [
+                    {"i": s.index, "t": s.t, "T": s.T.to_bytes(), "proof": _enc_dproof(s.proof)}
+                    for s in c.selections
+                ],
+            }
             for c in t.contests
         ],
     }
@@ -397,7 +424,14 @@ def dec_decrypted_tally(group: Group, obj: Any) -> DecryptedTally:
             sf = fields(s, {"i", "t", "T", "proof"}, f"decrypted tally contest {ci} selection")
             oi = _int(sf["i"], "option index", 1, 2**31 - 1)
             w = f"tally contest {ci} option {oi}"
-            sels.append(DecryptedSelection(oi, _int(sf["t"], w + ".t"), dec_elem(group, sf["T"], w + ".T"), _dec_dproof(group, sf["proof"], w + ".proof")))
+            sels.append(
+                DecryptedSelection(
+                    oi,
+                    _int(sf["t"], w + ".t"),
+                    dec_elem(group, sf["T"], w + ".T"),
+                    _dec_dproof(group, sf["proof"], w + ".proof"),
+                )
+            )
         contests.append(DecryptedContest(ci, tuple(sels)))
     return DecryptedTally(tuple(contests), _int(f["ballots"], "decrypted tally.ballots"))
 
@@ -430,12 +464,20 @@ def dec_decrypted_ballot(group: Group, obj: Any) -> DecryptedBallot:
         for s in _list(cf["sel"], w):
             sf = fields(s, {"i", "sigma", "proof"}, w + " selection")
             oi = _int(sf["i"], "option index", 1, 2**31 - 1)
-            sels.append((oi, _int(sf["sigma"], f"{w} option {oi}.sigma"), _dec_dproof(group, sf["proof"], f"{w} option {oi}.proof")))
+            sels.append(
+                (
+                    oi,
+                    _int(sf["sigma"], f"{w} option {oi}.sigma"),
+                    _dec_dproof(group, sf["proof"], f"{w} option {oi}.proof"),
+                )
+            )
         data = None
         if cf["data"] is not None:
             df = fields(cf["data"], {"beta", "proof", "D"}, w + ".data")
             data = DecryptedContestData(
-                dec_elem(group, df["beta"], w + ".data.beta"), _dec_dproof(group, df["proof"], w + ".data.proof"), _bytes(df["D"], w + ".data.D", max_len=64 * 32)
+                dec_elem(group, df["beta"], w + ".data.beta"),
+                _dec_dproof(group, df["proof"], w + ".data.proof"),
+                _bytes(df["D"], w + ".data.D", max_len=64 * 32),
             )
         contests.append(DecryptedBallotContest(ci, tuple(sels), data))
     return DecryptedBallot(bid, tuple(contests))

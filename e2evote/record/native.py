@@ -10,8 +10,9 @@ Layout::
     challenged.msgpack     opened challenged ballots (released nonces or guardian decryptions)
     devices.msgpack        closing hashes of the devices' confirmation-code chains
     outcomes.msgpack       published outcomes per contest (specs/09-outcomes.md)
-    RECORD.msgpack         {format, files: [[path, sha256]], root}: root = H_ext(H_E; "E2EVOTE-RECORD-ROOT-v1",
-                           b_str(path) || sha256 for every file in path order)
+    RECORD.msgpack         {format, files: [[path, sha256]], root}:
+                           root = H_ext(H_E; "E2EVOTE-RECORD-ROOT-v1", b_str(path) || sha256 …)
+                           over every file in path order
 """
 
 from __future__ import annotations
@@ -201,7 +202,12 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         if not isinstance(idx["files"], list):
             raise EncodingError("files must be a list")
         for entry in idx["files"]:
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], bytes)):
+            if not (
+                isinstance(entry, list)
+                and len(entry) == 2
+                and isinstance(entry[0], str)
+                and isinstance(entry[1], bytes)
+            ):
                 raise EncodingError("malformed file entry")
             if entry[0] in listed or (listed and entry[0] < list(listed)[-1]):
                 raise EncodingError("file entries must be unique and in path order")
@@ -242,7 +248,9 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         if not isinstance(election["guardians"], list) or len(election["guardians"]) > 10_000:
             raise EncodingError("guardians must be a list")
         manifest = Manifest.from_bytes(manifest_raw)
-        params = ElectionParameters(group, manifest, election["n"], election["k"], election["version"], dialect)
+        params = ElectionParameters(
+            group, manifest, election["n"], election["k"], election["version"], dialect
+        )
         guardians = tuple(codec.dec_guardian(group, g) for g in election["guardians"])
         K = codec.dec_elem(group, election["K"], "election.K")
         stated = StatedHashes(
@@ -299,7 +307,9 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
                         f["id"],
                         codec._bytes(f["nonce"], "nonce", 32) if f["nonce"] is not None else None,
                         codec.dec_plaintext(f["claimed"]) if f["claimed"] is not None else None,
-                        codec.dec_decrypted_ballot(group, f["decrypted"]) if f["decrypted"] is not None else None,
+                        codec.dec_decrypted_ballot(group, f["decrypted"])
+                        if f["decrypted"] is not None
+                        else None,
                     )
                 )
         except (EncodingError, ValueError, TypeError) as exc:
@@ -308,7 +318,9 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     if (d / "devices.msgpack").exists():
         try:
             raw = unpack(_read(d / "devices.msgpack"))
-            if not isinstance(raw, dict) or not all(isinstance(v, bytes) and len(v) == 32 for v in raw.values()):
+            if not isinstance(raw, dict) or not all(
+                isinstance(v, bytes) and len(v) == 32 for v in raw.values()
+            ):
                 raise EncodingError("devices.msgpack must map device names to 32-byte hashes")
             closes = raw
         except EncodingError as exc:

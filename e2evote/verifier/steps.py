@@ -100,7 +100,10 @@ def verify_record(
 
 
 def verify_ballots(
-    ctx: ElectionContext, ballots: Callable[[], Iterator[EncryptedBallot]], *, progress: Progress | None = None
+    ctx: ElectionContext,
+    ballots: Callable[[], Iterator[EncryptedBallot]],
+    *,
+    progress: Progress | None = None,
 ) -> Report:
     """Steps V5-V7 alone over a stream of ballots (a board accepting ballots, benchmarks)."""
     from e2evote.record.model import StatedHashes
@@ -127,12 +130,16 @@ def _parameters(record: ElectionRecord, report: Report) -> ElectionContext:
     p = record.parameters
     report.checked("V1")
     if p.version != SPEC_VERSION:
-        report.fail("V1.A", "parameters", f"record is version {p.version!r}, verifier implements {SPEC_VERSION!r}")
+        report.fail(
+            "V1.A", "parameters", f"record is version {p.version!r}, verifier implements {SPEC_VERSION!r}"
+        )
     report.summary["group"] = p.group.name
     if p.group.name == "modp-test-511":
         report.warnings.append("the record uses the INSECURE 511-bit test group; its ballots are not private")
     elif p.group.name != "modp-4096":
-        report.warnings.append(f"the record uses the e2evote extension group {p.group.name}, not the EG 2.0 group")
+        report.warnings.append(
+            f"the record uses the e2evote extension group {p.group.name}, not the EG 2.0 group"
+        )
     try:
         p.group.check_parameters()  # V1.B-E: the built-in constants, self-checked
     except ValueError as exc:
@@ -225,7 +232,11 @@ def _ballots(
                 key = hash(sel.ct.alpha.to_bytes())
                 prev = alphas.get(key)
                 if prev is not None and prev != ballot.ballot_id:
-                    report.fail("V7.H", f"{obj} contest {ec.index} option {sel.index}", f"ciphertext copied from ballot {prev}")
+                    report.fail(
+                        "V7.H",
+                        f"{obj} contest {ec.index} option {sel.index}",
+                        f"ciphertext copied from ballot {prev}",
+                    )
                 elif prev is None:
                     alphas[key] = ballot.ballot_id
         if ballot.ballot_id in ids:
@@ -327,7 +338,9 @@ def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> li
             continue
         for sel in ec.selections:
             report.checked("V5")
-            out.append(RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}"))
+            out.append(
+                RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}")
+            )
         report.checked("V6")
         out.append(RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, "V6", cobj))
         if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
@@ -369,7 +382,9 @@ def _aggregation(
     for ci, oi in sorted(extra):
         report.fail("V8.A", f"tally contest {ci} option {oi}", "not an option of the manifest")
     if t.ballots != st.cast:
-        report.fail("V19.D", "encrypted tally", f"claims {t.ballots} cast ballots, the record holds {st.cast}")
+        report.fail(
+            "V19.D", "encrypted tally", f"claims {t.ballots} cast ballots, the record holds {st.cast}"
+        )
 
 
 def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
@@ -397,7 +412,9 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
         for oi in sorted(got - options):
             report.fail("V10.C", f"tally {contest.label} option {oi}", "not an option of the contest")
         for oi in sorted(options - got):
-            report.fail("V10.D", f"tally {contest.label} option {oi}", "manifest option missing from the tally")
+            report.fail(
+                "V10.D", f"tally {contest.label} option {oi}", "manifest option missing from the tally"
+            )
         for sel in dc.selections:
             obj = f"tally {contest.label} option {sel.index}"
             ct = enc.get(dc.index, {}).get(sel.index)
@@ -408,7 +425,15 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
             M = ct.beta / sel.T  # (9.1)
             try:
                 verify_decryption(
-                    g, ctx.H_E, ctx.K, ct.alpha, M, sel.proof, (ct.alpha.to_bytes(), ct.beta.to_bytes()), step="V9", obj=obj
+                    g,
+                    ctx.H_E,
+                    ctx.K,
+                    ct.alpha,
+                    M,
+                    sel.proof,
+                    (ct.alpha.to_bytes(), ct.beta.to_bytes()),
+                    step="V9",
+                    obj=obj,
                 )
             except VerificationError as exc:
                 report.fail(exc.step, obj, exc.detail)
@@ -418,7 +443,9 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
     for ci in sorted(set(enc) - seen_contests):
         report.fail("V10.E", f"tally contest {ci}", "contest of the ballots missing from the decrypted tally")
     if d.ballots != st.cast:
-        report.fail("V19.D", "decrypted tally", f"claims {d.ballots} cast ballots, the record holds {st.cast}")
+        report.fail(
+            "V19.D", "decrypted tally", f"claims {d.ballots} cast ballots, the record holds {st.cast}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -462,7 +489,9 @@ def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
             report.fail("V13.G", obj, "neither a nonce nor a decryption is published")
 
 
-def _decrypted_ballot(ctx: ElectionContext, ballot: EncryptedBallot, dec: DecryptedBallot, report: Report) -> None:
+def _decrypted_ballot(
+    ctx: ElectionContext, ballot: EncryptedBallot, dec: DecryptedBallot, report: Report
+) -> None:
     g = ctx.group
     obj = f"ballot {ballot.ballot_id}"
     enc = {ec.index: ec for ec in ballot.contests}
@@ -493,8 +522,15 @@ def _decrypted_ballot(ctx: ElectionContext, ballot: EncryptedBallot, dec: Decryp
             M = sel.ct.beta / S  # (12.1)
             try:
                 verify_decryption(
-                    g, ctx.H_E, ctx.K, sel.ct.alpha, M, proof, (sel.ct.alpha.to_bytes(), sel.ct.beta.to_bytes()),
-                    step="V12", obj=sobj,
+                    g,
+                    ctx.H_E,
+                    ctx.K,
+                    sel.ct.alpha,
+                    M,
+                    proof,
+                    (sel.ct.alpha.to_bytes(), sel.ct.beta.to_bytes()),
+                    step="V12",
+                    obj=sobj,
                 )
             except VerificationError as exc:
                 report.fail(exc.step, sobj, exc.detail)
@@ -505,11 +541,25 @@ def _decrypted_ballot(ctx: ElectionContext, ballot: EncryptedBallot, dec: Decryp
             stmt = contest_data_statement(g, ec.data, ctx.dialect)
             try:
                 verify_decryption(
-                    g, ctx.H_E, ctx.K, ec.data.C0, dc.data.beta, dc.data.proof, stmt,
-                    tag=Tag.CONTEST_DATA_DECRYPTION_PROOF, step="V14", obj=cobj,
+                    g,
+                    ctx.H_E,
+                    ctx.K,
+                    ec.data.C0,
+                    dc.data.beta,
+                    dc.data.proof,
+                    stmt,
+                    tag=Tag.CONTEST_DATA_DECRYPTION_PROOF,
+                    step="V14",
+                    obj=cobj,
                 )
                 D = decrypt_contest_data(
-                    ctx.H_E, ctx.K, ec.index, ec.data, dc.data.beta, contest_label=contest.label, dialect=ctx.dialect
+                    ctx.H_E,
+                    ctx.K,
+                    ec.index,
+                    ec.data,
+                    dc.data.beta,
+                    contest_label=contest.label,
+                    dialect=ctx.dialect,
                 )
                 if D != dc.data.data:
                     report.fail("V14.C", cobj, "published contest data differs from the decryption")
@@ -531,7 +581,9 @@ def _consistency(record: ElectionRecord, st: _State, report: Report) -> None:
     m = ctx.manifest
     report.checked("V19")
     if m.eligible_voters is not None and st.cast > m.eligible_voters:
-        report.fail("V19.A", "turnout", f"{st.cast} ballots cast but only {m.eligible_voters} eligible voters")
+        report.fail(
+            "V19.A", "turnout", f"{st.cast} ballots cast but only {m.eligible_voters} eligible voters"
+        )
     d = record.decrypted_tally
     if d is None:
         return
@@ -546,10 +598,16 @@ def _consistency(record: ElectionRecord, st: _State, report: Report) -> None:
             total += s.t
             if s.t > cast * c.option_limit:
                 report.fail(
-                    "V19.B", f"tally {c.label} option {s.index}", f"count {s.t} exceeds {cast} ballots × {c.option_limit}"
+                    "V19.B",
+                    f"tally {c.label} option {s.index}",
+                    f"count {s.t} exceeds {cast} ballots × {c.option_limit}",
                 )
         if total > cast * c.contest_limit:
-            report.fail("V19.C", f"tally {c.label}", f"counts sum to {total}, more than {cast} ballots × {c.contest_limit}")
+            report.fail(
+                "V19.C",
+                f"tally {c.label}",
+                f"counts sum to {total}, more than {cast} ballots × {c.contest_limit}",
+            )
         report.summary.setdefault("counts", {})[c.label] = {
             o.label: next((s.t for s in dc.selections if s.index == o.index), None) for o in c.options
         }
@@ -563,7 +621,9 @@ def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
     for contest in ctx.manifest.contests:
         if contest.outcome is None:
             if contest.label in record.outcomes:
-                report.fail("V20.A", f"outcome {contest.label}", "published outcome for a contest without a rule")
+                report.fail(
+                    "V20.A", f"outcome {contest.label}", "published outcome for a contest without a rule"
+                )
             continue
         obj = f"outcome {contest.label}"
         report.checked("V20")

@@ -84,7 +84,9 @@ def run_election(
             if len(opened) % 2 == 0:
                 opened.append(ChallengedBallot(enc.ballot_id, xi, pb, None))
             else:
-                opened.append(ChallengedBallot(enc.ballot_id, None, None, decrypt_ballot(ctx, pubs, guardians, enc)))
+                opened.append(
+                    ChallengedBallot(enc.ballot_id, None, None, decrypt_ballot(ctx, pubs, guardians, enc))
+                )
         else:
             acc.add(enc)
             for c, v in pb.votes.items():

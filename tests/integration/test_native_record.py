@@ -109,7 +109,10 @@ def test_swapped_selections(honest: tuple[Group, Path], tmp_path: Path) -> None:
     b = bs[0]
     c0 = b.contests[0]
     s = list(c0.selections)
-    s[0], s[1] = dataclasses.replace(s[0], ct=s[1].ct, proof=s[1].proof), dataclasses.replace(s[1], ct=s[0].ct, proof=s[0].proof)
+    s[0], s[1] = (
+        dataclasses.replace(s[0], ct=s[1].ct, proof=s[1].proof),
+        dataclasses.replace(s[1], ct=s[0].ct, proof=s[0].proof),
+    )
     bs[0] = dataclasses.replace(b, contests=(dataclasses.replace(c0, selections=tuple(s)), *b.contests[1:]))
     r = _reseal(src, tmp_path / "x", ballots=lambda: iter(bs))
     assert any(f.step == "V7.A" for f in r.failures) and "V8" in _steps(r)
@@ -123,16 +126,23 @@ def test_changed_count_and_proof(honest: tuple[Group, Path], tmp_path: Path) -> 
     c0 = dt.contests[0]
     s0 = c0.selections[0]
     bumped = dataclasses.replace(s0, t=s0.t + 1)
-    t1 = DecryptedTally((dataclasses.replace(c0, selections=(bumped, *c0.selections[1:])), *dt.contests[1:]), dt.ballots)
+    t1 = DecryptedTally(
+        (dataclasses.replace(c0, selections=(bumped, *c0.selections[1:])), *dt.contests[1:]), dt.ballots
+    )
     r = _reseal(src, tmp_path / "t", decrypted_tally=t1)
     assert any(f.step == "V10.A" for f in r.failures)
     moved = dataclasses.replace(s0, t=s0.t + 1, T=s0.T * rec.K)
-    t2 = DecryptedTally((dataclasses.replace(c0, selections=(moved, *c0.selections[1:])), *dt.contests[1:]), dt.ballots)
+    t2 = DecryptedTally(
+        (dataclasses.replace(c0, selections=(moved, *c0.selections[1:])), *dt.contests[1:]), dt.ballots
+    )
     r = _reseal(src, tmp_path / "T", decrypted_tally=t2)
     assert any(f.step == "V9.B" for f in r.failures)
     proof = dataclasses.replace(s0.proof, v=s0.proof.v + group.scalar(1))
     t3 = DecryptedTally(
-        (dataclasses.replace(c0, selections=(dataclasses.replace(s0, proof=proof), *c0.selections[1:])), *dt.contests[1:]),
+        (
+            dataclasses.replace(c0, selections=(dataclasses.replace(s0, proof=proof), *c0.selections[1:])),
+            *dt.contests[1:],
+        ),
         dt.ballots,
     )
     r = _reseal(src, tmp_path / "p", decrypted_tally=t3)
@@ -145,7 +155,9 @@ def test_changed_key_and_guardian(honest: tuple[Group, Path], tmp_path: Path) ->
     r = _reseal(src, tmp_path / "k", K=rec.K * group.generator())
     assert {"V3", "V4"} <= _steps(r)
     g0 = rec.guardians[0]
-    forged = dataclasses.replace(g0, proofs=(dataclasses.replace(g0.proofs[0], v=g0.proofs[0].v + group.scalar(1)), *g0.proofs[1:]))
+    forged = dataclasses.replace(
+        g0, proofs=(dataclasses.replace(g0.proofs[0], v=g0.proofs[0].v + group.scalar(1)), *g0.proofs[1:])
+    )
     r = _reseal(src, tmp_path / "g", guardians=(forged, *rec.guardians[1:]))
     assert any(f.step == "V2.C" for f in r.failures)
 
@@ -189,7 +201,14 @@ def manifests(draw: st.DrawFn) -> Manifest:
         n_opts = draw(st.integers(1, 4))
         L = draw(st.integers(1, 3))
         R = draw(st.integers(1, L))
-        contests.append({"label": f"C{c}", "options": [f"o{j}" for j in range(n_opts)], "contest_limit": L, "option_limit": R})
+        contests.append(
+            {
+                "label": f"C{c}",
+                "options": [f"o{j}" for j in range(n_opts)],
+                "contest_limit": L,
+                "option_limit": R,
+            }
+        )
     styles = [{"label": "all", "contests": list(range(1, n_contests + 1))}]
     if n_contests > 1:
         styles.append({"label": "first", "contests": [1]})
@@ -213,7 +232,16 @@ def test_honest_elections_always_verify(
     present = sorted(data.draw(st.sets(st.integers(1, n), min_size=k, max_size=n)))
     challenged = data.draw(st.sets(st.integers(0, max(voters - 1, 0)), max_size=2)) if voters else set()
     with tempfile.TemporaryDirectory() as d:
-        e = run_election(group, manifest, Path(d) / "r", n=n, k=k, voters=voters, challenged=tuple(challenged), present=present)
+        e = run_election(
+            group,
+            manifest,
+            Path(d) / "r",
+            n=n,
+            k=k,
+            voters=voters,
+            challenged=tuple(challenged),
+            present=present,
+        )
         r = verify_path(Path(d) / "r")
         assert r.ok, r.failures
         counts = r.summary.get("counts", {})

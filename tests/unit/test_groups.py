@@ -80,7 +80,7 @@ def test_dlog(group: Group) -> None:
 def test_modp_rejects(g: Group) -> None:
     p = int(g.p)  # type: ignore[attr-defined]
     L = g.element_bytes
-    for bad in (0, p - 1, p, p + 1, 2**(8 * L) - 1):
+    for bad in (0, p - 1, p, p + 1, 2 ** (8 * L) - 1):
         with pytest.raises(InvalidElementError if bad < 2 ** (8 * L) else EncodingError):
             g.element(bad.to_bytes(L, "big"))
     # a quadratic non-residue: p ≡ 3 mod 4 here is not assumed; search a small non-residue

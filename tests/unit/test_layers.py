@@ -29,7 +29,9 @@ LAYERS = [
 def layer_of(module: str) -> int:
     best = None
     for prefix, level in LAYERS:
-        if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > len(best[0])):
+        if (module == prefix or module.startswith(prefix + ".")) and (
+            best is None or len(prefix) > len(best[0])
+        ):
             best = (prefix, level)
     assert best is not None, module
     return best[1]

@@ -8,7 +8,13 @@ import pytest
 
 from e2evote.errors import BallotError, CeremonyError, DecryptionError, VerificationError
 from e2evote.groups import Group
-from e2evote.protocol.ballot import ContestData, ContestStatus, PlaintextBallot, encrypt_ballot, verify_ballot_nonce
+from e2evote.protocol.ballot import (
+    ContestData,
+    ContestStatus,
+    PlaintextBallot,
+    encrypt_ballot,
+    verify_ballot_nonce,
+)
 from e2evote.protocol.ceremony import Complaint, EncryptedShare, GuardianSetup
 from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionParameters
