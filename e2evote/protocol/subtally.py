@@ -280,7 +280,7 @@ def manifest_min_gap(manifest: Manifest) -> int | None:
 
 def check_gap_rule(positions: Sequence[int], total: int, min_gap: int) -> None:
     """The gap rule (specs/12 §4.3): with g = ``min_gap`` >= 1 and checkpoints N_1 < … < N_m <= total,
-    N_1 >= g, N_{j+1} − N_j >= g, and total − N_m is 0 or >= g. Raises :class:`SubtallyError`."""
+    N_1 >= g, N_{j+1} − N_j >= g, and (if m >= 1) total − N_m is 0 or >= g. Raises :class:`SubtallyError`."""
     if isinstance(min_gap, bool) or not isinstance(min_gap, int) or min_gap < 1:
         raise SubtallyError(f"min_gap must be a positive integer, got {min_gap!r}")
     prev = 0
@@ -294,7 +294,7 @@ def check_gap_rule(positions: Sequence[int], total: int, min_gap: int) -> None:
         prev = n
     if prev > total:
         raise SubtallyError(f"checkpoint {prev} exceeds the {total} cast ballots")
-    if 0 < total - prev < min_gap:
+    if positions and 0 < total - prev < min_gap:
         raise SubtallyError(
             f"the final tally is only {total - prev} ballots after checkpoint {prev}; the gap is {min_gap}"
         )

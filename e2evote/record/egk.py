@@ -11,16 +11,16 @@ An egk record is a directory of JSON files (egk-docs/ElectionRecordJson.md)::
 :func:`read_egk_record` loads it into an :class:`~e2evote.record.model.ElectionRecord` with the egk
 hashing dialect (:data:`e2evote.hashing.EGK`). Conventions follow e2evote.record.native: problems in
 the data become :class:`~e2evote.record.model.RecordIssue` entries naming the object (``R2.A`` for
-record files, ``R2.B`` for ballots, ``V1.B``-``V1.E`` for foreign group constants); only a record whose
-election parameters cannot be built raises :class:`~e2evote.errors.RecordError`.
+record files, ``R2.B`` for ballots — ``V5.A``/``V5.C`` when a ballot's element is not a group member or
+a scalar is not in Z_q, as the native reader does — and ``V1.B``-``V1.E`` for foreign group constants);
+only a record whose election parameters cannot be built raises :class:`~e2evote.errors.RecordError`.
 
 Every group element is validated (subgroup membership, through ``Group.elements_batch`` / ``Group.element``)
 and every scalar decoded strictly (``Group.scalar_from_bytes``). Ballots are streamed: the reader
 pre-scans each ballot file once (structure, hex, manifest labels; no group arithmetic) to report
 structural problems as issues, and :attr:`ElectionRecord.ballots` re-reads the files lazily in sorted
-path order, validating every element. A ballot whose elements fail validation makes the iterator raise
-:class:`~e2evote.errors.EncodingError` naming the object; the iterator is resumable — the next call to
-``next()`` continues with the following file.
+path order, validating every element; a ballot whose elements fail validation is yielded as a
+:class:`~e2evote.record.model.RecordIssue` naming the object, and the stream goes on.
 """
 
 from __future__ import annotations
@@ -110,10 +110,17 @@ CHALLENGED_DIR = "challenged_ballots"
 class _Bad(EncodingError):
     """A value of the record that does not decode; ``obj`` names it as the verifier reports it."""
 
-    def __init__(self, obj: str, detail: str) -> None:
+    def __init__(self, obj: str, detail: str, kind: str = "") -> None:
         self.obj = obj
         self.detail = detail
+        self.kind = kind
+        """"element" (not a group member), "scalar" (not in Z_q) or "" (malformed)"""
         super().__init__(f"{obj}: {detail}")
+
+    @property
+    def ballot_step(self) -> str:
+        """As e2evote.record.native: failed membership is V5.A, a scalar out of range V5.C, else R2.B."""
+        return {"element": "V5.A", "scalar": "V5.C"}.get(self.kind, "R2.B")
 
 
 def _no_constant(name: str) -> Any:
@@ -208,7 +215,7 @@ def _scalar(text: Any, what: str) -> Scalar:
     except _Bad:
         raise
     except EncodingError as exc:
-        raise _Bad(what, str(exc)) from exc
+        raise _Bad(what, str(exc), "scalar") from exc
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -231,7 +238,7 @@ class _Collect:
         raw = _hex(text, GROUP.element_bytes, what)
         x = int.from_bytes(raw, "big")
         if not 0 < x < _P:
-            raise _Bad(what, f"value not in [1, p) for {GROUP.name}")
+            raise _Bad(what, f"value not in [1, p) for {GROUP.name}", "element")
         self.blobs.append(raw)
         self.names.append(what)
         return GROUP.identity()
@@ -245,7 +252,7 @@ class _Collect:
                 try:
                     GROUP.element(raw)
                 except EncodingError as exc:
-                    raise _Bad(what, str(exc)) from exc
+                    raise _Bad(what, str(exc), "element") from exc
             raise
         return dict(zip(self.blobs, elems, strict=True))
 
@@ -546,25 +553,19 @@ def _placeholder(text: Any, what: str) -> Element:
     return GROUP.identity()
 
 
-class _BallotIterator(Iterator[EncryptedBallot]):
-    """Reads the ballot files one by one, validating every element. Resumable: after a file fails
-    (EncodingError naming the object), the next ``next()`` continues with the following file."""
+def _ballot_only(ctx: _Context, doc: Any, name: str, elem: ElemFn) -> EncryptedBallot:
+    return _ballot(ctx, doc, name, elem, None)[0]
 
-    def __init__(self, ctx: _Context, files: Sequence[tuple[Path, str]]) -> None:
-        self._ctx = ctx
-        self._files = iter(files)
 
-    def __iter__(self) -> _BallotIterator:
-        return self
-
-    def __next__(self) -> EncryptedBallot:
-        path, name = next(self._files)
-        doc = _load_json(path, name, MAX_BALLOT_FILE)
+def _stream(ctx: _Context, files: Sequence[tuple[Path, str]]) -> Iterator[EncryptedBallot | RecordIssue]:
+    """Read the ballot files one by one, validating every element; a ballot that does not decode is
+    yielded as a RecordIssue naming the object (the stream goes on with the next file)."""
+    for path, name in files:
         try:
-            ballot: EncryptedBallot = _validated(lambda elem: _ballot(self._ctx, doc, name, elem, None)[0])
+            doc = _load_json(path, name, MAX_BALLOT_FILE)
+            yield _validated(functools.partial(_ballot_only, ctx, doc, name))
         except _Bad as exc:
-            raise _Bad(f"{name}: {exc.obj}", exc.detail) from exc
-        return ballot
+            yield RecordIssue(exc.ballot_step, exc.obj, f"{exc.detail} ({name}; ballot not verified)")
 
 
 def _ballot_files(d: Path) -> list[tuple[Path, str]]:
@@ -588,7 +589,7 @@ def _prescan(
             doc = _load_json(path, name, MAX_BALLOT_FILE)
             ballot, _, _ = _ballot(ctx, doc, name, _placeholder, notes)
         except _Bad as exc:
-            issues.append(RecordIssue("R2.B", exc.obj, f"{exc.detail} ({name}; ballot not read)"))
+            issues.append(RecordIssue(exc.ballot_step, exc.obj, f"{exc.detail} ({name}; ballot not read)"))
             continue
         except E2EVoteError as exc:
             issues.append(RecordIssue("R2.B", name, f"{exc} (ballot not read)"))
@@ -899,8 +900,8 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     infos = _prescan(ctx, _ballot_files(d), issues)
     good = tuple((i.path, i.name) for i in infos)
 
-    def ballots() -> Iterator[EncryptedBallot]:
-        return _BallotIterator(ctx, good)
+    def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
+        return _stream(ctx, good)
 
     cast_ids = [i.ballot_id for i in infos if i.state == BallotState.CAST]
     # --- tallies ------------------------------------------------------------------------------------

@@ -411,7 +411,9 @@ def encode_public_keys(H_B: bytes, pk: GuardianPublicKeys) -> bytes:
     return encode_message(MessageType.PUBLIC_KEYS, H_B, {"guardian": codec.enc_guardian(pk)})
 
 
-def decode_public_keys(group: Group, H_B: bytes, data: bytes, what: str = "public keys") -> GuardianPublicKeys:
+def decode_public_keys(
+    group: Group, H_B: bytes, data: bytes, what: str = "public keys"
+) -> GuardianPublicKeys:
     body = decode_message(data, MessageType.PUBLIC_KEYS, H_B, what)
     result: GuardianPublicKeys = _guard(
         what, lambda: codec.dec_guardian(group, codec.fields(body, {"guardian"}, what)["guardian"])
@@ -426,7 +428,9 @@ def encode_share(H_B: bytes, share: EncryptedShare) -> bytes:
 
 def decode_share(group: Group, H_B: bytes, data: bytes, what: str = "share") -> EncryptedShare:
     body = decode_message(data, MessageType.SHARE, H_B, what)
-    result: EncryptedShare = _guard(what, lambda: codec.dec_share(group, codec.fields(body, {"share"}, what)["share"]))
+    result: EncryptedShare = _guard(
+        what, lambda: codec.dec_share(group, codec.fields(body, {"share"}, what)["share"])
+    )
     return result
 
 
@@ -437,11 +441,15 @@ def encode_share_check(H_B: bytes, ell: int, complaints: Sequence[Complaint]) ->
         if c.ell != ell:
             raise MessageError("a share-check report carries only its author's complaints")
     return encode_message(
-        MessageType.SHARE_CHECK, H_B, {"ell": ell, "status": "complaints" if items else "ok", "complaints": items}
+        MessageType.SHARE_CHECK,
+        H_B,
+        {"ell": ell, "status": "complaints" if items else "ok", "complaints": items},
     )
 
 
-def decode_share_check(H_B: bytes, data: bytes, what: str = "share check") -> tuple[int, tuple[Complaint, ...]]:
+def decode_share_check(
+    H_B: bytes, data: bytes, what: str = "share check"
+) -> tuple[int, tuple[Complaint, ...]]:
     body = decode_message(data, MessageType.SHARE_CHECK, H_B, what)
 
     def build() -> tuple[int, tuple[Complaint, ...]]:
@@ -452,7 +460,9 @@ def decode_share_check(H_B: bytes, data: bytes, what: str = "share check") -> tu
         out = []
         for c in f["complaints"]:
             cf = codec.fields(c, {"i", "reason"}, "complaint")
-            out.append(Complaint(ell, _int(cf["i"], "complaint.i", 1), _str(cf["reason"], "complaint.reason")))
+            out.append(
+                Complaint(ell, _int(cf["i"], "complaint.i", 1), _str(cf["reason"], "complaint.reason"))
+            )
         if f["status"] != ("complaints" if out else "ok"):
             raise EncodingError(f"status {f['status']!r} contradicts the complaints")
         return ell, tuple(out)
@@ -469,7 +479,14 @@ def encode_reveals(H_B: bytes, i: int, reveals: Sequence[tuple[ShareReveal, Encr
     for r, sh in reveals:
         if (sh.i, sh.ell) != (r.i, r.ell) or r.i != i:
             raise MessageError("a reveal must carry the share it reveals")
-        items.append({"ell": r.ell, "share": r.share.to_bytes(), "xi": r.xi.to_bytes(), "encrypted": codec.enc_share(sh)})
+        items.append(
+            {
+                "ell": r.ell,
+                "share": r.share.to_bytes(),
+                "xi": r.xi.to_bytes(),
+                "encrypted": codec.enc_share(sh),
+            }
+        )
     return encode_message(MessageType.REVEALS, H_B, {"i": i, "reveals": items})
 
 
@@ -488,7 +505,10 @@ def decode_reveals(
         for r in f["reveals"]:
             rf = codec.fields(r, {"ell", "share", "xi", "encrypted"}, "reveal")
             rev = ShareReveal(
-                i, _int(rf["ell"], "ell", 1), _scalar(group, rf["share"], "share"), _scalar(group, rf["xi"], "xi")
+                i,
+                _int(rf["ell"], "ell", 1),
+                _scalar(group, rf["share"], "share"),
+                _scalar(group, rf["xi"], "xi"),
             )
             sh = codec.dec_share(group, rf["encrypted"])
             if (sh.i, sh.ell) != (rev.i, rev.ell):
@@ -646,7 +666,9 @@ class DecryptionRequest:
     def sections(self, ctx: ElectionContext) -> dict[str, list[Target]]:
         """Decryption targets per section: "tally" and "ballot:<id>", in the order the library's
         decrypt_tally / decrypt_ballot build them (specs/06-decryption.md §Targets)."""
-        out: dict[str, list[Target]] = {"tally": [Target.ciphertext(ct.alpha, ct.beta) for _, _, ct in self.tally.items()]}
+        out: dict[str, list[Target]] = {
+            "tally": [Target.ciphertext(ct.alpha, ct.beta) for _, _, ct in self.tally.items()]
+        }
         for b in self.ballots:
             targets: list[Target] = []
             for ec in b.contests:
@@ -669,11 +691,16 @@ def encode_request(H_E: bytes, req: DecryptionRequest) -> bytes:
     return encode_message(
         MessageType.REQUEST,
         H_E,
-        {"tally": codec.enc_encrypted_tally(req.tally), "ballots": [codec.enc_ballot(b) for b in req.ballots]},
+        {
+            "tally": codec.enc_encrypted_tally(req.tally),
+            "ballots": [codec.enc_ballot(b) for b in req.ballots],
+        },
     )
 
 
-def decode_request(group: Group, H_E: bytes, data: bytes, what: str = "decryption request") -> DecryptionRequest:
+def decode_request(
+    group: Group, H_E: bytes, data: bytes, what: str = "decryption request"
+) -> DecryptionRequest:
     body = decode_message(data, MessageType.REQUEST, H_E, what)
 
     def build() -> DecryptionRequest:
@@ -703,7 +730,8 @@ def encode_partial(H_E: bytes, request: bytes, i: int, sections: Mapping[str, Pa
             "request": request,
             "i": i,
             "sections": {
-                name: {"M": _enc_elems(p.M), "a": _enc_elems(p.a), "b": _enc_elems(p.b)} for name, p in sections.items()
+                name: {"M": _enc_elems(p.M), "a": _enc_elems(p.a), "b": _enc_elems(p.b)}
+                for name, p in sections.items()
             },
         },
     )
@@ -739,12 +767,18 @@ def decode_partial(
     return result
 
 
-def encode_challenge(H_E: bytes, request: bytes, i: int, sections: Mapping[str, DecryptionChallenge]) -> bytes:
+def encode_challenge(
+    H_E: bytes, request: bytes, i: int, sections: Mapping[str, DecryptionChallenge]
+) -> bytes:
     """``decryption-challenge`` (round 2, official → guardian i): c_i = c·w_i per target (eq. 72)."""
     return encode_message(
         MessageType.CHALLENGE,
         H_E,
-        {"request": request, "i": i, "sections": {n: [c.to_bytes() for c in ch.c] for n, ch in sections.items()}},
+        {
+            "request": request,
+            "i": i,
+            "sections": {n: [c.to_bytes() for c in ch.c] for n, ch in sections.items()},
+        },
     )
 
 
@@ -775,7 +809,11 @@ def encode_response(H_E: bytes, request: bytes, i: int, sections: Mapping[str, D
     return encode_message(
         MessageType.RESPONSE,
         H_E,
-        {"request": request, "i": i, "sections": {n: [v.to_bytes() for v in r.v] for n, r in sections.items()}},
+        {
+            "request": request,
+            "i": i,
+            "sections": {n: [v.to_bytes() for v in r.v] for n, r in sections.items()},
+        },
     )
 
 
@@ -848,21 +886,21 @@ def _file_id(ballot_id: str) -> str:
 class ElectionDir:
     """The shared election directory (specs/11-cli.md §Election directory)::
 
-        parameters.msgpack, manifest.json      official create
-        trustees/<i>/public-keys.msgpack       trustee keygen
-        trustees/<i>/shares/for-<ℓ>.msgpack    trustee shares
-        trustees/<i>/share-check.msgpack       trustee check
-        trustees/<i>/reveals.msgpack           trustee answer
-        trustees/<i>/key-confirmation.msgpack  trustee finalize
-        context.msgpack                        official open
-        devices/<name>.msgpack                 voter encrypt (chain state)
-        ballots/<id>.msgpack                   voter cast / challenge
-        challenged/<id>.msgpack                voter challenge (released nonce)
-        tally/request.msgpack                  official tally
-        trustees/<i>/partial-decryption.msgpack  trustee decrypt
-        tally/challenges/<i>.msgpack           official decrypt-challenge
-        trustees/<i>/decryption-response.msgpack trustee respond
-        tally/result.msgpack                   official combine
+    parameters.msgpack, manifest.json      official create
+    trustees/<i>/public-keys.msgpack       trustee keygen
+    trustees/<i>/shares/for-<ℓ>.msgpack    trustee shares
+    trustees/<i>/share-check.msgpack       trustee check
+    trustees/<i>/reveals.msgpack           trustee answer
+    trustees/<i>/key-confirmation.msgpack  trustee finalize
+    context.msgpack                        official open
+    devices/<name>.msgpack                 voter encrypt (chain state)
+    ballots/<id>.msgpack                   voter cast / challenge
+    challenged/<id>.msgpack                voter challenge (released nonce)
+    tally/request.msgpack                  official tally
+    trustees/<i>/partial-decryption.msgpack  trustee decrypt
+    tally/challenges/<i>.msgpack           official decrypt-challenge
+    trustees/<i>/decryption-response.msgpack trustee respond
+    tally/result.msgpack                   official combine
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -965,10 +1003,14 @@ class ElectionDir:
 
     def parameters(self) -> ElectionParameters:
         if not self.parameters_file.is_file():
-            raise MessageError(f"{self.path} is not an election directory (run `e2evote official create` first)")
+            raise MessageError(
+                f"{self.path} is not an election directory (run `e2evote official create` first)"
+            )
         return decode_parameters(read_bytes(self.parameters_file), str(self.parameters_file))
 
-    def context(self, params: ElectionParameters | None = None) -> tuple[ElectionContext, tuple[GuardianPublicKeys, ...]]:
+    def context(
+        self, params: ElectionParameters | None = None
+    ) -> tuple[ElectionContext, tuple[GuardianPublicKeys, ...]]:
         params = params if params is not None else self.parameters()
         if not self.context_file.is_file():
             raise MessageError("the election is not open yet (run `e2evote official open` first)")
@@ -1086,7 +1128,9 @@ class TrusteeSecrets:
     @staticmethod
     def from_bytes(data: bytes) -> TrusteeSecrets:
         f = codec.fields(
-            unpack(data), {"group", "H_B", "i", "coefficients", "public", "share_nonces", "P_i", "pending"}, "keystore"
+            unpack(data),
+            {"group", "H_B", "i", "coefficients", "public", "share_nonces", "P_i", "pending"},
+            "keystore",
         )
         g = group_by_name(_str(f["group"], "group"))
         if not isinstance(f["coefficients"], list) or not isinstance(f["share_nonces"], list):
@@ -1119,7 +1163,11 @@ def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
     if not passphrase:
         raise KeystoreError("the passphrase must not be empty")
     key: bytes = nacl.pwhash.argon2id.kdf(
-        nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES, passphrase.encode("utf-8"), salt, opslimit=ops, memlimit=mem
+        nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+        passphrase.encode("utf-8"),
+        salt,
+        opslimit=ops,
+        memlimit=mem,
     )
     return key
 
@@ -1188,5 +1236,7 @@ class Keystore:
     def save(self, secrets_: TrusteeSecrets) -> None:
         nonce = secrets.token_bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
         header = {"format": KEYSTORE_FORMAT, "kdf": self._kdf, "aead": KEYSTORE_AEAD, "nonce": nonce}
-        ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(secrets_.to_bytes(), pack(header), nonce, self._key)
+        ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            secrets_.to_bytes(), pack(header), nonce, self._key
+        )
         write_atomic(self.path, pack({**header, "ct": ct}), private=True)

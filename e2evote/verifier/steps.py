@@ -336,6 +336,8 @@ def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> li
         if [s.index for s in ec.selections] != [o.index for o in contest.options]:
             report.fail("V5.E", cobj, "selections do not match the contest's options")
             continue
+        if ctx.dialect.name == "eg2.0" and (ec.data is None or len(ec.data.C1) != 32 * contest.data_blocks):
+            report.fail("V5.E", cobj, f"contest data must be {32 * contest.data_blocks} bytes (b_D of the manifest)")
         for sel in ec.selections:
             report.checked("V5")
             out.append(
