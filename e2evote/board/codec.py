@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final, NoReturn
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack
 
 from e2evote.errors import EncodingError
 

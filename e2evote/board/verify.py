@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Final
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack
 
 from e2evote.board.board import BallotValidator, Board, check_phase
 from e2evote.board.codec import MAX_EVENT_BYTES, expect_array, expect_bytes, expect_int, pack

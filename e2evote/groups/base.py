@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import gmpy2
 
@@ -26,9 +26,9 @@ class Element(Protocol):
     @property
     def group(self) -> Group: ...
 
-    def __mul__(self, other: Element) -> Element: ...
+    def __mul__(self, other: Any) -> Element: ...
 
-    def __truediv__(self, other: Element) -> Element: ...
+    def __truediv__(self, other: Any) -> Element: ...
 
     def __pow__(self, exponent: Scalar) -> Element: ...
 
@@ -47,7 +47,7 @@ class FixedBase(Protocol):
 
     def pow(self, exponent: Scalar) -> Element: ...
 
-    def pow_many(self, exponents: Sequence[Scalar]) -> list[Element]: ...
+    def pow_many(self, exponents: Sequence[Scalar]) -> Sequence[Element]: ...
 
 
 class Group(Protocol):
@@ -99,11 +99,11 @@ class Group(Protocol):
         """base^e in constant time (for secret exponents)."""
         ...
 
-    def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[Element]:
+    def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> Sequence[Element]:
         """[base^e for e in exponents], releasing the GIL where the backend can (variable time)."""
         ...
 
-    def elements_batch(self, blobs: Sequence[bytes]) -> list[Element]:
+    def elements_batch(self, blobs: Sequence[bytes]) -> Sequence[Element]:
         """Decode and validate many elements at once (batched subgroup test where sound)."""
         ...
 

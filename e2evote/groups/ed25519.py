@@ -19,7 +19,7 @@ import nacl.exceptions
 from gmpy2 import mpz
 
 from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError
-from e2evote.groups.base import Scalar, random_scalar, scalar_checked, scalar_from_bytes_checked
+from e2evote.groups.base import Element, Scalar, random_scalar, scalar_checked, scalar_from_bytes_checked
 
 __all__ = ["Ed25519Group", "Ed25519Element", "ED25519"]
 
@@ -135,6 +135,11 @@ class Ed25519Group:
             raise GroupMismatchError(f"scalar of {exponent.group.name} used with ed25519")
         return exponent.value
 
+    def _mine(self, x: Element) -> Ed25519Element:
+        if not isinstance(x, Ed25519Element):
+            raise GroupMismatchError(f"{x!r} used with ed25519")
+        return x
+
     def _smul(self, point: bytes, e: mpz) -> Ed25519Element:
         if e == 0 or point == _IDENTITY:
             return self._one
@@ -171,43 +176,40 @@ class Ed25519Group:
         # libsodium's scalar multiplication is constant time
         return self.g_pow(exponent)
 
-    def pow_sec(self, base: Ed25519Element, exponent: Scalar) -> Ed25519Element:
-        if not isinstance(base, Ed25519Element):
-            raise GroupMismatchError("pow_sec: base is not an ed25519 element")
-        return self._smul(base.value, self._exp(exponent))
+    def pow_sec(self, base: Element, exponent: Scalar) -> Ed25519Element:
+        return self._smul(self._mine(base).value, self._exp(exponent))
 
-    def fixed_base(self, base: Ed25519Element) -> _Ed25519FixedBase:
-        if not isinstance(base, Ed25519Element):
-            raise GroupMismatchError("fixed_base: base is not an ed25519 element")
-        return _Ed25519FixedBase(base)
+    def fixed_base(self, base: Element) -> _Ed25519FixedBase:
+        return _Ed25519FixedBase(self._mine(base))
 
-    def multi_pow(self, bases: Sequence[Ed25519Element], exponents: Sequence[Scalar]) -> Ed25519Element:
+    def multi_pow(self, bases: Sequence[Element], exponents: Sequence[Scalar]) -> Ed25519Element:
         if len(bases) != len(exponents):
             raise ValueError("multi_pow: lengths differ")
         acc = self._one
         for b, e in zip(bases, exponents, strict=True):
-            if not isinstance(b, Ed25519Element):
-                raise GroupMismatchError("multi_pow: base is not an ed25519 element")
-            acc = acc * self._smul(b.value, self._exp(e))
+            acc = acc * self._smul(self._mine(b).value, self._exp(e))
         return acc
 
-    def pow_exp_list(self, base: Ed25519Element, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
+    def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
         """[base^e for e in exponents]; libsodium calls release the GIL (cffi)."""
-        return [self._smul(base.value, self._exp(e)) for e in exponents]
+        point = self._mine(base).value
+        return [self._smul(point, self._exp(e)) for e in exponents]
 
     def elements_batch(self, blobs: Sequence[bytes]) -> list[Ed25519Element]:
         return [self.element(b) for b in blobs]
 
-    def dlog(self, value: Ed25519Element, base: Ed25519Element, bound: int) -> int:
+    def dlog(self, value: Element, base: Element, bound: int) -> int:
         """Baby-step giant-step for t in [0, bound] with base^t = value."""
+        val = self._mine(value)
+        b = self._mine(base)
         m = max(1, int(gmpy2.isqrt(bound + 1)) + 1)
         baby: dict[bytes, int] = {}
         acc = self._one
-        for j in range(m):
-            baby.setdefault(acc.value, j)
-            acc = acc * base
+        for n in range(m):
+            baby.setdefault(acc.value, n)
+            acc = acc * b
         giant = acc.inverse()
-        y = value
+        y = val
         for i in range(m + 1):
             j = baby.get(y.value)
             if j is not None:

@@ -16,6 +16,7 @@ from gmpy2 import mpz
 
 from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError
 from e2evote.groups.base import (
+    Element,
     Scalar,
     random_scalar,
     scalar_checked,
@@ -205,6 +206,12 @@ class ModPGroup:
 
     # ---- helpers -----------------------------------------------------------------------------------
 
+    def _mine(self, x: Element) -> ModPElement:
+        """Narrow an Element to this group's element type, or raise GroupMismatchError."""
+        if not isinstance(x, ModPElement) or (x.group is not self and x.group != self):
+            raise GroupMismatchError(f"{x!r} used with {self.name}")
+        return x
+
     def _exp(self, exponent: Scalar) -> mpz:
         if not isinstance(exponent, Scalar):
             raise TypeError(f"exponent must be a Scalar, got {type(exponent).__name__}")
@@ -248,37 +255,30 @@ class ModPGroup:
         # e + q: never zero (powmod_sec refuses 0) and of near-constant length; g^q = 1
         return ModPElement(self, gmpy2.powmod_sec(self.g, e + self.q, self.p))
 
-    def pow_sec(self, base: ModPElement, exponent: Scalar) -> ModPElement:
+    def pow_sec(self, base: Element, exponent: Scalar) -> ModPElement:
         e = self._exp(exponent)
-        if base.group != self:
-            raise GroupMismatchError(f"element of {base.group.name} used with {self.name}")
-        return ModPElement(self, gmpy2.powmod_sec(base.value, e + self.q, self.p))
+        return ModPElement(self, gmpy2.powmod_sec(self._mine(base).value, e + self.q, self.p))
 
-    def fixed_base(self, base: ModPElement) -> ModPFixedBase:
-        if base.group != self:
-            raise GroupMismatchError(f"element of {base.group.name} used with {self.name}")
-        if base == self._gen:
+    def fixed_base(self, base: Element) -> ModPFixedBase:
+        b = self._mine(base)
+        if b == self._gen:
             if self._g_table is None:
                 self._g_table = ModPFixedBase(self._gen)
             return self._g_table
-        return ModPFixedBase(base)
+        return ModPFixedBase(b)
 
-    def multi_pow(self, bases: Sequence[ModPElement], exponents: Sequence[Scalar]) -> ModPElement:
+    def multi_pow(self, bases: Sequence[Element], exponents: Sequence[Scalar]) -> ModPElement:
         if len(bases) != len(exponents):
             raise ValueError("multi_pow: lengths differ")
         p = self.p
         acc = mpz(1)
         for b, e in zip(bases, exponents, strict=True):
-            if b.group != self:
-                raise GroupMismatchError(f"element of {b.group.name} used with {self.name}")
-            acc = acc * gmpy2.powmod(b.value, self._exp(e), p) % p
+            acc = acc * gmpy2.powmod(self._mine(b).value, self._exp(e), p) % p
         return ModPElement(self, acc)
 
-    def pow_exp_list(self, base: ModPElement, exponents: Sequence[Scalar]) -> list[ModPElement]:
+    def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[ModPElement]:
         """[base^e for e in exponents] in one GIL-free gmpy2 call (variable time)."""
-        if base.group != self:
-            raise GroupMismatchError(f"element of {base.group.name} used with {self.name}")
-        vals = gmpy2.powmod_exp_list(base.value, [self._exp(e) for e in exponents], self.p)
+        vals = gmpy2.powmod_exp_list(self._mine(base).value, [self._exp(e) for e in exponents], self.p)
         return [ModPElement(self, v) for v in vals]
 
     def elements_batch(self, blobs: Sequence[bytes]) -> list[ModPElement]:
@@ -315,19 +315,19 @@ class ModPGroup:
                     raise InvalidElementError(f"element {n}: not in the order-q subgroup of {self.name}")
         return [ModPElement(self, x) for x in xs]
 
-    def dlog(self, value: ModPElement, base: ModPElement, bound: int) -> int:
+    def dlog(self, value: Element, base: Element, bound: int) -> int:
         """Baby-step giant-step for t in [0, bound] with base^t = value."""
-        if value.group != self or base.group != self:
-            raise GroupMismatchError("dlog across groups")
+        v = self._mine(value).value
+        b = self._mine(base).value
         p = self.p
         m = max(1, int(gmpy2.isqrt(bound + 1)) + 1)
         baby: dict[int, int] = {}
         acc = mpz(1)
-        for j in range(m):
-            baby.setdefault(int(acc), j)
-            acc = acc * base.value % p
+        for n in range(m):
+            baby.setdefault(int(acc), n)
+            acc = acc * b % p
         giant = gmpy2.invert(acc, p)  # base^-m
-        y = value.value
+        y = v
         for i in range(m + 1):
             j = baby.get(int(y))
             if j is not None:

@@ -143,7 +143,7 @@ def verify_range_many(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement
     if not ok:
         return failures
 
-    def var_part(chunk: Sequence[RangeStatement]) -> list[tuple[list[Element], list[Element]]]:
+    def var_part(chunk: Sequence[RangeStatement]) -> list[tuple[Sequence[Element], Sequence[Element]]]:
         return [
             (g.pow_exp_list(it.ct.alpha, it.proof.c), g.pow_exp_list(it.ct.beta, it.proof.c)) for it in chunk
         ]
@@ -157,7 +157,7 @@ def verify_range_many(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement
             for j, (c, v) in enumerate(zip(it.proof.c, it.proof.v, strict=True))
         ]
         fixed.append((gv, kw))
-    var: list[tuple[list[Element], list[Element]]] = []
+    var: list[tuple[Sequence[Element], Sequence[Element]]] = []
     for f in futures:
         var.extend(f.result())
     q = g.q

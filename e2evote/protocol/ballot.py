@@ -226,15 +226,18 @@ def chain_close_hash(H_E: bytes, last_code: bytes, B_aux0: bytes) -> bytes:
 
 
 class Device:
-    """An encrypting device; B_aux,0 is its name's UTF-8 bytes. With chaining, each
+    """An encrypting device with device information B_aux,0 (default, and always in native records:
+    its name's UTF-8 bytes; egk's vectors use arbitrary bytes). With chaining, each
     B_aux,j = H(B_{j-1}) || B_aux,0 (eq. 60)."""
 
     __slots__ = ("ctx", "name", "info", "chaining", "_last", "count")
 
-    def __init__(self, ctx: ElectionContext, name: str, chaining: bool | None = None):
+    def __init__(
+        self, ctx: ElectionContext, name: str, chaining: bool | None = None, *, info: bytes | None = None
+    ) -> None:
         self.ctx = ctx
         self.name = name
-        self.info = name.encode("utf-8")
+        self.info = info if info is not None else name.encode("utf-8")
         self.chaining = ctx.manifest.chaining if chaining is None else chaining
         self._last: bytes | None = None
         self.count = 0
@@ -251,6 +254,11 @@ class Device:
     def record(self, code: bytes) -> None:
         self._last = code
         self.count += 1
+
+    def resume(self, last_code: bytes | None, count: int) -> None:
+        """Restore the chain position of a device that encrypted ``count`` ballots already."""
+        self._last = last_code
+        self.count = count
 
     def close(self) -> bytes:
         """The closing hash (eq. 61); raises if no ballot was encrypted."""

@@ -203,7 +203,7 @@ class Manifest:
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
         ):
             raise ManifestError("metadata must map strings to strings")
-        canon: dict[str, Any] = {
+        canon_doc: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "label": label,
             "contests": canon_contests,
@@ -213,8 +213,8 @@ class Manifest:
             "metadata": dict(metadata),
         }
         if eligible is not None:
-            canon["eligible_voters"] = eligible
-        raw = canonical_json(canon)
+            canon_doc["eligible_voters"] = eligible
+        raw = canonical_json(canon_doc)
         if len(raw) > MAX_MANIFEST_BYTES:
             raise ManifestError("manifest too large")
         return Manifest(

@@ -277,6 +277,10 @@ class _ParsedBallot:
 
     __slots__ = ("f", "state", "what", "raw_contests", "blobs", "names")
 
+    f: Mapping[str, Any]
+    state: BallotState
+    what: str
+
     def __init__(self) -> None:
         self.raw_contests: list[tuple[int, str, Mapping[str, Any], list[tuple[int, Any]]]] = []
         self.blobs: list[bytes] = []

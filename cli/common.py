@@ -1,0 +1,139 @@
+"""Shared pieces of the ``e2evote`` command: consoles, one-line errors, progress bars, options.
+
+The CLI does no cryptography and touches no files itself: it parses options, calls the library
+(e2evote.protocol, e2evote.record, e2evote.verifier) and prints (specs/11-cli.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from e2evote.errors import E2EVoteError
+from e2evote.groups import group_by_name
+from e2evote.groups.base import Group
+
+__all__ = [
+    "out",
+    "err",
+    "CliError",
+    "fail",
+    "cli_errors",
+    "progress_bar",
+    "parse_group",
+    "GROUP_ALIASES",
+    "passphrase",
+    "EXIT_ERROR",
+]
+
+#: exit code of a one-line error (bad input, wrong passphrase, step out of order); 1 = verification failed
+EXIT_ERROR = 2
+
+out = Console(highlight=False, soft_wrap=True)
+"""standard output: results"""
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+"""standard error: progress, notes, errors"""
+
+GROUP_ALIASES = {
+    "modp": "modp-4096",
+    "modp-4096": "modp-4096",
+    "ed25519": "ed25519",
+    "test": "modp-test-511",
+    "modp-test-511": "modp-test-511",
+}
+
+
+class CliError(Exception):
+    """An error the CLI reports as one line (exit code 2)."""
+
+
+def fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn library and OS errors into ``error: <one line>`` on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except CliError as exc:
+            _die(str(exc))
+        except E2EVoteError as exc:
+            _die(str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _die(f"{where}{exc.strerror or exc}")
+        except (ValueError, TypeError, KeyError, IndexError) as exc:  # bad input the library let through
+            _die(f"malformed input ({type(exc).__name__}: {exc})")
+        except KeyboardInterrupt:
+            _die("interrupted")
+
+    return wrapper
+
+
+def _die(message: str) -> NoReturn:
+    first = " ".join(message.split())
+    err.print(f"[bold red]error:[/] {escape(first)}", markup=True, highlight=False)
+    raise typer.Exit(EXIT_ERROR)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Progress]:
+    """A transient Rich progress display on stderr; nothing is drawn when ``enabled`` is false or
+    stderr is not a terminal (updates are still accepted)."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not enabled,
+    )
+    with progress:
+        yield progress
+
+
+def parse_group(name: str) -> Group:
+    """``modp`` (the EG 2.0 4096-bit group), ``ed25519`` or ``test`` (the 511-bit test group)."""
+    full = GROUP_ALIASES.get(name.lower())
+    if full is None:
+        fail(f"unknown group {name!r} (choose modp, ed25519 or test)")
+    return group_by_name(full)
+
+
+def passphrase(confirm: bool = False) -> str:
+    """The keystore passphrase: $E2EVOTE_PASSPHRASE, else a hidden prompt (never a command-line argument)."""
+    env = os.environ.get("E2EVOTE_PASSPHRASE")
+    if env is not None:
+        if not env:
+            fail("E2EVOTE_PASSPHRASE is empty")
+        return env
+    value: Any = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not isinstance(value, str) or not value:
+        fail("the passphrase must not be empty")
+    return value

@@ -1,0 +1,195 @@
+"""The ``e2evote`` command (specs/11-cli.md): ``verify``, ``demo`` and the role groups
+``official``, ``trustee`` and ``voter``.
+
+Exit codes: 0 success; 1 a verification found failures; 2 a one-line error (bad input, wrong
+passphrase, a step run out of order, a tampered message). No command prints a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cli import official, trustee, voter
+from cli.common import cli_errors, fail, out, parse_group, progress_bar
+from cli.demo import DemoConfig, Step, run_demo
+from e2evote.verifier import Report, verify_path
+
+__all__ = ["app", "verify", "demo", "print_report"]
+
+app = typer.Typer(
+    name="e2evote",
+    help="End-to-end verifiable elections (ElectionGuard 2.0): run, take part in and verify an election.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(official.app, name="official")
+app.add_typer(trustee.app, name="trustee")
+app.add_typer(voter.app, name="voter")
+
+MAX_LISTED = 50
+
+
+def print_report(report: Report) -> None:
+    """A human-readable verification report on stdout."""
+    s = report.summary
+    if report.ok:
+        out.print(
+            f"[bold green]✓ verified[/] {escape(report.source)}: {s.get('ballots', 0)} ballots "
+            f"({s.get('cast', 0)} cast, {s.get('challenged', 0)} challenged)"
+        )
+    else:
+        out.print(
+            f"[bold red]✗ verification failed[/] for {escape(report.source)}: "
+            f"{len(report.failures)} failure(s)"
+        )
+        for f in report.failures[:MAX_LISTED]:
+            out.print(f"  [{f.step}] {f.obj}" + (f": {f.detail}" if f.detail else ""), markup=False)
+        if len(report.failures) > MAX_LISTED:
+            out.print(f"  … and {len(report.failures) - MAX_LISTED} more (use --json for all)")
+    if report.checks:
+        out.print("checks: " + ", ".join(f"{k} {v}" for k, v in sorted(report.checks.items())), markup=False)
+
+
+@app.command()
+@cli_errors
+def verify(
+    path: Annotated[Path, typer.Argument(help="a native e2evote record or an egk-layout record directory")],
+    json_out: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Verify an election record independently; exit 0 iff every check passes."""
+    if not path.exists():
+        fail(f"{path}: no such file or directory")
+    if not path.is_dir():
+        fail(f"{path}: not a directory (a record is a directory)")
+    with progress_bar(not quiet) as bar:
+        task = bar.add_task("verifying", total=None)
+
+        def step(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=f"verifying {phase}", completed=done, total=total or None)
+
+        report = verify_path(path, progress=step)
+    if json_out:
+        typer.echo(report.to_json())
+    else:
+        print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+@cli_errors
+def demo(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="directory for the sealed election record (new or empty)")
+    ],
+    voters: Annotated[int, typer.Option(help="number of ballots")] = 100,
+    trustees: Annotated[int, typer.Option(help="number of guardians n")] = 5,
+    quorum: Annotated[int, typer.Option(help="quorum k")] = 3,
+    missing: Annotated[int, typer.Option(help="guardians absent at decryption")] = 1,
+    group: Annotated[str, typer.Option(help="modp (EG 2.0, 4096-bit), ed25519 or test")] = "modp",
+    challenged: Annotated[
+        int | None,
+        typer.Option(
+            help="challenged ballots, half opened by nonce, half by the guardians [default: min(4, voters)]"
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="seed of the random votes (not of the cryptography)")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="end with one JSON line of results")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Run a complete election in-process, write its record to --out and verify it."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        fail(f"{out_dir} exists and is not an empty directory")
+    if challenged is None:
+        challenged = min(4, max(voters, 0))
+    cfg = DemoConfig(out_dir, parse_group(group), voters, trustees, quorum, missing, challenged, seed)
+    t0 = time.perf_counter()
+    with progress_bar(not quiet) as bar:
+
+        def phase_bar(description: str, total: int) -> Step:
+            task = bar.add_task(description, total=total)
+
+            def step(_phase: str, done: int, total_: int) -> None:
+                bar.update(task, completed=done, total=total_ or None)
+
+            return step
+
+        try:
+            res = run_demo(cfg, phase_bar)
+        except ValueError as exc:
+            fail(str(exc))
+    total = time.perf_counter() - t0
+    report = res.report
+    assert report is not None
+
+    out.print(
+        f"[bold]e2evote demo[/]: {cfg.group.name}, {trustees} guardians (quorum {quorum}, absent: "
+        f"{', '.join(map(str, res.absent)) or 'none'}), {voters} ballots "
+        f"({res.cast} cast, {res.opened_by_nonce} challenged and opened by nonce, "
+        f"{res.opened_by_guardians} decrypted by the guardians)"
+    )
+    out.print(f"H_E = {res.H_E.hex()}")
+    counts = Table(title="Tally", title_justify="left")
+    counts.add_column("contest")
+    counts.add_column("option")
+    counts.add_column("votes", justify="right")
+    for contest, row in res.counts.items():
+        for j, (option, n) in enumerate(row.items()):
+            counts.add_row(contest if j == 0 else "", option, str(n))
+    out.print(counts)
+    for contest, outcome in res.outcomes.items():
+        out.print(f"outcome of {contest}: winner {outcome.get('winner')}")
+    timings = Table(title="Timings", title_justify="left")
+    timings.add_column("phase")
+    timings.add_column("seconds", justify="right")
+    for name, secs in res.timings.items():
+        timings.add_row(name, f"{secs:.2f}")
+    timings.add_row("total", f"{total:.2f}")
+    out.print(timings)
+    print_report(report)
+    out.print(f"record: {out_dir}  (check it again with: e2evote verify {out_dir})", markup=False)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "record": str(out_dir),
+                    "group": cfg.group.name,
+                    "guardians": trustees,
+                    "quorum": quorum,
+                    "absent": list(res.absent),
+                    "ballots": voters,
+                    "cast": res.cast,
+                    "challenged": {"nonce": res.opened_by_nonce, "guardians": res.opened_by_guardians},
+                    "counts": res.counts,
+                    "outcomes": res.outcomes,
+                    "H_E": res.H_E.hex(),
+                    "timings": {k: round(v, 3) for k, v in {**res.timings, "total": total}.items()},
+                    "failures": [
+                        {"step": f.step, "object": f.obj, "detail": f.detail} for f in report.failures
+                    ],
+                },
+                sort_keys=True,
+            )
+        )
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def main() -> None:
+    """Entry point for ``python -m cli.main``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""``e2evote official …``: the election official's steps (specs/11-cli.md).
+
+``create`` the election, ``open`` it once every trustee confirmed its key, ``tally`` the cast
+ballots, run the two decryption rounds with the trustees (``decrypt-challenge``, ``combine``) and
+``publish`` the sealed record. The official holds no secret; every check is the library's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.table import Table
+
+from cli.common import cli_errors, err, fail, out, parse_group, progress_bar
+from e2evote.errors import DecryptionError
+from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
+from e2evote.protocol.ceremony import build_context, check_reveal
+from e2evote.protocol.decryption import (
+    DecryptingGuardian,
+    DecryptionChallenge,
+    DecryptionResponse,
+    PartialDecryption,
+    Target,
+    challenges,
+)
+from e2evote.protocol.election import ElectionContext, ElectionParameters
+from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, decrypt_ballot, decrypt_tally
+from e2evote.record import files
+from e2evote.record.files import DecryptionRequest, DecryptionResult, ElectionDir
+from e2evote.record.model import ChallengedBallot
+from e2evote.record.native import RecordWriter
+
+__all__ = ["app", "print_tally"]
+
+app = typer.Typer(
+    help="The election official: create, open, tally, decrypt with the trustees, publish.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ElectionOpt = Annotated[Path, typer.Option("--election", help="the shared election directory")]
+
+
+def print_tally(ctx: ElectionContext, tally: DecryptedTally) -> None:
+    """The decrypted counts as a table on stdout."""
+    table = Table(title=f"Tally of {tally.ballots} cast ballots", title_justify="left")
+    table.add_column("contest")
+    table.add_column("option")
+    table.add_column("votes", justify="right")
+    for contest, row in tally.counts(ctx).items():
+        for j, (option, n) in enumerate(row.items()):
+            table.add_row(contest if j == 0 else "", option, str(n))
+    out.print(table)
+
+
+@app.command()
+@cli_errors
+def create(
+    manifest: Annotated[Path, typer.Option("--manifest", help="the manifest (native JSON)")],
+    trustees: Annotated[int, typer.Option("--trustees", help="number of guardians n")],
+    quorum: Annotated[int, typer.Option("--quorum", help="quorum k")],
+    out_dir: Annotated[Path, typer.Option("--out", help="new election directory")],
+    group: Annotated[str, typer.Option(help="modp (EG 2.0, 4096-bit), ed25519 or test")] = "modp",
+) -> None:
+    """Fix the parameters (group, manifest, n, k): writes parameters.msgpack and the canonical manifest."""
+    m = files.read_manifest_json(manifest)
+    params = ElectionParameters(parse_group(group), m, trustees, quorum)
+    ElectionDir(out_dir).create(params)
+    out.print(f"election created in {out_dir}: {params.group.name}, {trustees} guardians, quorum {quorum}")
+    out.print(f"H_B = {params.H_B.hex()}")
+    out.print(f"next: each trustee runs `e2evote trustee keygen --election {out_dir} --index i --out DIR`")
+
+
+@app.command("open")
+@cli_errors
+def open_(election: ElectionOpt) -> None:
+    """Collect and check every guardian's public keys and key confirmation; publish K and H_E."""
+    edir = ElectionDir(election)
+    params = edir.parameters()
+    if edir.exists(edir.context_file):
+        fail("the election is already open")
+    n, g, H_B = params.n, params.group, params.H_B
+    pubs, missing = [], []
+    for i in range(1, n + 1):
+        path = edir.public_keys_file(i)
+        if not edir.exists(path):
+            missing.append(i)
+            continue
+        pubs.append(files.decode_public_keys(g, H_B, edir.read(path), str(path)))
+    if missing:
+        fail(f"waiting for the public keys of guardian(s) {', '.join(map(str, missing))} (`trustee keygen`)")
+    ctx = build_context(params, pubs)
+    by_i = {pk.i: pk for pk in pubs}
+    # every complaint must have been answered by a reveal that checks (anyone can check it)
+    for ell in range(1, n + 1):
+        path = edir.share_check_file(ell)
+        if not edir.exists(path):
+            fail(f"waiting for guardian {ell}'s share check (`trustee check`)")
+        _, complaints = files.decode_share_check(H_B, edir.read(path), str(path))
+        for c in complaints:
+            rpath = edir.reveals_file(c.i)
+            if not edir.exists(rpath):
+                fail(f"guardian {c.i} has not answered guardian {ell}'s complaint (`trustee answer`)")
+            _, answers = files.decode_reveals(g, H_B, edir.read(rpath), str(rpath))
+            match = [(r, sh) for r, sh in answers if r.ell == ell]
+            if not match:
+                fail(f"guardian {c.i}'s answers do not cover guardian {ell}'s complaint")
+            check_reveal(params, match[0][0], match[0][1], by_i[c.i], by_i[ell])
+    unconfirmed = []
+    for i in range(1, n + 1):
+        path = edir.confirmation_file(i)
+        if not edir.exists(path):
+            unconfirmed.append(i)
+            continue
+        j, H_E = files.decode_key_confirmation(H_B, edir.read(path), str(path))
+        if j != i or H_E != ctx.H_E:
+            fail(f"guardian {i} confirmed a different election key (H_E {H_E.hex()[:12]}…)")
+    if unconfirmed:
+        fail(f"waiting for guardian(s) {', '.join(map(str, unconfirmed))} to finalize (`trustee finalize`)")
+    edir.write(edir.context_file, files.encode_context(ctx, pubs))
+    out.print(f"election open: K and H_E published in {edir.context_file}")
+    out.print(f"H_E = {ctx.H_E.hex()}")
+
+
+@app.command()
+@cli_errors
+def tally(election: ElectionOpt) -> None:
+    """Aggregate the cast ballots (eq. 62) and publish the decryption request for the trustees."""
+    edir = ElectionDir(election)
+    ctx, _ = edir.context()
+    if edir.exists(edir.request_file):
+        fail("the tally was already computed (tally/request.msgpack exists)")
+    acc = TallyAccumulator(ctx)
+    to_decrypt: list[EncryptedBallot] = []
+    paths = edir.ballot_files()
+    with progress_bar() as bar:
+        task = bar.add_task("tallying", total=len(paths))
+        for sb in edir.iter_ballots(ctx.group, ctx.H_E):
+            if sb.ballot.state == BallotState.CAST:
+                acc.add(sb.ballot)
+            elif not edir.exists(edir.opening_file(sb.ballot.ballot_id)):
+                to_decrypt.append(sb.ballot)
+            bar.advance(task)
+    req = DecryptionRequest(acc.result(), tuple(sorted(to_decrypt, key=lambda b: b.ballot_id)))
+    edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
+    out.print(f"tallied {req.tally.ballots} cast ballots; {len(req.ballots)} challenged ballot(s) to decrypt")
+    out.print("next: the trustees run `e2evote trustee decrypt`")
+
+
+def _request(edir: ElectionDir, ctx: ElectionContext) -> DecryptionRequest:
+    if not edir.exists(edir.request_file):
+        fail("no tally yet (run `e2evote official tally` first)")
+    return files.decode_request(ctx.group, ctx.H_E, edir.read(edir.request_file), str(edir.request_file))
+
+
+def _partials(
+    edir: ElectionDir, ctx: ElectionContext, req: DecryptionRequest, only: Sequence[int] | None = None
+) -> dict[int, dict[str, PartialDecryption]]:
+    found: dict[int, dict[str, PartialDecryption]] = {}
+    for i in range(1, ctx.parameters.n + 1):
+        path = edir.partial_file(i)
+        if (only is not None and i not in only) or not edir.exists(path):
+            continue
+        request, j, sections = files.decode_partial(ctx.group, ctx.H_E, edir.read(path), str(path))
+        if j != i:
+            fail(f"{path} is guardian {j}'s partial decryption")
+        if request != req.digest:
+            err.print(f"note: guardian {i}'s partial decryption is for an older request; ignored")
+            continue
+        found[i] = sections
+    return found
+
+
+@app.command("decrypt-challenge")
+@cli_errors
+def decrypt_challenge(
+    election: ElectionOpt,
+    trustees: Annotated[str | None, typer.Option(help="use only these guardians, e.g. 1,2,4")] = None,
+) -> None:
+    """Round 2: combine the available partial decryptions and write each guardian's challenges."""
+    edir = ElectionDir(election)
+    ctx, _ = edir.context()
+    req = _request(edir, ctx)
+    only = [int(x) for x in trustees.split(",")] if trustees else None
+    parts = _partials(edir, ctx, req, only)
+    k = ctx.parameters.k
+    if len(parts) < k:
+        fail(
+            f"{len(parts)} partial decryption(s) available, the quorum is {k} "
+            "(trustees run `trustee decrypt`)"
+        )
+    sections = req.sections(ctx)
+    per_guardian: dict[int, dict[str, DecryptionChallenge]] = {i: {} for i in parts}
+    for name, targets in sections.items():
+        if any(name not in secs for secs in parts.values()):
+            fail(f"a partial decryption lacks section {name!r}")
+        for ch in challenges(ctx, targets, [secs[name] for secs in parts.values()]):
+            per_guardian[ch.i][name] = ch
+    for i in range(1, ctx.parameters.n + 1):
+        edir.remove(edir.challenge_file(i))
+    for i, chs in per_guardian.items():
+        edir.write(edir.challenge_file(i), files.encode_challenge(ctx.H_E, req.digest, i, chs))
+    out.print(f"challenges written for guardian(s) {', '.join(map(str, sorted(parts)))}")
+    out.print("next: those trustees run `e2evote trustee respond`, then `e2evote official combine`")
+
+
+class _ReplayPending:
+    """A guardian's round-2 answer as published, replayed into the library's decryption."""
+
+    def __init__(self, guardian: DecryptingGuardian, response: DecryptionResponse) -> None:
+        self.guardian = guardian
+        self._response = response
+
+    def respond(self, challenge: DecryptionChallenge) -> DecryptionResponse:
+        return self._response
+
+
+class _ReplayGuardian:
+    """Stands in for a remote guardian: returns its published round-1 and round-2 messages, so that
+    e2evote.protocol.tally.decrypt_tally / decrypt_ballot check them (eq. 74-75) and assemble the
+    result exactly as in one process."""
+
+    def __init__(
+        self,
+        i: int,
+        ctx: ElectionContext,
+        targets: Sequence[Target],
+        partial: PartialDecryption,
+        response: DecryptionResponse,
+    ) -> None:
+        self.i = i
+        self._guardian = DecryptingGuardian(i, ctx.group.scalar(0), ctx.group)  # P_i is never used
+        self._targets = list(targets)
+        self._partial = partial
+        self._response = response
+
+    def commit(
+        self, targets: Sequence[Target], nonces: Any = None
+    ) -> tuple[PartialDecryption, _ReplayPending]:
+        if list(targets) != self._targets:
+            raise DecryptionError("internal error: decryption targets differ from the request's")
+        return self._partial, _ReplayPending(self._guardian, self._response)
+
+
+@app.command()
+@cli_errors
+def combine(election: ElectionOpt) -> None:
+    """Check every guardian's responses (naming a cheating one) and publish the decrypted tally."""
+    edir = ElectionDir(election)
+    ctx, pubs = edir.context()
+    req = _request(edir, ctx)
+    U = [i for i in range(1, ctx.parameters.n + 1) if edir.exists(edir.challenge_file(i))]
+    if not U:
+        fail("no challenges yet (run `e2evote official decrypt-challenge` first)")
+    parts = _partials(edir, ctx, req, U)
+    if sorted(parts) != U:
+        fail("the partial decryptions changed since `official decrypt-challenge`; run it again")
+    responses: dict[int, dict[str, DecryptionResponse]] = {}
+    waiting = []
+    for i in U:
+        path = edir.response_file(i)
+        if not edir.exists(path):
+            waiting.append(i)
+            continue
+        request, j, secs = files.decode_response(ctx.group, ctx.H_E, edir.read(path), str(path))
+        if j != i or request != req.digest:
+            fail(f"{path} is not guardian {i}'s response to the current request")
+        responses[i] = secs
+    if waiting:
+        fail(f"waiting for the responses of guardian(s) {', '.join(map(str, waiting))} (`trustee respond`)")
+    sections = req.sections(ctx)
+
+    def replay(name: str) -> list[DecryptingGuardian]:
+        for i in U:
+            if name not in responses[i]:
+                fail(f"guardian {i}'s response lacks section {name!r}")
+        return cast(
+            list[DecryptingGuardian],
+            [_ReplayGuardian(i, ctx, sections[name], parts[i][name], responses[i][name]) for i in U],
+        )
+
+    with progress_bar() as bar:
+        task = bar.add_task("checking and combining", total=1 + len(req.ballots))
+        decrypted = decrypt_tally(ctx, pubs, replay("tally"), req.tally)
+        bar.advance(task)
+        ballots = []
+        for b in req.ballots:
+            ballots.append(decrypt_ballot(ctx, pubs, replay(f"ballot:{b.ballot_id}"), b))
+            bar.advance(task)
+    result = DecryptionResult(req.digest, tuple(U), decrypted, tuple(ballots))
+    edir.write(edir.result_file, files.encode_result(ctx.H_E, result))
+    out.print(f"decryption by guardian(s) {', '.join(map(str, U))} checked and combined")
+    print_tally(ctx, decrypted)
+    out.print("next: `e2evote official publish`")
+
+
+@app.command()
+@cli_errors
+def publish(
+    election: ElectionOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="new directory for the sealed record")],
+) -> None:
+    """Write the election record so far (native format, sealed) for anyone to verify."""
+    edir = ElectionDir(election)
+    ctx, pubs = edir.context()
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        fail(f"{out_dir} exists and is not an empty directory")
+    submitted = sorted(
+        edir.iter_ballots(ctx.group, ctx.H_E), key=lambda sb: (sb.seq, sb.ballot.device, sb.ballot.ballot_id)
+    )
+    writer = RecordWriter(out_dir, ctx, pubs)
+    for sb in submitted:
+        writer.add_ballot(sb.ballot)
+    opened: list[ChallengedBallot] = []
+    for path in edir.opening_files():
+        bid, nonce, claimed = files.decode_opening(ctx.H_E, edir.read(path), str(path))
+        opened.append(ChallengedBallot(bid, nonce, claimed, None))
+    result = None
+    if edir.exists(edir.result_file):
+        req = _request(edir, ctx)
+        result = files.decode_result(ctx.group, ctx.H_E, edir.read(edir.result_file), str(edir.result_file))
+        if result.request != req.digest:
+            fail("the decryption result is for another tally; run the decryption again")
+        writer.set_tally(req.tally, result.tally)
+        opened += [ChallengedBallot(b.ballot_id, None, None, b) for b in result.ballots]
+    if opened:
+        writer.set_challenged(opened)
+    if ctx.manifest.chaining:
+        closes = {}
+        for path in edir.device_files():
+            st = files.decode_device_state(ctx.H_E, edir.read(path), str(path))
+            if st.last_code is not None:
+                device = Device(ctx, st.name)
+                device.record(st.last_code)
+                closes[st.name] = device.close()
+        if closes:
+            writer.set_device_closes(closes)
+    writer.seal()
+    what = "final record" if result is not None else "record so far (no decrypted tally yet)"
+    out.print(f"{what} with {len(submitted)} ballot(s) sealed in {out_dir}")
+    out.print(f"verify it: e2evote verify {out_dir}")

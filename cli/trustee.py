@@ -1,0 +1,345 @@
+"""``e2evote trustee …``: one guardian's side of the key ceremony and of decryption (specs/11-cli.md).
+
+Each trustee keeps a private directory (``--trustee``) with a passphrase-encrypted keystore and a
+progress file; everything it publishes goes to the shared election directory (``--election``)
+under ``trustees/<i>/``. Steps, in order::
+
+    keygen → shares → check → [answer] → finalize → decrypt → respond
+
+The ceremony's state machine (e2evote.protocol.ceremony) is rebuilt from the keystore at every step
+through its public constructors; the checks are the library's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import cli_errors, err, fail, out, passphrase
+from e2evote.protocol.ceremony import (
+    AwaitingShares,
+    Complaint,
+    EncryptedShare,
+    GuardianPublicKeys,
+    GuardianSetup,
+    ShareReveal,
+)
+from e2evote.protocol.decryption import DecryptingGuardian, PendingDecryption
+from e2evote.protocol.election import ElectionParameters
+from e2evote.record import files
+from e2evote.record.files import (
+    ElectionDir,
+    Keystore,
+    PendingNonces,
+    TrusteeDir,
+    TrusteeSecrets,
+    TrusteeState,
+)
+
+__all__ = ["app", "STEPS"]
+
+app = typer.Typer(
+    help="A trustee (guardian): key ceremony and decryption. Passphrase: prompt or $E2EVOTE_PASSPHRASE.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+STEPS = ("keygen", "shares", "check", "answer", "finalize", "decrypt", "respond")
+
+ElectionOpt = Annotated[Path, typer.Option("--election", help="the shared election directory")]
+TrusteeOpt = Annotated[Path, typer.Option("--trustee", help="this trustee's private directory")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Session:
+    """The election and trustee directories, the parameters and the trustee's progress."""
+
+    def __init__(self, election: Path, trustee: Path) -> None:
+        self.edir = ElectionDir(election)
+        self.tdir = TrusteeDir(trustee)
+        self.params: ElectionParameters = self.edir.parameters()
+        self.H_B = self.params.H_B
+        self.state = self.tdir.read_state(self.H_B)
+        self.i = self.state.i
+
+    def require(self, before: str, step: str, *, once: bool = True) -> None:
+        if before not in self.state.steps:
+            fail(f"run `e2evote trustee {before}` first")
+        if once and step in self.state.steps:
+            fail(f"`e2evote trustee {step}` was already run for guardian {self.i}")
+
+    def done(self, step: str, **changes: object) -> None:
+        steps = self.state.steps if step in self.state.steps else (*self.state.steps, step)
+        self.state = replace(self.state, steps=steps, **changes)  # type: ignore[arg-type]
+        self.tdir.write_state(self.H_B, self.state)
+
+    def unlock(self) -> tuple[Keystore, TrusteeSecrets]:
+        ks, secrets = Keystore.open(self.tdir.keystore_file, passphrase())
+        if secrets.H_B != self.H_B or secrets.i != self.i:
+            fail("the key file belongs to another election or guardian")
+        return ks, secrets
+
+    def public_keys(self) -> list[GuardianPublicKeys]:
+        pubs, missing = [], []
+        for j in range(1, self.params.n + 1):
+            path = self.edir.public_keys_file(j)
+            if not self.edir.exists(path):
+                missing.append(j)
+                continue
+            pk = files.decode_public_keys(self.params.group, self.H_B, self.edir.read(path), str(path))
+            if pk.i != j:
+                fail(f"{path} holds the keys of guardian {pk.i}, not {j}")
+            pubs.append(pk)
+        if missing:
+            fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
+        return pubs
+
+    def awaiting(self, secrets: TrusteeSecrets) -> AwaitingShares:
+        """Rebuild state 2 from the keystore: same coefficients, same share nonces, same shares."""
+        setup = GuardianSetup(self.params, self.i, secrets.coefficients, secrets.public)
+        return setup.receive_public_keys(self.public_keys(), share_nonces=dict(secrets.share_nonces))
+
+    def share_checks(self) -> dict[int, tuple[Complaint, ...]]:
+        checks, missing = {}, []
+        for j in range(1, self.params.n + 1):
+            path = self.edir.share_check_file(j)
+            if not self.edir.exists(path):
+                missing.append(j)
+                continue
+            ell, complaints = files.decode_share_check(self.H_B, self.edir.read(path), str(path))
+            if ell != j:
+                fail(f"{path} is guardian {ell}'s report, not guardian {j}'s")
+            checks[j] = complaints
+        if missing:
+            fail(f"waiting for the share checks of guardian(s) {_list(missing)} (`trustee check`)")
+        return checks
+
+    def incoming(self) -> list[EncryptedShare]:
+        shares, missing = [], []
+        for j in range(1, self.params.n + 1):
+            if j == self.i:
+                continue
+            path = self.edir.share_file(j, self.i)
+            if not self.edir.exists(path):
+                missing.append(j)
+                continue
+            sh = files.decode_share(self.params.group, self.H_B, self.edir.read(path), str(path))
+            if (sh.i, sh.ell) != (j, self.i):
+                fail(f"{path} holds the share from {sh.i} to {sh.ell}, not from {j} to {self.i}")
+            shares.append(sh)
+        if missing:
+            fail(f"waiting for the shares of guardian(s) {_list(missing)} (`trustee shares`)")
+        return shares
+
+
+def _list(xs: list[int] | tuple[int, ...]) -> str:
+    return ", ".join(map(str, xs))
+
+
+# ---------------------------------------------------------------------------------------------------
+# key ceremony
+# ---------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@cli_errors
+def keygen(
+    election: ElectionOpt,
+    index: Annotated[int, typer.Option("--index", help="this guardian's index i (1..n)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="new private trustee directory")],
+) -> None:
+    """Create the secret polynomial, store it encrypted, publish the commitments K_{i,j} and proofs."""
+    edir = ElectionDir(election)
+    params = edir.parameters()
+    if not 1 <= index <= params.n:
+        fail(f"--index must be in 1..{params.n}")
+    tdir = TrusteeDir(out_dir)
+    if tdir.exists() or tdir.keystore_file.exists():
+        fail(f"{out_dir} already holds a trustee")
+    if edir.exists(edir.public_keys_file(index)):
+        fail(f"guardian {index} has already published its keys in {election}")
+    pw = passphrase(confirm=True)
+    setup = GuardianSetup.start(params, index)
+    secrets = TrusteeSecrets(params.group, params.H_B, index, setup.secret_coefficients(), setup.public)
+    Keystore.create(tdir.keystore_file, pw, secrets)
+    tdir.write_state(params.H_B, TrusteeState(index, ("keygen",)))
+    edir.write(edir.public_keys_file(index), files.encode_public_keys(params.H_B, setup.public))
+    out.print(f"guardian {index}: keys created; public keys in {edir.public_keys_file(index)}")
+    out.print("next: `e2evote trustee shares` once every guardian has run keygen")
+
+
+@app.command()
+@cli_errors
+def shares(election: ElectionOpt, trustee: TrusteeOpt) -> None:
+    """Check everybody's public keys and publish an encrypted share P_i(ℓ) for every other guardian."""
+    s = _Session(election, trustee)
+    s.require("keygen", "shares")
+    pubs = s.public_keys()
+    ks, secrets = s.unlock()
+    g = s.params.group
+    # the share nonces ξ_{i,ℓ} are kept (encrypted) to answer complaints
+    nonces = {pk.i: g.random_scalar() for pk in pubs if pk.i != s.i}
+    setup = GuardianSetup(s.params, s.i, secrets.coefficients, secrets.public)
+    aw = setup.receive_public_keys(pubs, share_nonces=nonces)
+    ks.save(replace(secrets, share_nonces=nonces))
+    for sh in aw.outgoing:
+        s.edir.write(s.edir.share_file(s.i, sh.ell), files.encode_share(s.H_B, sh))
+    s.done("shares")
+    out.print(f"guardian {s.i}: all public keys check; {len(aw.outgoing)} encrypted shares published")
+
+
+@app.command()
+@cli_errors
+def check(election: ElectionOpt, trustee: TrusteeOpt) -> None:
+    """Decrypt and check the shares addressed to this guardian; publish "ok" or complaints."""
+    s = _Session(election, trustee)
+    s.require("shares", "check")
+    incoming = s.incoming()
+    _, secrets = s.unlock()
+    checked = s.awaiting(secrets).receive_shares(incoming)
+    s.edir.write(s.edir.share_check_file(s.i), files.encode_share_check(s.H_B, s.i, checked.complaints))
+    s.done("check")
+    if checked.complaints:
+        for c in checked.complaints:
+            err.print(f"complaint against guardian {c.i}: {c.reason}", markup=False)
+        out.print(
+            f"guardian {s.i}: {len(checked.complaints)} complaint(s) published; the accused must run "
+            "`e2evote trustee answer`"
+        )
+    else:
+        out.print(f"guardian {s.i}: every share checks (ok)")
+
+
+@app.command()
+@cli_errors
+def answer(election: ElectionOpt, trustee: TrusteeOpt) -> None:
+    """Answer every complaint against this guardian by revealing the disputed share and its nonce."""
+    s = _Session(election, trustee)
+    s.require("shares", "answer")
+    checks = s.share_checks()
+    against = [c for cs in checks.values() for c in cs if c.i == s.i]
+    _, secrets = s.unlock()
+    aw = s.awaiting(secrets)
+    sent = {sh.ell: sh for sh in aw.outgoing}
+    reveals: list[tuple[ShareReveal, EncryptedShare]] = [(aw.reveal(c), sent[c.ell]) for c in against]
+    s.edir.write(s.edir.reveals_file(s.i), files.encode_reveals(s.H_B, s.i, reveals))
+    s.done("answer")
+    if against:
+        out.print(
+            f"guardian {s.i}: answered {len(against)} complaint(s) from guardian(s) "
+            f"{_list(sorted(c.ell for c in against))}"
+        )
+    else:
+        out.print(f"guardian {s.i}: no complaints against you")
+
+
+@app.command()
+@cli_errors
+def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
+    """Resolve complaints with the accused guardians' reveals, compute P(i), K and H_E; confirm."""
+    s = _Session(election, trustee)
+    s.require("check", "finalize")
+    path = s.edir.share_check_file(s.i)
+    _, mine = files.decode_share_check(s.H_B, s.edir.read(path), str(path))
+    incoming = {sh.i: sh for sh in s.incoming()}
+    reveals: list[ShareReveal] = []
+    for c in mine:
+        rpath = s.edir.reveals_file(c.i)
+        if not s.edir.exists(rpath):
+            fail(f"waiting for guardian {c.i} to answer your complaint (`trustee answer`)")
+        accused, answers = files.decode_reveals(s.params.group, s.H_B, s.edir.read(rpath), str(rpath))
+        if accused != c.i:
+            fail(f"{rpath} holds guardian {accused}'s answers, not guardian {c.i}'s")
+        for rev, sh in answers:
+            if rev.ell == s.i:
+                reveals.append(rev)
+                incoming[c.i] = sh  # the sender's own copy of the disputed share
+    ks, secrets = s.unlock()
+    checked = s.awaiting(secrets).receive_shares(list(incoming.values()))
+    key = checked.finalize(reveals)
+    ks.save(replace(secrets, P_i=key.P_i))
+    s.edir.write(s.edir.confirmation_file(s.i), files.encode_key_confirmation(s.H_B, s.i, key.context.H_E))
+    s.done("finalize")
+    out.print(f"guardian {s.i}: key share stored; H_E = {key.context.H_E.hex()}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# decryption
+# ---------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@cli_errors
+def decrypt(election: ElectionOpt, trustee: TrusteeOpt) -> None:
+    """Round 1: partial decryption of the tally and of the challenged ballots to open (M_i, a_i, b_i)."""
+    s = _Session(election, trustee)
+    s.require("finalize", "decrypt", once=False)
+    ctx, _ = s.edir.context(s.params)
+    if not s.edir.exists(s.edir.request_file):
+        fail("nothing to decrypt yet (run `e2evote official tally` first)")
+    req = files.decode_request(ctx.group, ctx.H_E, s.edir.read(s.edir.request_file), str(s.edir.request_file))
+    if s.state.request == req.digest:
+        fail("already committed to this decryption request; run `e2evote trustee respond`")
+    ks, secrets = s.unlock()
+    if secrets.P_i is None:
+        fail("run `e2evote trustee finalize` first")
+    guardian = DecryptingGuardian(s.i, secrets.P_i, ctx.group)
+    partials, nonces = {}, {}
+    for name, targets in req.sections(ctx).items():
+        partial, pending = guardian.commit(targets)
+        partials[name] = partial
+        nonces[name] = pending.nonces()
+    ks.save(replace(secrets, pending=PendingNonces(req.digest, nonces)))
+    s.edir.write(s.edir.partial_file(s.i), files.encode_partial(ctx.H_E, req.digest, s.i, partials))
+    s.done("decrypt", request=req.digest)
+    out.print(
+        f"guardian {s.i}: partial decryption of {sum(len(p.M) for p in partials.values())} values published"
+    )
+
+
+@app.command()
+@cli_errors
+def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
+    """Round 2: answer the official's challenges (v_i = u_i − c_i·P(i)); the nonces are then erased."""
+    s = _Session(election, trustee)
+    s.require("decrypt", "respond", once=False)
+    ctx, _ = s.edir.context(s.params)
+    if s.state.request is None:
+        fail(
+            "this guardian's decryption was already answered; run `e2evote trustee decrypt` for a new request"
+        )
+    cpath = s.edir.challenge_file(s.i)
+    if not s.edir.exists(cpath):
+        fail(f"no challenge for guardian {s.i} yet (run `e2evote official decrypt-challenge` first)")
+    request, i, challenges = files.decode_challenge(ctx.group, ctx.H_E, s.edir.read(cpath), str(cpath))
+    if i != s.i:
+        fail(f"{cpath} is addressed to guardian {i}")
+    if request != s.state.request:
+        fail("the challenge is for another decryption request than the one this guardian committed to")
+    req = files.decode_request(ctx.group, ctx.H_E, s.edir.read(s.edir.request_file), str(s.edir.request_file))
+    if req.digest != request:
+        fail("the decryption request changed since `trustee decrypt`; run `trustee decrypt` again")
+    ks, secrets = s.unlock()
+    if secrets.pending is None or secrets.pending.request != request or secrets.P_i is None:
+        fail("no pending decryption in the key file (run `e2evote trustee decrypt` first)")
+    guardian = DecryptingGuardian(s.i, secrets.P_i, ctx.group)
+    sections = req.sections(ctx)
+    if set(challenges) != set(sections) or set(secrets.pending.sections) != set(sections):
+        fail("the challenge does not cover exactly the requested sections")
+    responses = {
+        name: PendingDecryption(guardian, tuple(targets), secrets.pending.sections[name]).respond(
+            challenges[name]
+        )
+        for name, targets in sections.items()
+    }
+    ks.save(replace(secrets, pending=None))  # nonces are never used twice
+    s.edir.write(s.edir.response_file(s.i), files.encode_response(ctx.H_E, request, s.i, responses))
+    s.done("respond", request=None)
+    out.print(f"guardian {s.i}: decryption responses published")

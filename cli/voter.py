@@ -1,0 +1,175 @@
+"""``e2evote voter …``: encrypt a ballot, then cast or challenge it; check a challenged ballot
+(specs/11-cli.md). ``encrypt`` plays the encryption device; the resulting file is private to the
+voter (it holds the ballot nonce) until the ballot is cast (nonce discarded) or challenged (nonce
+released so anyone can re-encrypt and compare)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from cli.common import cli_errors, fail, out
+from e2evote.errors import VerificationError
+from e2evote.protocol.ballot import BallotState, Device, encrypt_ballot, verify_ballot_nonce
+from e2evote.protocol.election import ElectionContext
+from e2evote.record import files
+from e2evote.record.files import DeviceState, ElectionDir, MessageError, SubmittedBallot, VoterBallot
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="A voter: encrypt a ballot, cast or challenge it, check a challenged ballot.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ElectionOpt = Annotated[Path, typer.Option("--election", help="the election directory")]
+
+
+def _load_voter_ballot(edir: ElectionDir, ctx: ElectionContext, path: Path) -> VoterBallot:
+    return files.decode_voter_ballot(ctx.group, ctx.H_E, files.read_bytes(path), str(path))
+
+
+@app.command()
+@cli_errors
+def encrypt(
+    election: ElectionOpt,
+    ballot: Annotated[
+        Path, typer.Option("--ballot", help='plaintext ballot JSON {"id", "votes": {contest: {option: 1}}}')
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="the encrypted ballot (keep it private until cast)")
+    ],
+    device: Annotated[
+        str | None, typer.Option(help="encrypting device name (chains confirmation codes)")
+    ] = None,
+) -> None:
+    """Encrypt a plaintext ballot with range proofs; prints the confirmation code."""
+    edir = ElectionDir(election)
+    ctx, _ = edir.context()
+    plain = files.read_plaintext_json(ballot)
+    if edir.exists(edir.ballot_file(plain.ballot_id)):
+        fail(f"ballot id {plain.ballot_id!r} was already submitted")
+    if out_file.exists():
+        fail(f"{out_file} exists")
+    name = device if device is not None else ("default" if ctx.manifest.chaining else None)
+    dev = None
+    seq = 0
+    if name is not None:
+        dev = Device(ctx, name)
+        dpath = edir.device_file(name)
+        if edir.exists(dpath):
+            st = files.decode_device_state(ctx.H_E, edir.read(dpath), str(dpath))
+            if st.name != name:
+                fail(f"{dpath} is the state of device {st.name!r}")
+            if st.last_code is not None:
+                dev.record(st.last_code)
+            seq = st.count
+        seq += 1
+    enc, nonce = encrypt_ballot(ctx, plain, device=dev)
+    files.write_atomic(
+        out_file, files.encode_voter_ballot(ctx.H_E, VoterBallot(enc, nonce, plain, seq)), private=True
+    )
+    if dev is not None and name is not None:
+        edir.write(
+            edir.device_file(name), files.encode_device_state(ctx.H_E, DeviceState(name, enc.code, seq))
+        )
+    out.print(f"ballot {plain.ballot_id} encrypted to {out_file}")
+    out.print(f"confirmation code: {enc.code.hex()}")
+    out.print("next: `e2evote voter cast` or `e2evote voter challenge`")
+
+
+def _submit(edir: ElectionDir, ctx: ElectionContext, vb: VoterBallot, state: BallotState) -> None:
+    bid = vb.ballot.ballot_id
+    if edir.exists(edir.ballot_file(bid)):
+        fail(f"ballot {bid!r} was already cast or challenged")
+    if edir.exists(edir.request_file):
+        fail("the tally is closed; no more ballots are accepted")
+    edir.write(
+        edir.ballot_file(bid),
+        files.encode_submitted_ballot(ctx.H_E, SubmittedBallot(vb.ballot.with_state(state), vb.seq)),
+    )
+
+
+@app.command()
+@cli_errors
+def cast(
+    encrypted: Annotated[Path, typer.Argument(help="the file written by `voter encrypt`")],
+    election: ElectionOpt,
+) -> None:
+    """Cast the encrypted ballot: it goes into the ballot box and will be tallied."""
+    edir = ElectionDir(election)
+    ctx, _ = edir.context()
+    vb = _load_voter_ballot(edir, ctx, encrypted)
+    _submit(edir, ctx, vb, BallotState.CAST)
+    out.print(f"ballot {vb.ballot.ballot_id} cast; confirmation code {vb.ballot.code.hex()}")
+
+
+@app.command()
+@cli_errors
+def challenge(
+    encrypted: Annotated[Path, typer.Argument(help="the file written by `voter encrypt`")],
+    election: ElectionOpt,
+    keep_nonce: Annotated[
+        bool,
+        typer.Option(
+            "--keep-nonce", help="do not release the nonce; the guardians decrypt the ballot instead"
+        ),
+    ] = False,
+) -> None:
+    """Challenge (spoil) the ballot: it is not tallied and is opened for everybody to check."""
+    edir = ElectionDir(election)
+    ctx, _ = edir.context()
+    vb = _load_voter_ballot(edir, ctx, encrypted)
+    _submit(edir, ctx, vb, BallotState.CHALLENGED)
+    bid = vb.ballot.ballot_id
+    if keep_nonce:
+        out.print(f"ballot {bid} challenged; the guardians will decrypt it")
+        return
+    edir.write(edir.opening_file(bid), files.encode_opening(ctx.H_E, bid, vb.nonce, vb.plaintext))
+    out.print(f"ballot {bid} challenged; nonce released: {vb.nonce.hex()}")
+    out.print(
+        f"check it: e2evote voter check --election {election} {encrypted} "
+        f"--nonce {vb.nonce.hex()} --ballot PLAIN.json"
+    )
+
+
+@app.command("check")
+@cli_errors
+def check_(
+    encrypted: Annotated[Path, typer.Argument(help="the encrypted ballot (voter file or ballot-box file)")],
+    election: ElectionOpt,
+    nonce: Annotated[str, typer.Option("--nonce", help="the released ballot nonce (hex)")],
+    ballot: Annotated[
+        Path, typer.Option("--ballot", help="the choices the ballot should hold (plaintext JSON)")
+    ],
+) -> None:
+    """Instant verification: re-encrypt the claimed choices with the nonce and compare (V13.N)."""
+    edir = ElectionDir(election)
+    ctx, _ = edir.context()
+    raw = files.read_bytes(encrypted)
+    try:
+        enc = files.decode_voter_ballot(ctx.group, ctx.H_E, raw, str(encrypted)).ballot
+    except MessageError:
+        enc = files.decode_submitted_ballot(ctx.group, ctx.H_E, raw, str(encrypted)).ballot
+    try:
+        xi = bytes.fromhex(nonce)
+    except ValueError:
+        fail("--nonce must be hexadecimal")
+    if len(xi) != 32:
+        fail("--nonce must be 32 bytes (64 hex digits)")
+    claimed = files.read_plaintext_json(ballot)
+    try:
+        verify_ballot_nonce(ctx, enc, xi, claimed)
+    except VerificationError as exc:
+        out.print(
+            f"[bold red]✗ ballot {escape(enc.ballot_id)} does NOT hold these choices[/]: {escape(str(exc))}"
+        )
+        raise typer.Exit(1) from None
+    out.print(
+        f"[bold green]✓[/] ballot {escape(enc.ballot_id)} (code {enc.code.hex()[:16]}…) "
+        "encrypts exactly these choices"
+    )

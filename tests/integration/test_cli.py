@@ -1,0 +1,311 @@
+"""A whole election through the ``e2evote`` command, every trustee a separate process with its own
+private directory, the record verified after every phase (CONVENTIONS §10; specs/11-cli.md).
+
+Runs in the 511-bit test group with the fast key-derivation setting (E2EVOTE_TEST_FAST_KDF=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.main import app
+from e2evote.record import files
+from e2evote.record.files import ElectionDir
+
+MANIFEST = {
+    "label": "Club election",
+    "contests": [
+        {"label": "Chair", "options": ["Ann", "Ben", "Cy"], "contest_limit": 1},
+        {"label": "Board", "options": ["Dee", "Eve", "Fay", "Gus"], "contest_limit": 2},
+    ],
+}
+
+BALLOTS = [
+    {"id": "v1", "votes": {"Chair": {"Ann": 1}, "Board": {"Dee": 1, "Eve": 1}}},
+    {"id": "v2", "votes": {"Chair": {"Ben": 1}, "Board": {"Fay": 1}}},
+    {"id": "v3", "votes": {"Chair": {"Ann": 1}, "Board": {"Eve": 1, "Gus": 1}}},
+    {"id": "v4", "votes": {"Chair": {"Cy": 1}, "Board": {"Gus": 1, "Eve": 1}}},  # challenged, nonce released
+    {"id": "v5", "votes": {"Chair": {"Ann": 1}}},  # challenged, decrypted by the guardians
+]
+
+N, K = 3, 2
+PASSPHRASES = {1: "correct horse 1", 2: "battery staple 2", 3: "trustee three"}
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(
+    *args: str | Path, passphrase: str | None = None, expect: int | None = 0, process: bool = False
+) -> Result:
+    """One ``e2evote`` invocation: trustees (and ``process=True``) in a separate process, the
+    official's and voters' public steps in-process (faster; same code path below the argument parser)."""
+    env = {**os.environ, "E2EVOTE_TEST_FAST_KDF": "1", "NO_COLOR": "1", "COLUMNS": "200"}
+    env.pop("E2EVOTE_PASSPHRASE", None)
+    if passphrase is not None:
+        env["E2EVOTE_PASSPHRASE"] = passphrase
+    argv = [str(a) for a in args]
+    if process or argv[0] == "trustee":
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli.main", *argv], capture_output=True, text=True, env=env, timeout=300
+        )
+        res = Result(proc.returncode, proc.stdout, proc.stderr)
+    else:
+        r = CliRunner().invoke(app, argv, env=env, catch_exceptions=True)
+        assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+        res = Result(r.exit_code, r.stdout, r.stderr)
+    assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
+    if expect is not None:
+        assert res.returncode == expect, f"exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def trustee(step: str, election: Path, tmp: Path, i: int, expect: int = 0) -> Result:
+    return run(
+        "trustee",
+        step,
+        "--election",
+        election,
+        "--trustee",
+        tmp / f"t{i}",
+        passphrase=PASSPHRASES[i],
+        expect=expect,
+    )
+
+
+def verify_json(record: Path) -> dict[str, object]:
+    proc = run("verify", record, "--json", "-q", expect=None)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == (0 if report["ok"] else 1)
+    return report  # type: ignore[no-any-return]
+
+
+def one_line_error(proc: Result, needle: str) -> None:
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert needle in lines[0], lines[0]
+
+
+def test_election_through_the_cli(tmp_path: Path) -> None:
+    el = tmp_path / "election"
+    (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
+    for b in BALLOTS:
+        (tmp_path / f"{b['id']}.json").write_text(json.dumps(b))
+    run(
+        "official",
+        "create",
+        "--manifest",
+        tmp_path / "manifest.json",
+        "--trustees",
+        N,
+        "--quorum",
+        K,
+        "--group",
+        "test",
+        "--out",
+        el,
+    )
+
+    # --- key ceremony: each trustee in its own process and directory --------------------------------
+    for i in range(1, N + 1):
+        run(
+            "trustee",
+            "keygen",
+            "--election",
+            el,
+            "--index",
+            i,
+            "--out",
+            tmp_path / f"t{i}",
+            passphrase=PASSPHRASES[i],
+        )
+        assert (os.stat(tmp_path / f"t{i}" / "keystore.e2evote-key").st_mode & 0o777) == 0o600
+    one_line_error(trustee("check", el, tmp_path, 1, expect=2), "run `e2evote trustee shares` first")
+    for i in range(1, N + 1):
+        trustee("shares", el, tmp_path, i)
+    one_line_error(trustee("shares", el, tmp_path, 1, expect=2), "already run")
+    one_line_error(
+        run("trustee", "check", "--election", el, "--trustee", tmp_path / "t1", passphrase="wrong", expect=2),
+        "wrong passphrase or corrupted key file",
+    )
+
+    # tamper with the share from guardian 1 to guardian 2 in transit: guardian 2 complains
+    edir = ElectionDir(el)
+    params = edir.parameters()
+    path = edir.share_file(1, 2)
+    share = files.decode_share(params.group, params.H_B, path.read_bytes())
+    bad_c1 = bytes([share.ct.C1[0] ^ 1]) + share.ct.C1[1:]
+    path.write_bytes(files.encode_share(params.H_B, replace(share, ct=replace(share.ct, C1=bad_c1))))
+
+    for i in range(1, N + 1):
+        proc = trustee("check", el, tmp_path, i)
+    assert "complaint" in trustee_output(el, 2)
+    one_line_error(run("official", "open", "--election", el, expect=2), "has not answered")
+    one_line_error(trustee("finalize", el, tmp_path, 2, expect=2), "waiting for guardian 1 to answer")
+    proc = trustee("answer", el, tmp_path, 1)
+    assert "answered 1 complaint" in proc.stdout
+    one_line_error(run("official", "open", "--election", el, expect=2), "to finalize")
+    for i in range(1, N + 1):
+        trustee("finalize", el, tmp_path, i)
+    run("official", "open", "--election", el)
+
+    # a message for another election is refused
+    alien = tmp_path / "alien"
+    run(
+        "official",
+        "create",
+        "--manifest",
+        tmp_path / "manifest.json",
+        "--trustees",
+        N,
+        "--quorum",
+        N,
+        "--group",
+        "test",
+        "--out",
+        alien,
+    )
+    (alien / "context.msgpack").write_bytes((el / "context.msgpack").read_bytes())
+    one_line_error(
+        run(
+            "voter",
+            "encrypt",
+            "--election",
+            alien,
+            "--ballot",
+            tmp_path / "v1.json",
+            "--out",
+            tmp_path / "x.msgpack",
+            expect=2,
+        ),
+        "another election",
+    )
+
+    run("official", "publish", "--election", el, "--out", tmp_path / "rec-ceremony")
+    report = verify_json(tmp_path / "rec-ceremony")
+    assert report["ok"], report
+    assert {"V1", "V2", "V3", "V4"} <= set(report["checks"])  # type: ignore[arg-type]
+
+    # --- voting ---------------------------------------------------------------------------------------
+    for b in BALLOTS:
+        proc = run(
+            "voter",
+            "encrypt",
+            "--election",
+            el,
+            "--ballot",
+            tmp_path / f"{b['id']}.json",
+            "--device",
+            "booth-1",
+            "--out",
+            tmp_path / f"{b['id']}.enc",
+        )
+        assert "confirmation code:" in proc.stdout
+    for bid in ("v1", "v2", "v3"):
+        run("voter", "cast", tmp_path / f"{bid}.enc", "--election", el)
+    one_line_error(run("voter", "cast", tmp_path / "v1.enc", "--election", el, expect=2), "already cast")
+    proc = run("voter", "challenge", tmp_path / "v4.enc", "--election", el)
+    nonce = proc.stdout.split("nonce released: ")[1].split()[0]
+    run("voter", "challenge", tmp_path / "v5.enc", "--election", el, "--keep-nonce")
+    run(
+        "voter",
+        "check",
+        tmp_path / "v4.enc",
+        "--election",
+        el,
+        "--nonce",
+        nonce,
+        "--ballot",
+        tmp_path / "v4.json",
+    )
+    proc = run(
+        "voter",
+        "check",
+        tmp_path / "v4.enc",
+        "--election",
+        el,
+        "--nonce",
+        nonce,
+        "--ballot",
+        tmp_path / "v1.json",
+        expect=1,
+    )
+    assert "does NOT" in proc.stdout
+
+    run("official", "publish", "--election", el, "--out", tmp_path / "rec-voting")
+    report = verify_json(tmp_path / "rec-voting")
+    # every ballot verifies; what is missing is only what the tally and decryption will add
+    steps = {f["step"] for f in report["failures"]}  # type: ignore[union-attr]
+    assert steps <= {"V8.A", "V13.G"}, report["failures"]
+    assert report["checks"]["V5"] > 0 and report["checks"]["V7"] == len(BALLOTS)  # type: ignore[index]
+
+    # --- tally and decryption with guardian 2 absent ------------------------------------------------
+    one_line_error(trustee("decrypt", el, tmp_path, 1, expect=2), "official tally")
+    run("official", "tally", "--election", el)
+    one_line_error(run("voter", "cast", tmp_path / "v1.enc", "--election", el, expect=2), "already cast")
+    for i in (1, 3):
+        trustee("decrypt", el, tmp_path, i)
+    one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "decrypt-challenge")
+    run("official", "decrypt-challenge", "--election", el)
+    for i in (1, 3):
+        trustee("respond", el, tmp_path, i)
+    one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "already answered")
+
+    # a cheating trustee is named
+    ctx, _ = edir.context()
+    rpath = edir.response_file(3)
+    honest = rpath.read_bytes()
+    req, i, secs = files.decode_response(ctx.group, ctx.H_E, honest)
+    first = next(iter(secs))
+    v = list(secs[first].v)
+    v[0] = v[0] + ctx.group.scalar(1)
+    secs[first] = replace(secs[first], v=tuple(v))
+    rpath.write_bytes(files.encode_response(ctx.H_E, req, i, secs))
+    one_line_error(run("official", "combine", "--election", el, expect=2), "guardian(s) 3")
+    rpath.write_bytes(honest)
+
+    proc = run("official", "combine", "--election", el)
+    assert "Ann" in proc.stdout
+    run("official", "publish", "--election", el, "--out", tmp_path / "rec-final")
+    report = verify_json(tmp_path / "rec-final")
+    assert report["ok"], report["failures"]
+    summary = report["summary"]
+    assert summary["cast"] == 3 and summary["challenged"] == 2  # type: ignore[index]
+    assert summary["counts"]["Chair"] == {"Ann": 2, "Ben": 1, "Cy": 0}  # type: ignore[index]
+    assert summary["counts"]["Board"] == {"Dee": 1, "Eve": 2, "Fay": 1, "Gus": 1}  # type: ignore[index]
+    proc = run("verify", tmp_path / "rec-final", process=True)
+    assert "verified" in proc.stdout
+
+    # tampering with the published record is caught; bad paths are one-line errors
+    target = next((tmp_path / "rec-final" / "ballots").iterdir())
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    proc = run("verify", tmp_path / "rec-final", expect=1, process=True)
+    assert "[R1.B]" in proc.stdout
+    one_line_error(run("verify", tmp_path / "nowhere", expect=2), "no such file")
+    one_line_error(
+        run("official", "open", "--election", tmp_path / "nowhere", expect=2), "not an election directory"
+    )
+    (el / "context.msgpack").write_bytes(b"\x00" + (el / "context.msgpack").read_bytes()[1:])
+    one_line_error(run("official", "tally", "--election", el, expect=2), "context.msgpack")
+
+
+def trustee_output(el: Path, ell: int) -> str:
+    """Guardian ell's published share check, as text."""
+    edir = ElectionDir(el)
+    params = edir.parameters()
+    _, complaints = files.decode_share_check(params.H_B, edir.share_check_file(ell).read_bytes())
+    return "; ".join(f"complaint against {c.i}: {c.reason}" for c in complaints)

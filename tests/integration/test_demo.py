@@ -1,0 +1,159 @@
+"""``e2evote demo`` produces a record that ``e2evote verify`` accepts, and flipping any single byte of
+any file of that record makes ``e2evote verify`` fail cleanly (specs/11-cli.md §demo, §verify)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+def e2evote(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    return proc
+
+
+def test_demo_default_group_verifies(tmp_path: Path) -> None:
+    """The README's main job, in the EG 2.0 4096-bit group (about 20 s on 2 cores)."""
+    rec = tmp_path / "demo"
+    proc = e2evote(
+        "demo",
+        "--voters",
+        "40",
+        "--trustees",
+        "5",
+        "--quorum",
+        "3",
+        "--missing",
+        "1",
+        "--out",
+        rec,
+        "--json",
+        "-q",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["ok"] and result["group"] == "modp-4096" and len(result["absent"]) == 1
+    assert result["cast"] + result["challenged"]["nonce"] + result["challenged"]["guardians"] == 40
+    assert sum(result["counts"]["Mayor"].values()) <= result["cast"]
+    proc = e2evote("verify", rec)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verified" in proc.stdout
+
+
+def test_demo_rejects_bad_options(tmp_path: Path) -> None:
+    r = CliRunner().invoke(
+        app,
+        [
+            "demo",
+            "--trustees",
+            "3",
+            "--quorum",
+            "3",
+            "--missing",
+            "1",
+            "--group",
+            "test",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        env=ENV,
+    )
+    assert r.exit_code == 2 and "at most 0 may be missing" in r.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "file").write_text("x")
+    r = CliRunner().invoke(app, ["demo", "--group", "test", "--out", str(tmp_path / "full")], env=ENV)
+    assert r.exit_code == 2 and "not an empty directory" in r.stderr
+
+
+@pytest.mark.parametrize("group", ["test", "ed25519"])
+def test_any_flipped_byte_fails_verification(tmp_path: Path, group: str) -> None:
+    """Every file: six positions (first, last, between) in the test group; first and last in Ed25519."""
+    rec = tmp_path / "demo"
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        [
+            "demo",
+            "--voters",
+            "12",
+            "--trustees",
+            "3",
+            "--quorum",
+            "2",
+            "--missing",
+            "1",
+            "--challenged",
+            "4",
+            "--group",
+            group,
+            "--seed",
+            "7",
+            "--out",
+            str(rec),
+            "-q",
+        ],
+        env=ENV,
+    )
+    assert r.exit_code == 0, r.stdout + r.stderr
+    r = runner.invoke(app, ["verify", str(rec), "-q"], env=ENV)
+    assert r.exit_code == 0, r.stdout
+
+    paths = sorted(p for p in rec.rglob("*") if p.is_file())
+    assert {p.name for p in paths} >= {
+        "RECORD.msgpack",
+        "election.msgpack",
+        "manifest.json",
+        "tally.msgpack",
+        "challenged.msgpack",
+        "devices.msgpack",
+    }
+    flips = 0
+    for path in paths:
+        original = path.read_bytes()
+        n = len(original)
+        positions = {0, 1, n // 3, n // 2, (2 * n) // 3, n - 1} if group == "test" else {0, n - 1}
+        for pos in sorted(positions):
+            data = bytearray(original)
+            data[pos] ^= 0x01 if pos % 2 else 0x80
+            path.write_bytes(bytes(data))
+            try:
+                r = runner.invoke(app, ["verify", str(rec), "--json", "-q"], env=ENV)
+            finally:
+                path.write_bytes(original)
+            where = f"{path.relative_to(rec)} byte {pos}"
+            assert r.exception is None or isinstance(r.exception, SystemExit), f"{where}: {r.exception!r}"
+            assert r.exit_code != 0, f"{where}: verification still passes"
+            assert "Traceback" not in r.stdout + r.stderr, where
+            if r.exit_code == 1:
+                assert json.loads(r.stdout)["ok"] is False
+            flips += 1
+    assert flips >= 2 * len(paths)
+
+    # and through the installed console script, once at the first and last byte of the index
+    index = rec / "RECORD.msgpack"
+    original = index.read_bytes()
+    for pos in (0, len(original) - 1):
+        data = bytearray(original)
+        data[pos] ^= 0x01
+        index.write_bytes(bytes(data))
+        proc = e2evote("verify", rec)
+        index.write_bytes(original)
+        assert proc.returncode != 0 and "verification failed" in proc.stdout
+    assert e2evote("verify", rec).returncode == 0
