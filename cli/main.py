@@ -55,6 +55,8 @@ def print_report(report: Report) -> None:
             out.print(f"  [{f.step}] {f.obj}" + (f": {f.detail}" if f.detail else ""), markup=False)
         if len(report.failures) > MAX_LISTED:
             out.print(f"  … and {len(report.failures) - MAX_LISTED} more (use --json for all)")
+    for w in report.warnings:
+        out.print(f"[bold yellow]warning:[/] {escape(w)}")
     if report.checks:
         out.print("checks: " + ", ".join(f"{k} {v}" for k, v in sorted(report.checks.items())), markup=False)
 
@@ -65,6 +67,10 @@ def verify(
     path: Annotated[Path, typer.Argument(help="a native e2evote record or an egk-layout record directory")],
     json_out: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    partial: Annotated[
+        bool,
+        typer.Option("--partial", help="a record published mid-election: a missing tally or opening warns"),
+    ] = False,
 ) -> None:
     """Verify an election record independently; exit 0 iff every check passes."""
     if not path.exists():
@@ -77,7 +83,7 @@ def verify(
         def step(phase: str, done: int, total: int) -> None:
             bar.update(task, description=f"verifying {phase}", completed=done, total=total or None)
 
-        report = verify_path(path, progress=step)
+        report = verify_path(path, progress=step, partial=partial)
     if json_out:
         typer.echo(report.to_json())
     else:

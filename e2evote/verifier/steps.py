@@ -41,8 +41,14 @@ Progress = Callable[[str, int, int], None]
 """progress(phase, done, total); total is 0 when unknown"""
 
 
-def verify_path(path: str | os.PathLike[str], *, progress: Progress | None = None) -> Report:
-    """Read a native or egk-layout record directory and verify it (never raises on bad input)."""
+def verify_path(
+    path: str | os.PathLike[str], *, progress: Progress | None = None, partial: bool = False
+) -> Report:
+    """Read a native or egk-layout record directory and verify it (never raises on bad input).
+
+    ``partial``: the record is published mid-election (before the tally or the openings); the
+    parts not yet due are reported as warnings instead of failures (specs/10-verification.md §Phases).
+    """
     from e2evote.record.native import is_native_record, read_record
 
     report = Report(source=str(path))
@@ -62,7 +68,7 @@ def verify_path(path: str | os.PathLike[str], *, progress: Progress | None = Non
     except (RecordError, EncodingError, OSError) as exc:
         report.fail("R1.A", str(path), str(exc))
         return report
-    return verify_record(record, progress=progress, report=report)
+    return verify_record(record, progress=progress, report=report, partial=partial)
 
 
 @dataclass
@@ -72,10 +78,15 @@ class _State:
     challenged_ids: set[str] | None = None
     contest_cast: dict[int, int] | None = None
     """ind_c -> number of cast ballots carrying the contest"""
+    partial: bool = False
 
 
 def verify_record(
-    record: ElectionRecord, *, progress: Progress | None = None, report: Report | None = None
+    record: ElectionRecord,
+    *,
+    progress: Progress | None = None,
+    report: Report | None = None,
+    partial: bool = False,
 ) -> Report:
     """Run every step; each failure is recorded with its step id and object."""
     report = report if report is not None else Report(source=record.source)
@@ -85,7 +96,9 @@ def verify_record(
     try:
         ctx = _parameters(record, report)
         _guardians(record, report)
-        st = _State(ctx)
+        st = _State(ctx, partial=partial)
+        if partial:
+            report.warnings.append("partial verification: the tally and openings may not be published yet")
         acc = _ballots(record, st, report, progress)
         _aggregation(record, st, acc, report)
         _tally(record, st, report)
@@ -337,7 +350,7 @@ def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> li
             report.fail("V5.E", cobj, "selections do not match the contest's options")
             continue
         if ctx.dialect.name == "eg2.0" and (ec.data is None or len(ec.data.C1) != 32 * contest.data_blocks):
-            report.fail("V5.E", cobj, f"contest data must be {32 * contest.data_blocks} bytes (b_D of the manifest)")
+            report.fail("V5.E", cobj, f"contest data must be {32 * contest.data_blocks} bytes (manifest b_D)")
         for sel in ec.selections:
             report.checked("V5")
             out.append(
@@ -362,7 +375,7 @@ def _aggregation(
 ) -> None:
     t = record.encrypted_tally
     if t is None:
-        if st.cast:
+        if st.cast and not st.partial:
             report.fail("V8.A", "encrypted tally", "the record has cast ballots but no encrypted tally")
         return
     stated = {ci: dict(sels) for ci, sels in t.contests}
@@ -395,7 +408,7 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
     d = record.decrypted_tally
     e = record.encrypted_tally
     if d is None or e is None:
-        if e is not None:
+        if e is not None and not st.partial:
             report.fail("R2.C", "decrypted tally", "the record has an encrypted tally but no decrypted tally")
         elif d is not None:
             report.fail("R2.C", "encrypted tally", "the record has a decrypted tally but no encrypted tally")
@@ -460,7 +473,10 @@ def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
     wanted = st.challenged_ids or set()
     opened = {c.ballot_id: c for c in record.challenged}
     for bid in sorted(wanted - set(opened)):
-        report.fail("V13.G", f"ballot {bid}", "challenged ballot was not opened")
+        if st.partial:
+            report.warnings.append(f"challenged ballot {bid} is not opened yet")
+        else:
+            report.fail("V13.G", f"ballot {bid}", "challenged ballot was not opened")
     for bid in sorted(set(opened) - wanted):
         report.fail("V13.G", f"ballot {bid}", "opened ballot is not a challenged ballot of the record")
     if not opened:
