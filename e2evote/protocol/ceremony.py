@@ -270,6 +270,10 @@ class AwaitingShares(_Once):
     def __repr__(self) -> str:
         return f"AwaitingShares(i={self.setup.i})"
 
+    def share_nonces(self) -> dict[int, Scalar]:
+        """ξ_{i,ℓ} per recipient ℓ — for the encrypted key store only (needed to answer complaints)."""
+        return dict(self._nonces)
+
     def reveal(self, complaint: Complaint) -> ShareReveal:
         """Answer a complaint against this guardian by publishing the share and its nonce."""
         if complaint.i != self.setup.i or complaint.ell not in self._nonces:

@@ -13,7 +13,7 @@ from e2evote.hashing import Dialect, Tag, b_file
 from e2evote.proofs.chaum_pedersen import DecryptionProof
 from e2evote.protocol.ballot import BallotState, EncryptedBallot
 from e2evote.protocol.ceremony import GuardianPublicKeys
-from e2evote.protocol.decryption import DecryptingGuardian, Target, decrypt_with_quorum
+from e2evote.protocol.decryption import CombinedDecryption, DecryptingGuardian, Target, decrypt_with_quorum
 from e2evote.protocol.election import ElectionContext
 
 __all__ = [
@@ -28,6 +28,10 @@ __all__ = [
     "contest_data_statement",
     "decrypt_tally",
     "decrypt_ballot",
+    "tally_targets",
+    "tally_from_combined",
+    "ballot_targets",
+    "ballot_from_combined",
 ]
 
 
@@ -118,6 +122,21 @@ class DecryptedTally:
         return out
 
 
+def tally_targets(tally: EncryptedTally) -> list[Target]:
+    """The decryption targets of a tally, one per option in (contest, option) order."""
+    return [Target.ciphertext(ct.alpha, ct.beta) for _, _, ct in tally.items()]
+
+
+def tally_from_combined(
+    ctx: ElectionContext, tally: EncryptedTally, combined: CombinedDecryption
+) -> DecryptedTally:
+    """Assemble the decrypted tally from the combined decryption of :func:`tally_targets`."""
+    items = list(tally.items())
+    if len(combined.M) != len(items):
+        raise DecryptionError(f"{len(combined.M)} decryptions for {len(items)} tally cells")
+    return _tally_from(ctx, tally, items, combined.M, combined.proofs)
+
+
 def decrypt_tally(
     ctx: ElectionContext,
     commitments: Sequence[GuardianPublicKeys],
@@ -126,10 +145,8 @@ def decrypt_tally(
 ) -> DecryptedTally:
     """Decrypt every option total with the available guardians; t found by bounded discrete log
     (t <= ballots × option limit)."""
-    items = list(tally.items())
-    targets = [Target.ciphertext(ct.alpha, ct.beta) for _, _, ct in items]
-    combined = decrypt_with_quorum(ctx, commitments, guardians, targets)
-    return _tally_from(ctx, tally, items, combined.M, combined.proofs)
+    combined = decrypt_with_quorum(ctx, commitments, guardians, tally_targets(tally))
+    return tally_from_combined(ctx, tally, combined)
 
 
 def _tally_from(
@@ -201,15 +218,8 @@ class DecryptedBallot:
         return out
 
 
-def decrypt_ballot(
-    ctx: ElectionContext,
-    commitments: Sequence[GuardianPublicKeys],
-    guardians: Sequence[DecryptingGuardian],
-    ballot: EncryptedBallot,
-) -> DecryptedBallot:
-    """Decrypt a challenged ballot with the guardians: every selection (tag 0x30) and every contest
-    data field (tag 0x31), each with a proof."""
-    g = ctx.group
+def ballot_targets(ctx: ElectionContext, ballot: EncryptedBallot) -> list[Target]:
+    """Every selection (tag 0x30) and every contest data field (tag 0x31) of a ballot, in order."""
     targets: list[Target] = []
     for ec in ballot.contests:
         for sel in ec.selections:
@@ -218,11 +228,18 @@ def decrypt_ballot(
             targets.append(
                 Target(
                     ec.data.C0,
-                    contest_data_statement(g, ec.data, ctx.dialect),
+                    contest_data_statement(ctx.group, ec.data, ctx.dialect),
                     Tag.CONTEST_DATA_DECRYPTION_PROOF,
                 )
             )
-    combined = decrypt_with_quorum(ctx, commitments, guardians, targets)
+    return targets
+
+
+def ballot_from_combined(
+    ctx: ElectionContext, ballot: EncryptedBallot, combined: CombinedDecryption
+) -> DecryptedBallot:
+    """Assemble a decrypted challenged ballot from the combined decryption of :func:`ballot_targets`."""
+    g = ctx.group
     n = 0
     contests = []
     for ec in ballot.contests:
@@ -245,7 +262,21 @@ def decrypt_ballot(
             )
             data = DecryptedContestData(beta, proof, D)
         contests.append(DecryptedBallotContest(ec.index, tuple(sels), data))
+    if n != len(combined.M):
+        raise DecryptionError(f"{len(combined.M)} decryptions for {n} targets of ballot {ballot.ballot_id}")
     return DecryptedBallot(ballot.ballot_id, tuple(contests))
+
+
+def decrypt_ballot(
+    ctx: ElectionContext,
+    commitments: Sequence[GuardianPublicKeys],
+    guardians: Sequence[DecryptingGuardian],
+    ballot: EncryptedBallot,
+) -> DecryptedBallot:
+    """Decrypt a challenged ballot with the guardians: every selection and contest data field, each
+    with a proof."""
+    combined = decrypt_with_quorum(ctx, commitments, guardians, ballot_targets(ctx, ballot))
+    return ballot_from_combined(ctx, ballot, combined)
 
 
 def counts_by_label(ctx: ElectionContext, tally: DecryptedTally) -> Mapping[str, Mapping[str, int]]:
