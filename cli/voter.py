@@ -17,6 +17,7 @@ from e2evote.protocol.ballot import BallotState, Device, encrypt_ballot, verify_
 from e2evote.protocol.election import ElectionContext
 from e2evote.record import files
 from e2evote.record.files import DeviceState, ElectionDir, MessageError, SubmittedBallot, VoterBallot
+from e2evote.verifier import verify_ballots
 
 __all__ = ["app"]
 
@@ -88,6 +89,11 @@ def _submit(edir: ElectionDir, ctx: ElectionContext, vb: VoterBallot, state: Bal
         fail(f"ballot {bid!r} was already cast or challenged")
     if edir.exists(edir.request_file):
         fail("the tally is closed; no more ballots are accepted")
+    # the ballot box accepts only a ballot whose every proof, contest hash and code verifies (V5-V7)
+    report = verify_ballots(ctx, lambda: iter([vb.ballot]))
+    if not report.ok:
+        f = report.failures[0]
+        fail(f"ballot {bid} refused: [{f.step}] {f.obj}: {f.detail}")
     edir.write(
         edir.ballot_file(bid),
         files.encode_submitted_ballot(ctx.H_E, SubmittedBallot(vb.ballot.with_state(state), vb.seq)),
