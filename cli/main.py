@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli import official, trustee, voter
+from cli import board, official, trustee, voter
 from cli.common import cli_errors, fail, out, parse_group, progress_bar
 from cli.demo import DemoConfig, Step, run_demo
 from e2evote.verifier import Report, verify_path
@@ -34,6 +34,7 @@ app = typer.Typer(
 app.add_typer(official.app, name="official")
 app.add_typer(trustee.app, name="trustee")
 app.add_typer(voter.app, name="voter")
+app.add_typer(board.app, name="board")
 
 MAX_LISTED = 50
 
@@ -71,6 +72,12 @@ def verify(
         bool,
         typer.Option("--partial", help="a record published mid-election: a missing tally or opening warns"),
     ] = False,
+    processes: Annotated[
+        int | None, typer.Option(help="verify the ballot chunks on N local processes (native records)")
+    ] = None,
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="verify the ballot chunks on the Dask scheduler at ADDRESS")
+    ] = None,
 ) -> None:
     """Verify an election record independently; exit 0 iff every check passes."""
     if not path.exists():
@@ -83,12 +90,66 @@ def verify(
         def step(phase: str, done: int, total: int) -> None:
             bar.update(task, description=f"verifying {phase}", completed=done, total=total or None)
 
-        report = verify_path(path, progress=step, partial=partial)
+        runner = None
+        if dask is not None:
+            from e2evote.verifier.distributed import dask_runner
+
+            runner = dask_runner(dask)
+        elif processes is not None and processes > 1:
+            from e2evote.verifier.distributed import process_runner
+
+            runner = process_runner(processes)
+        report = verify_path(path, progress=step, partial=partial, runner=runner)
     if json_out:
         typer.echo(report.to_json())
     else:
         print_report(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _scenario(
+    name: str, out_dir: Path, group_name: str, voters: int | None, seed: int, json_out: bool, quiet: bool
+) -> None:
+    """``e2evote demo --scenario NAME``: the field's election types end to end (specs/12)."""
+    from e2evote.scenarios import run_scenario
+
+    with progress_bar(not quiet) as bar:
+        task = bar.add_task(name, total=None)
+
+        def step(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{name}: {phase}", completed=done, total=total or None)
+
+        res = run_scenario(name, out_dir, group_name=group_name, voters=voters, seed=seed, progress=step)
+    for r in res.rounds:
+        mark = "[bold green]✓ verified[/]" if r.verified else "[bold red]✗ verification failed[/]"
+        out.print(
+            f"{mark} round {r.round}: {escape(r.manifest_label)} — {r.cast} ballots cast, record {r.path}"
+        )
+        for f in r.failures[:MAX_LISTED]:
+            out.print(f"  {f}", markup=False)
+        table = Table(title=f"Round {r.round}", title_justify="left")
+        for col in ("contest", "counts", "outcome"):
+            table.add_column(col)
+        for c in r.contests:
+            counts = ", ".join(f"{k} {v}" for k, v in c.counts.items())
+            outcome = ""
+            if c.outcome is not None:
+                o = c.outcome
+                if o.get("seats") is not None:
+                    outcome = "seats: " + ", ".join(f"{k} {v}" for k, v in o["seats"].items() if v)
+                elif o.get("runoff") is not None:
+                    outcome = "runoff: " + " vs ".join(o["runoff"])
+                elif o.get("winner") is not None:
+                    outcome = f"winner: {o['winner']}"
+            table.add_row(c.label, counts, outcome)
+        out.print(table)
+    if res.runoff_link is not None:
+        out.print(
+            "runoff link (V21): " + ("verified" if not res.runoff_link else f"FAILED: {res.runoff_link}")
+        )
+    if json_out:
+        typer.echo(res.to_json())
+    raise typer.Exit(0 if res.ok else 1)
 
 
 @app.command()
@@ -97,7 +158,15 @@ def demo(
     out_dir: Annotated[
         Path, typer.Option("--out", help="directory for the sealed election record (new or empty)")
     ],
-    voters: Annotated[int, typer.Option(help="number of ballots")] = 100,
+    voters: Annotated[
+        int | None, typer.Option(help="number of ballots [default: 100; a scenario's own size]")
+    ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="kg-parliament-2021, kg-referendum-2021 or tm-presidential-2022 (synthetic voters)"
+        ),
+    ] = None,
     trustees: Annotated[int, typer.Option(help="number of guardians n")] = 5,
     quorum: Annotated[int, typer.Option(help="quorum k")] = 3,
     missing: Annotated[int, typer.Option(help="guardians absent at decryption")] = 1,
@@ -117,6 +186,11 @@ def demo(
     """Run a complete election in-process, write its record to --out and verify it."""
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         fail(f"{out_dir} exists and is not an empty directory")
+    if scenario is not None:
+        _scenario(scenario, out_dir, parse_group(group).name, voters, seed or 1, json_out, quiet)
+        return
+    if voters is None:
+        voters = 100
     if challenged is None:
         challenged = min(4, max(voters, 0))
     cfg = DemoConfig(out_dir, parse_group(group), voters, trustees, quorum, missing, challenged, seed)

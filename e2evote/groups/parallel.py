@@ -22,6 +22,16 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
+def _reset_after_fork() -> None:
+    """A forked child inherits the pool object but none of its threads: start afresh."""
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def workers() -> int:
     """Number of worker threads: E2EVOTE_THREADS, else the number of usable cores."""
     env = os.environ.get("E2EVOTE_THREADS")

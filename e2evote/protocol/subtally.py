@@ -5,8 +5,8 @@ same Chaum–Pedersen proofs as the final tally (tag 0x30, statement (A, B)):
 
 * a **precinct subtotal** aggregates the cast ballots of one precinct, the precinct of a ballot being
   its encrypting device (``by="device"``) or its ballot style (``by="style"``, e.g. a single-mandate
-  district). It covers exactly the contests that appear on at least one of the precinct's cast
-  ballots, so observers can hold it against the precinct's paper protocol;
+  district). Of the declared contests it covers exactly those that appear on at least one of the
+  precinct's cast ballots, so observers can hold it against the precinct's paper protocol;
 * an **interim checkpoint** aggregates the first N_j cast ballots in record order, over a fixed set of
   contests. Consecutive checkpoints (and the last checkpoint and the final tally) are at least
   ``min_gap`` cast ballots apart, so that no difference of two published tallies reveals the votes
@@ -102,6 +102,8 @@ class PrecinctSubtotals:
     """The content of ext/precincts.msgpack: every precinct's subtotal, precincts in label order."""
 
     by: PrecinctKey
+    contests: tuple[int, ...]
+    """ind_c of the contests subtotalled, increasing; a precinct covers those on its ballots"""
     precincts: tuple[Subtotal, ...]
 
 
@@ -127,19 +129,28 @@ class InterimTallies:
 
 
 class Aggregate:
-    """Per-option products over some cast ballots, restricted to a contest set (or to the contests
-    the ballots carry, when ``contests`` is None)."""
+    """Per-option products over some cast ballots.
 
-    __slots__ = ("_manifest", "_one", "_fixed", "_acc", "ballots")
+    ``contests``: the contests aggregated (None: every contest of the manifest). ``dense``: every one
+    of ``contests`` appears in :meth:`result`, also with no ballot carrying it (interim checkpoints);
+    otherwise only the contests carried by at least one aggregated ballot appear (precincts).
+    """
 
-    def __init__(self, ctx: ElectionContext, contests: Iterable[int] | None = None) -> None:
+    __slots__ = ("_manifest", "_one", "_allowed", "_acc", "ballots")
+
+    def __init__(
+        self, ctx: ElectionContext, contests: Iterable[int] | None = None, *, dense: bool = False
+    ) -> None:
         self._manifest = ctx.manifest
         self._one = ctx.group.identity()
-        self._fixed = contests is not None
+        self._allowed = frozenset(contests) if contests is not None else None
         self._acc: dict[int, dict[int, tuple[Element, Element]]] = {}
         self.ballots = 0
-        for ci in contests or ():
-            self._row(ci)
+        if dense:
+            for ci in sorted(
+                self._allowed if self._allowed is not None else (c.index for c in ctx.manifest.contests)
+            ):
+                self._row(ci)
 
     def _row(self, ci: int) -> dict[int, tuple[Element, Element]]:
         row = self._acc.get(ci)
@@ -159,7 +170,7 @@ class Aggregate:
                 f"ballot {ballot.ballot_id!r} is {ballot.state.value}; only cast ballots count"
             )
         for ec in ballot.contests:
-            if self._fixed and ec.index not in self._acc:
+            if self._allowed is not None and ec.index not in self._allowed:
                 continue
             row = self._row(ec.index)
             for sel in ec.selections:
@@ -183,13 +194,31 @@ class Aggregate:
 
 
 class PrecinctAccumulator:
-    """Streams cast ballots into one :class:`Aggregate` per precinct (challenged ballots are skipped)."""
+    """Streams cast ballots into one :class:`Aggregate` per precinct (challenged ballots are skipped).
 
-    __slots__ = ("ctx", "by", "_precincts")
+    A precinct's aggregate covers the ``contests`` (None: all) that appear on its ballots.
+    """
 
-    def __init__(self, ctx: ElectionContext, by: PrecinctKey = PrecinctKey.DEVICE) -> None:
+    __slots__ = ("ctx", "by", "contests", "_precincts")
+
+    def __init__(
+        self,
+        ctx: ElectionContext,
+        by: PrecinctKey = PrecinctKey.DEVICE,
+        contests: Sequence[int] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.by = PrecinctKey(by)
+        self.contests = (
+            tuple(contests) if contests is not None else tuple(c.index for c in ctx.manifest.contests)
+        )
+        if not self.contests or list(self.contests) != sorted(set(self.contests)):
+            raise SubtallyError("precinct contests must be a non-empty increasing list of contest indices")
+        known = {c.index for c in ctx.manifest.contests}
+        if not set(self.contests) <= known:
+            raise SubtallyError(
+                f"precinct contests {sorted(set(self.contests) - known)} are not in the manifest"
+            )
         self._precincts: dict[str, Aggregate] = {}
 
     def add(self, ballot: EncryptedBallot) -> None:
@@ -198,7 +227,7 @@ class PrecinctAccumulator:
         key = precinct_of(ballot, self.by)
         agg = self._precincts.get(key)
         if agg is None:
-            agg = self._precincts[key] = Aggregate(self.ctx)
+            agg = self._precincts[key] = Aggregate(self.ctx, self.contests)
         agg.add(ballot)
 
     def result(self) -> dict[str, EncryptedTally]:
@@ -231,7 +260,7 @@ class InterimAccumulator:
         self.contests = tuple(contests)
         self.positions = tuple(positions)
         self.min_gap = min_gap
-        self._agg = Aggregate(ctx, contests)
+        self._agg = Aggregate(ctx, contests, dense=True)
         self._snapshots: list[EncryptedTally] = []
 
     def add(self, ballot: EncryptedBallot) -> None:

@@ -566,6 +566,8 @@ def _stream(ctx: _Context, files: Sequence[tuple[Path, str]]) -> Iterator[Encryp
             yield _validated(functools.partial(_ballot_only, ctx, doc, name))
         except _Bad as exc:
             yield RecordIssue(exc.ballot_step, exc.obj, f"{exc.detail} ({name}; ballot not verified)")
+        except E2EVoteError as exc:
+            yield RecordIssue("R2.B", name, f"{exc} (ballot not verified)")
 
 
 def _ballot_files(d: Path) -> list[tuple[Path, str]]:

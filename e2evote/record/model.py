@@ -72,3 +72,7 @@ class ElectionRecord:
     issues: tuple[RecordIssue, ...] = ()
     """problems found while reading (integrity, missing files)"""
     extensions: Mapping[str, Any] = field(default_factory=dict)
+    path: str | None = None
+    """the record's directory, when it was read from one"""
+    chunks: tuple[str, ...] = ()
+    """native records: the ballot chunk files, in record order (for parallel verification)"""

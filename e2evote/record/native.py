@@ -25,7 +25,7 @@ from typing import Any
 
 from e2evote.encoding import pack, unpack
 from e2evote.errors import EncodingError, RecordError
-from e2evote.groups import group_by_name
+from e2evote.groups import Group, group_by_name
 from e2evote.hashing import EG20, EGK, EXT, H_ext, b_str
 from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.ceremony import GuardianPublicKeys
@@ -35,7 +35,7 @@ from e2evote.protocol.tally import DecryptedTally, EncryptedTally
 from e2evote.record import codec
 from e2evote.record.model import ChallengedBallot, ElectionRecord, RecordIssue, StatedHashes
 
-__all__ = ["RecordWriter", "read_record", "write_record", "RECORD_FORMAT", "is_native_record"]
+__all__ = ["RecordWriter", "read_record", "read_chunk", "write_record", "RECORD_FORMAT", "is_native_record"]
 
 RECORD_FORMAT = "e2evote-record-v1"
 RECORD_INDEX = "RECORD.msgpack"
@@ -176,6 +176,28 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def read_chunk(directory: Path, group: Group, path: str) -> Iterator[EncryptedBallot | RecordIssue]:
+    """The ballots of one chunk file, decoded with batched membership tests; an undecodable ballot
+    appears as a RecordIssue in its place (specs/07-record.md §4)."""
+    try:
+        items = unpack(_read(directory / path))
+        if not isinstance(items, list):
+            raise EncodingError("expected a list of ballots")
+    except (EncodingError, OSError) as exc:
+        yield RecordIssue("R2.B", path, str(exc))
+        return
+    for i in range(0, len(items), 64):
+        batch = items[i : i + 64]
+        try:
+            yield from codec.dec_ballots(group, batch)
+        except (EncodingError, ValueError, TypeError):
+            for n, item in enumerate(batch):  # isolate the culprit(s); the rest still verify
+                try:
+                    yield codec.dec_ballot(group, item)
+                except (EncodingError, ValueError, TypeError) as exc:
+                    yield RecordIssue(_decode_step(exc), f"{path} ballot {i + n}", str(exc))
+
+
 def _decode_step(exc: Exception) -> str:
     """Decoding failures that are EG checks keep their step: 5.A membership, 5.C scalar range."""
     from e2evote.errors import InvalidElementError, InvalidScalarError
@@ -265,23 +287,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
 
     def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:
-            try:
-                items = unpack(_read(d / path))
-                if not isinstance(items, list):
-                    raise EncodingError("expected a list of ballots")
-            except (EncodingError, OSError) as exc:
-                yield RecordIssue("R2.B", path, str(exc))
-                continue
-            for i in range(0, len(items), 64):
-                batch = items[i : i + 64]
-                try:
-                    yield from codec.dec_ballots(group, batch)
-                except (EncodingError, ValueError, TypeError):
-                    for n, item in enumerate(batch):  # isolate the culprit(s); the rest still verify
-                        try:
-                            yield codec.dec_ballot(group, item)
-                        except (EncodingError, ValueError, TypeError) as exc:
-                            yield RecordIssue(_decode_step(exc), f"{path} ballot {i + n}", str(exc))
+            yield from read_chunk(d, group, path)
 
     enc_tally = dec_tally = None
     if (d / "tally.msgpack").exists():
@@ -342,6 +348,8 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         except EncodingError as exc:
             issues.append(RecordIssue("R2.A", path, str(exc)))
     return ElectionRecord(
+        path=str(d),
+        chunks=tuple(chunk_paths),
         extensions=extensions,
         parameters=params,
         stated=stated,
@@ -358,13 +366,15 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     )
 
 
-def write_record(record: ElectionRecord, directory: str | os.PathLike[str]) -> bytes:
+def write_record(
+    record: ElectionRecord, directory: str | os.PathLike[str], *, chunk_size: int = 500
+) -> bytes:
     """Write any loaded record (native or imported) as a sealed native record; returns its root.
 
     The stated values are written as stated (an inconsistent record stays inconsistent), so this
     also converts an egk record to the native layout."""
     ctx = _StatedContext(record)
-    w = RecordWriter(directory, ctx, record.guardians)  # type: ignore[arg-type]
+    w = RecordWriter(directory, ctx, record.guardians, chunk_size=chunk_size)  # type: ignore[arg-type]
     for b in record.ballots():
         if isinstance(b, EncryptedBallot):
             w.add_ballot(b)

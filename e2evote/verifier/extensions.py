@@ -110,17 +110,31 @@ def encode_precincts(p: PrecinctSubtotals) -> dict[str, Any]:
     return {
         "format": PRECINCTS_FORMAT,
         "by": p.by.value,
+        "contests": list(p.contests),
         "precincts": [_enc_subtotal(s, True) for s in p.precincts],
     }
 
 
+def _contest_list(obj: Any, what: str) -> tuple[int, ...]:
+    if (
+        not isinstance(obj, list)
+        or not obj
+        or len(obj) > MAX_SUBTOTALS
+        or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 2**31 - 1 for c in obj)
+        or obj != sorted(set(obj))
+    ):
+        raise EncodingError(f"{what}: contests must be a non-empty increasing list of contest indices")
+    return tuple(obj)
+
+
 def decode_precincts(group: Group, tree: Any) -> PrecinctSubtotals:
     """Strict inverse of :func:`encode_precincts` (raises EncodingError)."""
-    f = codec.fields(tree, {"format", "by", "precincts"}, "precincts")
+    f = codec.fields(tree, {"format", "by", "contests", "precincts"}, "precincts")
     if f["format"] != PRECINCTS_FORMAT:
         raise EncodingError(f"precincts: unknown format {f['format']!r}")
     if f["by"] not in {k.value for k in PrecinctKey}:
         raise EncodingError(f"precincts: unknown grouping {f['by']!r}")
+    contests = _contest_list(f["contests"], "precincts")
     items = f["precincts"]
     if not isinstance(items, list) or not items or len(items) > MAX_SUBTOTALS:
         raise EncodingError("precincts: expected a non-empty list")
@@ -128,7 +142,10 @@ def decode_precincts(group: Group, tree: Any) -> PrecinctSubtotals:
     labels = [s.label for s in subs]
     if labels != sorted(set(labels)):
         raise EncodingError("precincts: labels must be unique and in increasing order")
-    return PrecinctSubtotals(PrecinctKey(f["by"]), subs)
+    for s in subs:
+        if not {ci for ci, _ in s.encrypted.contests} <= set(contests):
+            raise EncodingError(f"precinct {s.label!r}: covers a contest that is not declared")
+    return PrecinctSubtotals(PrecinctKey(f["by"]), contests, subs)
 
 
 def encode_interim(i: InterimTallies) -> dict[str, Any]:
@@ -149,22 +166,15 @@ def decode_interim(group: Group, tree: Any) -> InterimTallies:
     min_gap = f["min_gap"]
     if isinstance(min_gap, bool) or not isinstance(min_gap, int) or not 1 <= min_gap <= 2**31:
         raise EncodingError("interim: min_gap must be a positive integer")
-    contests = f["contests"]
-    if (
-        not isinstance(contests, list)
-        or not contests
-        or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in contests)
-        or contests != sorted(set(contests))
-    ):
-        raise EncodingError("interim: contests must be a non-empty increasing list of contest indices")
+    contests = _contest_list(f["contests"], "interim")
     items = f["checkpoints"]
     if not isinstance(items, list) or not items or len(items) > MAX_SUBTOTALS:
         raise EncodingError("interim: expected a non-empty list of checkpoints")
     cps = tuple(_dec_subtotal(group, x, f"checkpoint {n + 1}", False) for n, x in enumerate(items))
     for n, cp in enumerate(cps, 1):
-        if [ci for ci, _ in cp.encrypted.contests] != contests:
+        if tuple(ci for ci, _ in cp.encrypted.contests) != contests:
             raise EncodingError(f"checkpoint {n}: covers contests other than the declared ones")
-    return InterimTallies(min_gap, tuple(contests), cps)
+    return InterimTallies(min_gap, contests, cps)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -209,12 +219,19 @@ def _decoded(record: ElectionRecord, ctx: ElectionContext) -> _Decoded:
             out.interim = decode_interim(g, record.extensions["interim"])
         except (EncodingError, ValueError, TypeError) as exc:
             out.interim_error = str(exc)
-    pacc = PrecinctAccumulator(ctx, out.precincts.by) if out.precincts is not None else None
+    pacc: PrecinctAccumulator | None = None
+    if out.precincts is not None:
+        try:
+            pacc = PrecinctAccumulator(ctx, out.precincts.by, out.precincts.contests)
+        except SubtallyError as exc:
+            out.precincts_error = str(exc)
+            out.precincts = None
+            pacc = None
     positions: Sequence[int] = out.interim.positions if out.interim is not None else ()
     iacc: Aggregate | None = None
     if out.interim is not None:
         try:
-            iacc = Aggregate(ctx, out.interim.contests)
+            iacc = Aggregate(ctx, out.interim.contests, dense=True)
         except SubtallyError as exc:
             out.interim_error = str(exc)
             out.interim = None
@@ -350,6 +367,7 @@ def check_precincts(record: ElectionRecord, ctx: ElectionContext, report: Report
     final = _final_counts(record)
     if final is None:
         return
+    final = {cell: t for cell, t in final.items() if cell[0] in p.contests}
     sums: dict[tuple[int, int], int] = {}
     for s in p.precincts:
         for dc in s.decrypted.contests:

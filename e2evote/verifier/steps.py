@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, decrypt_contest_data
 from e2evote.errors import E2EVoteError, EncodingError, RecordError, VerificationError
-from e2evote.groups.base import Element
+from e2evote.groups.base import Element, Group
 from e2evote.hashing import SPEC_VERSION, Tag, extended_base_hash
 from e2evote.proofs.chaum_pedersen import verify_decryption
 from e2evote.proofs.range import RangeStatement, verify_range_many
@@ -35,14 +35,27 @@ from e2evote.protocol.tally import DecryptedBallot, contest_data_statement
 from e2evote.record.model import ElectionRecord, RecordIssue
 from e2evote.verifier.report import Report
 
-__all__ = ["verify_record", "verify_path", "verify_ballots", "Progress"]
+__all__ = [
+    "verify_record",
+    "verify_path",
+    "verify_ballots",
+    "ballot_pass",
+    "empty_partial",
+    "BallotPartial",
+    "BallotRunner",
+    "Progress",
+]
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total); total is 0 when unknown"""
 
 
 def verify_path(
-    path: str | os.PathLike[str], *, progress: Progress | None = None, partial: bool = False
+    path: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+    partial: bool = False,
+    runner: BallotRunner | None = None,
 ) -> Report:
     """Read a native or egk-layout record directory and verify it (never raises on bad input).
 
@@ -68,7 +81,10 @@ def verify_path(
     except (RecordError, EncodingError, OSError) as exc:
         report.fail("R1.A", str(path), str(exc))
         return report
-    return verify_record(record, progress=progress, report=report, partial=partial)
+    return verify_record(record, progress=progress, report=report, partial=partial, runner=runner)
+
+
+BallotRunner = Callable[[ElectionRecord, ElectionContext, Report, "Progress | None"], "BallotPartial"]
 
 
 @dataclass
@@ -79,6 +95,8 @@ class _State:
     contest_cast: dict[int, int] | None = None
     """ind_c -> number of cast ballots carrying the contest"""
     partial: bool = False
+    runner: BallotRunner | None = None
+    """runs the per-ballot pass elsewhere (local processes, a Dask cluster)"""
 
 
 def verify_record(
@@ -87,8 +105,10 @@ def verify_record(
     progress: Progress | None = None,
     report: Report | None = None,
     partial: bool = False,
+    runner: BallotRunner | None = None,
 ) -> Report:
-    """Run every step; each failure is recorded with its step id and object."""
+    """Run every step; each failure is recorded with its step id and object. ``runner`` spreads
+    the per-ballot checks over processes or a cluster (e2evote.verifier.distributed)."""
     report = report if report is not None else Report(source=record.source)
     report.summary["source"] = record.source
     for issue in record.issues:
@@ -96,7 +116,7 @@ def verify_record(
     try:
         ctx = _parameters(record, report)
         _guardians(record, report)
-        st = _State(ctx, partial=partial)
+        st = _State(ctx, partial=partial, runner=runner)
         if partial:
             report.warnings.append("partial verification: the tally and openings may not be published yet")
         acc = _ballots(record, st, report, progress)
@@ -153,10 +173,9 @@ def _parameters(record: ElectionRecord, report: Report) -> ElectionContext:
         report.warnings.append(
             f"the record uses the e2evote extension group {p.group.name}, not the EG 2.0 group"
         )
-    try:
-        p.group.check_parameters()  # V1.B-E: the built-in constants, self-checked
-    except ValueError as exc:
-        report.fail("V1.B", "parameters", str(exc))
+    problem = _checked_parameters(p.group)  # V1.B-E: the built-in constants, self-checked
+    if problem:
+        report.fail("V1.B", "parameters", problem)
     for step, name, stated, computed in (
         ("V1.F", "H_P", record.stated.H_P, p.H_P),
         ("V1.G", "H_M", record.stated.H_M, p.H_M),
@@ -169,6 +188,20 @@ def _parameters(record: ElectionRecord, report: Report) -> ElectionContext:
     if record.stated.H_E != extended_base_hash(p.H_B, record.K.to_bytes()):
         report.fail("V4.A", "H_E", "extended base hash does not equal H(H_B; 0x12, K)")
     return ctx
+
+
+_PARAMETER_CHECKS: dict[Group, str] = {}
+
+
+def _checked_parameters(group: Group) -> str:
+    """The group's full self-check (primality tests, ~0.5 s for 4096 bits), once per process."""
+    if group not in _PARAMETER_CHECKS:
+        try:
+            group.check_parameters()
+            _PARAMETER_CHECKS[group] = ""
+        except ValueError as exc:
+            _PARAMETER_CHECKS[group] = str(exc)
+    return _PARAMETER_CHECKS[group]
 
 
 def _guardians(record: ElectionRecord, report: Report) -> None:
@@ -204,26 +237,56 @@ def _guardians(record: ElectionRecord, report: Report) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _ballots(
-    record: ElectionRecord, st: _State, report: Report, progress: Progress | None
-) -> dict[int, dict[int, Ciphertext]]:
-    ctx = st.ctx
-    g = ctx.group
-    manifest = ctx.manifest
-    one = g.identity()
-    acc: dict[int, dict[int, list[Element]]] = {
-        c.index: {o.index: [one, one] for o in c.options} for c in manifest.contests
-    }
-    codes: dict[bytes, str] = {}
-    alphas: dict[int, str] = {}
-    ids: set[str] = set()
-    challenged: set[str] = set()
-    chains: dict[str, bytes] = {}  # device -> last code
-    done = 0
+@dataclass
+class BallotPartial:
+    """What one pass over a run of ballots contributes (specs/10-verification.md §Parallel runs).
+
+    Checks needing only the ballot itself (V5, V6, V7.A-B, V5.E) are done in the pass; the entries
+    feed the checks across ballots (V7.C-H, V19.E), done once over all partials in record order."""
+
+    acc: dict[int, dict[int, list[Element]]]
+    entries: list[tuple[str, bytes, str, str, bytes, list[bytes]]]
+    """(ballot id, code, state, device, B_aux, α fingerprints) in record order"""
+    cast: int = 0
+    contest_cast: dict[int, int] | None = None
+    done: int = 0
+
+    def merge(self, other: BallotPartial) -> None:
+        for ci, row in other.acc.items():
+            mine = self.acc.setdefault(ci, {})
+            for oi, (a, b) in row.items():
+                cell = mine.get(oi)
+                if cell is None:
+                    mine[oi] = [a, b]
+                else:
+                    cell[0] = cell[0] * a
+                    cell[1] = cell[1] * b
+        self.entries.extend(other.entries)
+        self.cast += other.cast
+        self.done += other.done
+        cc = self.contest_cast if self.contest_cast is not None else {}
+        for ci, n in (other.contest_cast or {}).items():
+            cc[ci] = cc.get(ci, 0) + n
+        self.contest_cast = cc
+
+
+def empty_partial(ctx: ElectionContext) -> BallotPartial:
+    one = ctx.group.identity()
+    acc = {c.index: {o.index: [one, one] for o in c.options} for c in ctx.manifest.contests}
+    return BallotPartial(acc, [], 0, {}, 0)
+
+
+def ballot_pass(
+    ctx: ElectionContext,
+    ballots: Iterator[EncryptedBallot | RecordIssue],
+    report: Report,
+    progress: Progress | None = None,
+) -> BallotPartial:
+    """Per-ballot checks over a stream; range proofs verified in batches on the worker threads."""
+    part = empty_partial(ctx)
     contest_cast: dict[int, int] = {}
-    st.contest_cast = contest_cast
+    part.contest_cast = contest_cast
     pending: list[RangeStatement] = []
-    ballots = record.ballots()
     while True:
         try:
             ballot = next(ballots)
@@ -235,26 +298,10 @@ def _ballots(
         if isinstance(ballot, RecordIssue):
             report.fail(ballot.step, ballot.obj, ballot.detail)
             continue
-        done += 1
-        if progress is not None and done % 16 == 0:
-            progress("ballots", done, 0)
+        part.done += 1
+        if progress is not None and part.done % 16 == 0:
+            progress("ballots", part.done, 0)
         obj = f"ballot {ballot.ballot_id}"
-        # V7.H: no selection ciphertext appears twice in the record (copied contests, replays)
-        for ec in ballot.contests:
-            for sel in ec.selections:
-                key = hash(sel.ct.alpha.to_bytes())
-                prev = alphas.get(key)
-                if prev is not None and prev != ballot.ballot_id:
-                    report.fail(
-                        "V7.H",
-                        f"{obj} contest {ec.index} option {sel.index}",
-                        f"ciphertext copied from ballot {prev}",
-                    )
-                elif prev is None:
-                    alphas[key] = ballot.ballot_id
-        if ballot.ballot_id in ids:
-            report.fail("V19.E", obj, "ballot id appears twice")
-        ids.add(ballot.ballot_id)
         try:
             pending.extend(_ballot(ctx, ballot, report))
         except E2EVoteError as exc:
@@ -262,18 +309,15 @@ def _ballots(
             continue
         if len(pending) >= BATCH:
             _flush(ctx, pending, report)
-        # V7.C: unique confirmation codes among all submitted ballots
-        report.checked("V7")
-        if ballot.code in codes:
-            report.fail("V7.C", obj, f"confirmation code duplicates ballot {codes[ballot.code]}")
-        codes[ballot.code] = ballot.ballot_id
-        if manifest.chaining:
-            _chain(ctx, ballot, chains, report)
+        fingerprints = [sel.ct.alpha.to_bytes()[-16:] for ec in ballot.contests for sel in ec.selections]
+        part.entries.append(
+            (ballot.ballot_id, ballot.code, ballot.state.value, ballot.device, ballot.B_aux, fingerprints)
+        )
         if ballot.state == BallotState.CAST:
-            st.cast += 1
+            part.cast += 1
             for ec in ballot.contests:
                 contest_cast[ec.index] = contest_cast.get(ec.index, 0) + 1
-                row = acc.get(ec.index)
+                row = part.acc.get(ec.index)
                 if row is None:
                     continue
                 for sel in ec.selections:
@@ -281,31 +325,88 @@ def _ballots(
                     if cell is not None:
                         cell[0] = cell[0] * sel.ct.alpha
                         cell[1] = cell[1] * sel.ct.beta
-        else:
-            challenged.add(ballot.ballot_id)
     _flush(ctx, pending, report)
+    return part
+
+
+def _ballots(
+    record: ElectionRecord, st: _State, report: Report, progress: Progress | None
+) -> dict[int, dict[int, Ciphertext]]:
+    ctx = st.ctx
+    if st.runner is not None:
+        part = st.runner(record, ctx, report, progress)
+    else:
+        part = ballot_pass(ctx, record.ballots(), report, progress)
     if progress is not None:
-        progress("ballots", done, done)
-    if manifest.chaining:
+        progress("ballots", part.done, part.done)
+    _across_ballots(record, ctx, part, st, report)
+    st.cast = part.cast
+    st.contest_cast = part.contest_cast or {}
+    report.summary["ballots"] = part.done
+    report.summary["cast"] = part.cast
+    report.summary["challenged"] = len(st.challenged_ids or ())
+    return {ci: {oi: Ciphertext(a, b) for oi, (a, b) in row.items()} for ci, row in part.acc.items()}
+
+
+def _across_ballots(
+    record: ElectionRecord, ctx: ElectionContext, part: BallotPartial, st: _State, report: Report
+) -> None:
+    """V7.C unique codes, V7.H no copied ciphertext, V19.E unique ids, V7.D-G device chains."""
+    codes: dict[bytes, str] = {}
+    alphas: dict[bytes, str] = {}
+    ids: set[str] = set()
+    challenged: set[str] = set()
+    chains: dict[str, bytes] = {}  # device -> last code
+    for bid, code, state, device, baux, fingerprints in part.entries:
+        obj = f"ballot {bid}"
+        report.checked("V7")
+        for n, fp in enumerate(fingerprints):
+            prev = alphas.get(fp)
+            if prev is not None and prev != bid:
+                report.fail("V7.H", f"{obj} selection {n + 1}", f"ciphertext copied from ballot {prev}")
+            elif prev is None:
+                alphas[fp] = bid
+        if bid in ids:
+            report.fail("V19.E", obj, "ballot id appears twice")
+        ids.add(bid)
+        if code in codes:
+            report.fail("V7.C", obj, f"confirmation code duplicates ballot {codes[code]}")
+        codes[code] = bid
+        if ctx.manifest.chaining:
+            _chain(ctx, bid, device, baux, code, chains, report)
+        if state != BallotState.CAST.value:
+            challenged.add(bid)
+    if ctx.manifest.chaining:
         for device, last in chains.items():
             report.checked("V7")
             close = record.device_closes.get(device)
             if close is None:
                 report.fail("V7.F", f"device {device}", "no closing hash published")
-            elif close != chain_close_hash(ctx.H_E, last, device.encode("utf-8")):
+            elif close != chain_close_hash(ctx.H_E, last, _device_info(ctx, device)):
                 report.fail("V7.G", f"device {device}", "closing hash is wrong")
     st.challenged_ids = challenged
-    report.summary["ballots"] = done
-    report.summary["cast"] = st.cast
-    report.summary["challenged"] = len(challenged)
-    return {ci: {oi: Ciphertext(a, b) for oi, (a, b) in row.items()} for ci, row in acc.items()}
 
 
-def _chain(ctx: ElectionContext, ballot: EncryptedBallot, chains: dict[str, bytes], report: Report) -> None:
+def _device_info(ctx: ElectionContext, device: str) -> bytes:
+    """B_aux,0: the device name's UTF-8 bytes (native); egk states it once in the election config."""
+    if ctx.dialect.chain_first_baux_is_h0_only and ctx.manifest.device_info:
+        return ctx.manifest.device_info
+    return device.encode("utf-8")
+
+
+def _chain(
+    ctx: ElectionContext,
+    bid: str,
+    device: str,
+    baux: bytes,
+    code: bytes,
+    chains: dict[str, bytes],
+    report: Report,
+) -> None:
     """V7.D-E: B_aux,j = H(B_{j-1}) || B_aux,0 (the first: H_0 || B_aux,0, egk: H_0)."""
-    obj = f"ballot {ballot.ballot_id}"
-    info = ballot.device.encode("utf-8")
-    last = chains.get(ballot.device)
+    obj = f"ballot {bid}"
+    info = _device_info(ctx, device)
+    last = chains.get(device)
     if last is None:
         h0 = chain_initial_hash(ctx.H_E, info, ctx.dialect)
         expected = h0 if ctx.dialect.chain_first_baux_is_h0_only else h0 + info
@@ -313,9 +414,9 @@ def _chain(ctx: ElectionContext, ballot: EncryptedBallot, chains: dict[str, byte
     else:
         expected = last + info
         step = "V7.E"
-    if ballot.B_aux != expected:
+    if baux != expected:
         report.fail(step, obj, "B_aux does not continue the device's chain")
-    chains[ballot.device] = ballot.code
+    chains[device] = code
 
 
 BATCH = 64

@@ -157,3 +157,42 @@ def test_any_flipped_byte_fails_verification(tmp_path: Path, group: str) -> None
         index.write_bytes(original)
         assert proc.returncode != 0 and "verification failed" in proc.stdout
     assert e2evote("verify", rec).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("scenario", "contest"),
+    [("kg-referendum-2021", "Form of government"), ("kg-parliament-2021", None)],
+)
+def test_demo_scenario_json(tmp_path: Path, scenario: str, contest: str | None) -> None:
+    """`e2evote demo --scenario NAME --json`: the last line is one JSON document with every contest's
+    counts and, for list contests, a `seats` object (issue: election types)."""
+    r = CliRunner().invoke(
+        app,
+        [
+            "demo",
+            "--scenario",
+            scenario,
+            "--group",
+            "test",
+            "--voters",
+            "40",
+            "--out",
+            str(tmp_path / "s"),
+            "--json",
+            "-q",
+        ],
+        env=ENV,
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output.strip().splitlines()[-1])
+    assert doc["ok"] and doc["scenario"] == scenario
+    contests = doc["rounds"][0]["contests"]
+    if contest is not None:
+        assert sum(contests[contest]["counts"].values()) == 40
+    else:
+        seats = [c["seats"] for c in contests.values() if "seats" in c]
+        assert len(seats) == 1 and sum(seats[0].values()) == 54
+    r = CliRunner().invoke(
+        app, ["demo", "--scenario", "nope", "--group", "test", "--out", str(tmp_path / "x")], env=ENV
+    )
+    assert r.exit_code == 2 and "unknown scenario" in r.output

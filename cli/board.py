@@ -1,0 +1,211 @@
+"""``e2evote board …``: run the bulletin board of an election, monitor it, export its record
+(specs/08-board.md §12.5).
+
+* ``serve``   — open (or create) the board of an election and serve its HTTP API (§8);
+* ``monitor`` — one monitor run against a board URL (B3); exit 1 on an alarm;
+* ``tally``   — close voting, aggregate the counted ballots, publish the tally event and write the
+  decryption request for the trustees (``e2evote trustee decrypt`` / ``official combine`` follow);
+* ``export``  — write the sealed native record of the board (counted ballots + the whole log),
+  including the decrypted tally once ``official combine`` produced it.
+
+This module is a Typer sub-app only; ``cli/main.py`` mounts it as ``board``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import cli_errors, err, fail, out
+from e2evote.board.credentials import CredentialList
+from e2evote.board.election import ElectionBoard, export_record, load_election
+from e2evote.board.errors import MonitorAlarm
+from e2evote.board.signing import BoardKey, check_board_id
+from e2evote.board.storage import Storage, open_storage
+from e2evote.errors import EncodingError
+from e2evote.protocol.election import ElectionContext
+from e2evote.protocol.tally import DecryptedTally, EncryptedTally
+from e2evote.record import files
+from e2evote.record.files import DecryptionRequest, DecryptionResult, ElectionDir
+from e2evote.record.model import ChallengedBallot
+
+__all__ = ["app", "serve", "monitor", "tally", "export"]
+
+app = typer.Typer(
+    help="The bulletin board: serve it, monitor it, tally and export its election record.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ElectionOpt = Annotated[
+    Path, typer.Option("--election", help="the election directory (opened) or a native record")
+]
+DbOpt = Annotated[
+    str, typer.Option("--db", help="board storage: sqlite:///abs/path.db, a file path or postgresql://…")
+]
+KeyOpt = Annotated[Path, typer.Option("--key", help="the board's Ed25519 key file (32-byte seed, mode 0600)")]
+
+ALARM_EXIT = 1
+
+
+def _open_storage(db: str) -> Storage:
+    try:
+        return open_storage(db)
+    except ImportError as exc:
+        fail(f"cannot open {db}: {exc}")
+
+
+def _load_key(path: Path, *, create: bool) -> BoardKey:
+    if path.exists():
+        return BoardKey.load(path)
+    if not create:
+        fail(f"{path}: no such board key")
+    key = BoardKey.generate()
+    key.save(path)
+    err.print(f"new board key written to {path} (mode 0600)")
+    return key
+
+
+def _election_board(
+    db: str, election: Path, key_file: Path, board_id: str, credentials: Path | None
+) -> ElectionBoard:
+    ctx, _ = load_election(election)
+    storage = _open_storage(db)
+    if storage.read_head().size == 0:
+        check_board_id(board_id)
+        creds = None if credentials is None else CredentialList.from_bytes(credentials.read_bytes())
+        key = _load_key(key_file, create=True)
+        eb = ElectionBoard.create(storage, key, ctx, board_id=board_id, credentials=creds)
+        out.print(f"board {board_id!r} created for H_E = {ctx.H_E.hex()}")
+        return eb
+    if credentials is not None:
+        err.print("note: the board exists already; --credentials is ignored")
+    return ElectionBoard.open(storage, _load_key(key_file, create=False), ctx)
+
+
+@app.command()
+@cli_errors
+def serve(
+    election: ElectionOpt,
+    db: DbOpt,
+    key: KeyOpt,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    board_id: Annotated[str, typer.Option("--board-id", help="board id (new boards only)")] = "e2evote-board",
+    credentials: Annotated[
+        Path | None,
+        typer.Option("--credentials", help="public credential list (canonical msgpack), new boards only"),
+    ] = None,
+    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="largest accepted request")] = (
+        1024 * 1024
+    ),
+) -> None:
+    """Serve the election's board over HTTP (creates the board on first use)."""
+    from e2evote.board.http import serve as serve_http
+
+    eb = _election_board(db, election, key, board_id, credentials)
+    b = eb.board
+    out.print(f"board {b.board_id!r}, public key {b.public_key.hex()}, {b.latest_sth().tree_size} events")
+    out.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
+    serve_http(b, host, port, max_body_bytes=max_body_bytes, log_level="warning")
+
+
+@app.command()
+@cli_errors
+def monitor(
+    url: Annotated[str, typer.Argument(help="the board's base URL, e.g. http://127.0.0.1:8080")],
+    state: Annotated[Path, typer.Option("--state", help="state file kept between runs")],
+    public_key: Annotated[str, typer.Option("--public-key", help="the board's public key (hex)")],
+    board_id: Annotated[str | None, typer.Option("--board-id", help="expected board id")] = None,
+) -> None:
+    """One monitor run (steps B3): exit 0 if the board's tree head is consistent, 1 on an alarm."""
+    from e2evote.board.monitor import monitor as run_monitor
+
+    try:
+        pk = bytes.fromhex(public_key)
+    except ValueError:
+        fail("--public-key must be hex")
+    if len(pk) != 32:
+        fail("--public-key must be 32 bytes (64 hex digits)")
+    try:
+        report = run_monitor(url, state, pk, board_id=board_id)
+    except MonitorAlarm as exc:
+        err.print(f"ALARM {exc}", markup=False, highlight=False)
+        raise typer.Exit(ALARM_EXIT) from None
+    sth = report.current
+    out.print(f"{report.status}: size {sth.tree_size}, root {sth.root_hash.hex()}", markup=False)
+
+
+@app.command()
+@cli_errors
+def tally(election: ElectionOpt, db: DbOpt, key: KeyOpt) -> None:
+    """Close voting, aggregate the counted ballots and write the trustees' decryption request."""
+    edir = ElectionDir(election)
+    if not edir.is_election():
+        fail(f"{election} is not an election directory")
+    if edir.exists(edir.request_file):
+        fail("the tally was already computed (tally/request.msgpack exists)")
+    ctx, _ = load_election(election)
+    eb = ElectionBoard.open(_open_storage(db), _load_key(key, create=False), ctx)
+    if eb.board.storage.read_head().phase < 3:
+        eb.close_voting()
+        out.print("voting closed")
+    et = eb.encrypted_tally()
+    eb.publish_tally(et)
+    spoiled = eb.challenged_ballots()
+    req = DecryptionRequest(et, tuple(sorted(spoiled, key=lambda b: b.ballot_id)))
+    edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
+    out.print(f"tallied {et.ballots} counted ballots; {len(spoiled)} challenged ballot(s) to decrypt")
+    out.print("next: the trustees run `e2evote trustee decrypt`, then `e2evote official combine`")
+
+
+def _result_parts(election: Path, ctx: ElectionContext) -> tuple[DecryptionRequest, DecryptionResult] | None:
+    """The decrypted tally and opened challenged ballots of the election directory, if they exist
+    and belong to the board's current tally."""
+    edir = ElectionDir(election)
+    if not edir.is_election() or not edir.exists(edir.result_file) or not edir.exists(edir.request_file):
+        return None
+    req = files.decode_request(ctx.group, ctx.H_E, edir.read(edir.request_file), str(edir.request_file))
+    res = files.decode_result(ctx.group, ctx.H_E, edir.read(edir.result_file), str(edir.result_file))
+    if res.request != req.digest:
+        fail("the decryption result is for another request; run the decryption again")
+    return req, res
+
+
+@app.command()
+@cli_errors
+def export(
+    db: DbOpt,
+    election: ElectionOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="new directory for the sealed record")],
+) -> None:
+    """Write the sealed election record of the board (counted ballots, the whole log as ext/board)."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        fail(f"{out_dir} exists and is not an empty directory")
+    ctx, guardians = load_election(election)
+    storage = _open_storage(db)
+    parts = _result_parts(election, ctx)
+    decrypted: DecryptedTally | None = None
+    encrypted: EncryptedTally | None = None
+    opened: list[ChallengedBallot] = []
+    if parts is not None:
+        req, res = parts
+        encrypted, decrypted = req.tally, res.tally
+        opened = [ChallengedBallot(b.ballot_id, None, None, b) for b in res.ballots]
+    try:
+        export_record(
+            storage,
+            ctx,
+            guardians,
+            out_dir,
+            tally=decrypted,
+            encrypted_tally=encrypted,
+            challenged=opened,
+        )
+    except EncodingError as exc:
+        fail(f"the board's log is not readable: {exc}")
+    what = "final record" if decrypted is not None else "record so far (no decrypted tally yet)"
+    out.print(f"{what} sealed in {out_dir}")
+    out.print(f"verify it: e2evote verify {out_dir}")

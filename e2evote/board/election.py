@@ -1,0 +1,658 @@
+"""ElectionGuard elections on the bulletin board (specs/08-board.md §12 "Elections on the board").
+
+The board (e2evote.board) is generic over the election; this module binds it to an EG 2.0 election:
+
+* :func:`ballot_validator` — the validator injected into :class:`~e2evote.board.Board` (§6.1 step 3):
+  a submitted ballot is the canonical msgpack of :func:`e2evote.record.codec.enc_ballot`, checked in
+  full before it is acknowledged (ballot style and options, contest hashes, confirmation code, every
+  selection range proof and contest limit proof — verification steps V5-V7 of specs/10);
+* :class:`BallotIndex` — ballot ids and selection ciphertexts already on the board, so that no
+  accepted ballot copies another's ciphertexts (V7.H) or reuses its id (V19.E);
+* :class:`ElectionBoard` — an official's glue: create/open a board for an election context, submit,
+  close voting, the counted ballots and their encrypted tally (eq. 62), publish the tally;
+* :func:`export_record` — a sealed native record (specs/07-record.md) made from the board: the
+  counted ballots (the §6.3 counted set), the challenged ballots, the tally parts if given, and the
+  whole log as the ``ext/board.msgpack`` extension (§12.3), which the verifier re-checks (B1, B4);
+* :func:`load_election` — the election context and guardian keys from a native record or an
+  election directory.
+
+Layering: this module uses protocol/, proofs/ and record/, never verifier/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from e2evote.board.board import BallotInfo, BallotValidator, Board
+from e2evote.board.credentials import BallotSubmission, CredentialList, VoterCredential
+from e2evote.board.errors import BoardStateError
+from e2evote.board.events import BoardSetup, Event, EventKind
+from e2evote.board.signing import BoardKey, Receipt, SignedTreeHead
+from e2evote.board.storage import Storage
+from e2evote.board.verify import CountedBallot, counted_set
+from e2evote.encoding import pack, unpack
+from e2evote.errors import (
+    E2EVoteError,
+    EncodingError,
+    InvalidElementError,
+    InvalidScalarError,
+    ManifestError,
+    RecordError,
+    VerificationError,
+)
+from e2evote.hashing import b_file
+from e2evote.proofs.range import RangeStatement, verify_range_many
+from e2evote.protocol.ballot import BallotState, EncryptedBallot, confirmation_code, contest_hash
+from e2evote.protocol.ceremony import GuardianPublicKeys
+from e2evote.protocol.election import ElectionContext
+from e2evote.protocol.tally import DecryptedTally, EncryptedTally, TallyAccumulator
+from e2evote.record import codec
+from e2evote.record.model import ChallengedBallot
+from e2evote.record.native import RecordWriter
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+__all__ = [
+    "BOARD_EXTENSION",
+    "BOARD_EXTENSION_FORMAT",
+    "ELECTION_BINDING_FORMAT",
+    "REPLAY_TAG",
+    "MAX_BALLOT_BYTES",
+    "BallotIndex",
+    "BoardExtension",
+    "ElectionBinding",
+    "ElectionBoard",
+    "ballot_bytes",
+    "ballot_submission",
+    "ballot_validator",
+    "check_ballot",
+    "decode_ballot",
+    "decode_board_extension",
+    "encode_board_extension",
+    "export_record",
+    "load_election",
+    "replay_key",
+]
+
+BOARD_EXTENSION: Final = "board"
+"""name of the record extension holding the log: ``ext/board.msgpack``"""
+BOARD_EXTENSION_FORMAT: Final = "e2evote-board-ext-v1"
+ELECTION_BINDING_FORMAT: Final = "e2evote-board-election-v1"
+REPLAY_TAG: Final = b"E2EVOTE-BOARD-BALLOT-REPLAY-v1"
+MAX_BALLOT_BYTES: Final = 4 * 1024 * 1024
+"""upper bound on one encoded ballot (the board's HTTP body limit is usually lower)"""
+
+
+# ---------------------------------------------------------------------------------------------------
+# ballot bytes, replay key, validation (§12.1)
+# ---------------------------------------------------------------------------------------------------
+
+
+def ballot_bytes(ballot: EncryptedBallot) -> bytes:
+    """The bytes a voter submits and the board logs: canonical msgpack of ``codec.enc_ballot``."""
+    return pack(codec.enc_ballot(ballot))
+
+
+def ballot_submission(
+    ctx: ElectionContext, ballot: EncryptedBallot, credential: VoterCredential | None = None
+) -> bytes:
+    """The ``BallotSubmission`` body for ``POST /v1/ballots`` (§5.3), signed if ``credential`` is given."""
+    data = ballot_bytes(ballot)
+    if credential is None:
+        return BallotSubmission(data).to_bytes()
+    return credential.sign_ballot(ctx.H_E, data).to_bytes()
+
+
+def _tree(data: bytes) -> dict[str, Any]:
+    try:
+        tree = unpack(data, max_bytes=MAX_BALLOT_BYTES)
+    except EncodingError as exc:
+        raise VerificationError("R2.B", "ballot", f"not canonical msgpack: {exc}") from None
+    if not isinstance(tree, dict) or not isinstance(tree.get("contests"), list):
+        raise VerificationError("R2.B", "ballot", "not an encoded ballot")
+    return tree
+
+
+def replay_key(tree: Mapping[str, Any]) -> bytes:
+    """``SHA-256(b_file(REPLAY_TAG) || canonical msgpack of the ballot's contests)`` (§12.1).
+
+    The contests carry every ciphertext, range proof, contest hash and contest data of the ballot, but
+    not its id, style, state, B_aux, device or time: the same ciphertexts re-wrapped under another
+    id (or re-signed by another credential) have the same replay key.
+    """
+    return hashlib.sha256(b_file(REPLAY_TAG) + pack(tree["contests"])).digest()
+
+
+def _decode_step(exc: Exception) -> str:
+    if isinstance(exc, InvalidElementError) or "subgroup" in str(exc):
+        return "V5.A"
+    if isinstance(exc, InvalidScalarError) or "Z_q" in str(exc):
+        return "V5.C"
+    return "R2.B"
+
+
+def decode_ballot(ctx: ElectionContext, data: bytes) -> tuple[EncryptedBallot, bytes]:
+    """Strictly decode submitted ballot bytes; return the ballot and its replay key.
+
+    Raises :class:`VerificationError` (``R2.B`` not the canonical encoding, ``V5.A``/``V5.C`` a value
+    outside the group / Z_q).
+    """
+    tree = _tree(data)
+    try:
+        ballot = codec.dec_ballot(ctx.group, tree)
+    except (EncodingError, ValueError, TypeError) as exc:
+        raise VerificationError(_decode_step(exc), "ballot", str(exc)) from None
+    if ballot_bytes(ballot) != data:
+        raise VerificationError("R2.B", f"ballot {ballot.ballot_id}", "not the canonical ballot encoding")
+    return ballot, replay_key(tree)
+
+
+def check_ballot(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
+    """Steps V5-V7 for one ballot (as e2evote.verifier checks a record's ballot); raise on the first
+    failure with its step id and object (:class:`VerificationError`)."""
+    g = ctx.group
+    obj = f"ballot {ballot.ballot_id}"
+    if ballot.state is not BallotState.CAST:
+        raise VerificationError("B5.A", obj, f"submitted in state {ballot.state.value!r}, expected 'cast'")
+    try:
+        contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
+    except E2EVoteError:
+        raise VerificationError("V5.E", obj, f"unknown ballot style {ballot.style!r}") from None
+    got = [ec.index for ec in ballot.contests]
+    if got != sorted(contests):
+        raise VerificationError(
+            "V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}"
+        )
+    statements: list[RangeStatement] = []
+    for ec in ballot.contests:
+        contest = contests[ec.index]
+        cobj = f"{obj} contest {contest.label}"
+        if [s.index for s in ec.selections] != [o.index for o in contest.options]:
+            raise VerificationError("V5.E", cobj, "selections do not match the contest's options")
+        if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
+            raise VerificationError("V7.A", cobj, "contest hash χ is wrong")
+        for sel in ec.selections:
+            statements.append(
+                RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}")
+            )
+        statements.append(
+            RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, "V6", cobj)
+        )
+    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
+        raise VerificationError("V7.B", obj, "confirmation code is wrong")
+    failures = verify_range_many(ctx.key, ctx.H_E, statements)
+    if failures:
+        raise failures[0]
+
+
+class BallotIndex:
+    """Ballot ids and selection ciphertexts (α) already accepted, with the replay key that brought them.
+
+    A new ballot may reuse neither another ballot's id (V19.E) nor any of its ciphertexts (V7.H); the
+    *same* ballot (same replay key) passes, so the board then refuses it as a ``replay`` (§6.1 step 4).
+    Thread-safe. A ballot that passes :meth:`claim` but is then refused by the board keeps its claim;
+    that only blocks copies of that very ballot.
+    """
+
+    __slots__ = ("_lock", "_ids", "_alphas")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: dict[str, bytes] = {}
+        self._alphas: dict[bytes, bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def claim(self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
+        """Check and record a ballot; ``alphas`` are ``(object name, α bytes)``. Raises VerificationError."""
+        with self._lock:
+            prev = self._ids.get(ballot_id)
+            if prev is not None and prev != key:
+                raise VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
+            for name, a in alphas:
+                other = self._alphas.get(a)
+                if other is not None and other != key:
+                    raise VerificationError(
+                        "V7.H", name, "ciphertext copied from a ballot already on the board"
+                    )
+            self._ids[ballot_id] = key
+            for _, a in alphas:
+                self._alphas[a] = key
+
+    def add_logged(self, payload: bytes) -> None:
+        """Index a ballot already on the log (no proof checks: the board validated it on submission)."""
+        tree = _tree(payload)
+        bid = tree.get("id")
+        if not isinstance(bid, str):
+            raise EncodingError("logged ballot has no id")
+        alphas = []
+        for c in tree["contests"]:
+            for s in c["sel"]:
+                alphas.append((f"ballot {bid}", bytes(s["ct"][0])))
+        self.claim(bid, alphas, replay_key(tree))
+
+
+def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) -> BallotValidator:
+    """The EG 2.0 ballot validator injected into the board (specs/08-board.md §6.1 step 3, §12.1).
+
+    ``validate(data)`` decodes the ballot strictly (:func:`decode_ballot`), checks it in full
+    (:func:`check_ballot`: B5.A state, V5.E style/options, V7.A contest hashes, V7.B confirmation
+    code, V5/V6 range proofs), then, with an ``index``, that it copies no ciphertext (V7.H) and no id
+    (V19.E) of an accepted ballot. It raises :class:`VerificationError` ``[step] object: detail`` (the
+    board answers 422 ``invalid_ballot`` with that text as the detail) or returns
+    ``BallotInfo(ballot.code, replay_key)``.
+    """
+
+    def validate(data: bytes) -> BallotInfo:
+        ballot, key = decode_ballot(ctx, data)
+        check_ballot(ctx, ballot)
+        if index is not None:
+            obj = f"ballot {ballot.ballot_id}"
+            alphas = [
+                (f"{obj} contest {ec.index} option {sel.index}", sel.ct.alpha.to_bytes())
+                for ec in ballot.contests
+                for sel in ec.selections
+            ]
+            index.claim(ballot.ballot_id, alphas, key)
+        return BallotInfo(confirmation_code=ballot.code, replay_key=key)
+
+    return validate
+
+
+# ---------------------------------------------------------------------------------------------------
+# the setup binding (§12.2)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionBinding:
+    """The setup event's ``election`` bytes: ``{format, group, H_B, K, H_E}`` (canonical msgpack)."""
+
+    group: str
+    H_B: bytes
+    K: bytes
+    H_E: bytes
+
+    @classmethod
+    def of(cls, ctx: ElectionContext) -> ElectionBinding:
+        return cls(ctx.group.name, ctx.parameters.H_B, ctx.K.to_bytes(), ctx.H_E)
+
+    def to_bytes(self) -> bytes:
+        return pack(
+            {
+                "format": ELECTION_BINDING_FORMAT,
+                "group": self.group,
+                "H_B": self.H_B,
+                "K": self.K,
+                "H_E": self.H_E,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ElectionBinding:
+        f = codec.fields(
+            unpack(data, max_bytes=64 * 1024), {"format", "group", "H_B", "K", "H_E"}, "election binding"
+        )
+        if f["format"] != ELECTION_BINDING_FORMAT:
+            raise EncodingError(f"election binding: unknown format {f['format']!r}")
+        if not isinstance(f["group"], str):
+            raise EncodingError("election binding: group must be a string")
+        return cls(
+            f["group"],
+            codec._bytes(f["H_B"], "H_B", 32),
+            codec._bytes(f["K"], "K", max_len=4096),
+            codec._bytes(f["H_E"], "H_E", 32),
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# the official's glue (§12.2)
+# ---------------------------------------------------------------------------------------------------
+
+
+class ElectionBoard:
+    """A :class:`Board` bound to one election context (specs/08-board.md §12.2).
+
+    The setup event names ``H_E`` as the board's election hash (voter credentials sign it, §5.3) and
+    carries an :class:`ElectionBinding`. Ballots are checked by :func:`ballot_validator` with a
+    :class:`BallotIndex` rebuilt from the log on :meth:`open` (one index per process: several board
+    processes sharing a PostgreSQL database each check copies only against the log as they opened it).
+    """
+
+    __slots__ = ("board", "ctx", "index")
+
+    def __init__(self, board: Board, ctx: ElectionContext, index: BallotIndex) -> None:
+        self.board = board
+        self.ctx = ctx
+        self.index = index
+
+    @classmethod
+    def create(
+        cls,
+        storage: Storage,
+        key: BoardKey,
+        ctx: ElectionContext,
+        *,
+        board_id: str,
+        credentials: CredentialList | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> ElectionBoard:
+        """Initialize an empty storage for this election (setup event, §2.3) and open it."""
+        if credentials is not None and ctx.manifest.chaining:
+            raise ManifestError(
+                "re-voting with credentials breaks confirmation-code chains; use one or the other"
+            )
+        index = BallotIndex()
+        board = Board.create(
+            storage,
+            key,
+            ballot_validator(ctx, index=index),
+            board_id=board_id,
+            election_hash=ctx.H_E,
+            credentials=credentials,
+            election=ElectionBinding.of(ctx).to_bytes(),
+            clock=clock,
+        )
+        return cls(board, ctx, index)
+
+    @classmethod
+    def open(
+        cls, storage: Storage, key: BoardKey, ctx: ElectionContext, *, clock: Callable[[], int] | None = None
+    ) -> ElectionBoard:
+        """Open an existing board; refuse one made for another election; rebuild the ballot index."""
+        index = BallotIndex()
+        board = Board(storage, key, ballot_validator(ctx, index=index), clock=clock)
+        _check_binding(board.setup, ctx)
+        for raw in board.iter_events():
+            ev = Event.from_bytes(raw)
+            if ev.kind is EventKind.BALLOT:
+                try:
+                    index.add_logged(ev.payload)
+                except E2EVoteError as exc:
+                    raise BoardStateError("corrupt", f"ballot event {ev.index}: {exc}") from None
+        return cls(board, ctx, index)
+
+    @classmethod
+    def open_or_create(
+        cls,
+        storage: Storage,
+        key: BoardKey,
+        ctx: ElectionContext,
+        *,
+        board_id: str,
+        credentials: CredentialList | None = None,
+    ) -> ElectionBoard:
+        """:meth:`open` if the storage holds a board, else :meth:`create`."""
+        if storage.read_head().size:
+            return cls.open(storage, key, ctx)
+        return cls.create(storage, key, ctx, board_id=board_id, credentials=credentials)
+
+    def __repr__(self) -> str:
+        return f"ElectionBoard({self.board!r}, H_E={self.ctx.H_E.hex()[:16]}…)"
+
+    def submit(self, ballot: EncryptedBallot | bytes, credential: VoterCredential | None = None) -> Receipt:
+        """Submit an encrypted ballot (or raw submission bytes); the signed receipt once committed."""
+        if isinstance(ballot, EncryptedBallot):
+            return self.board.submit(ballot_submission(self.ctx, ballot, credential))
+        return self.board.submit(ballot)
+
+    def challenge(self, code: bytes) -> SignedTreeHead:
+        """Spoil an accepted ballot (§6.2); the record then lists it as challenged, to be opened."""
+        return self.board.challenge(code)
+
+    def close_voting(self) -> SignedTreeHead:
+        """Append the close event: no ballot or challenge afterwards (§2.2)."""
+        return self.board.close_voting()
+
+    def counted(self) -> tuple[CountedBallot, ...]:
+        """The counted set of the current log (§6.3)."""
+        return counted_set(Event.from_bytes(raw) for raw in self.board.iter_events())
+
+    def counted_ballots(self) -> Iterator[EncryptedBallot]:
+        """The counted ballots, decoded, in log order."""
+        return iter(_ballots_of(self.ctx, _events(self.board.iter_events()))[0])
+
+    def challenged_ballots(self) -> list[EncryptedBallot]:
+        """The challenged ballots (state ``challenged``), in log order."""
+        return _ballots_of(self.ctx, _events(self.board.iter_events()))[1]
+
+    def encrypted_tally(self) -> EncryptedTally:
+        """The encrypted tally (eq. 62) of the counted ballots; requires voting to be closed."""
+        if self.board.storage.read_head().phase < 3:
+            raise BoardStateError("not_closed", "close voting before tallying")
+        acc = TallyAccumulator(self.ctx)
+        for b in self.counted_ballots():
+            acc.add(b)
+        return acc.result()
+
+    def publish_tally(self, tally: EncryptedTally) -> SignedTreeHead:
+        """Append the encrypted tally as a ``tally`` event (checked against the record: B4.F)."""
+        return self.board.append_event(EventKind.TALLY, pack(codec.enc_encrypted_tally(tally)))
+
+    def app(self, *, max_body_bytes: int | None = None) -> Starlette:
+        """The board's Starlette application (specs/08-board.md §8)."""
+        from e2evote.board.http import DEFAULT_MAX_BODY_BYTES, create_app
+
+        return create_app(self.board, max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES)
+
+    def export(
+        self, guardians: Sequence[GuardianPublicKeys], out_dir: str | os.PathLike[str], **kwargs: Any
+    ) -> bytes:
+        """:func:`export_record` of this board."""
+        return export_record(self.board, self.ctx, guardians, out_dir, **kwargs)
+
+
+def _check_binding(setup: BoardSetup, ctx: ElectionContext) -> None:
+    if setup.election_hash != ctx.H_E:
+        raise BoardStateError("wrong_election", "the board was made for another election (H_E differs)")
+    try:
+        binding = ElectionBinding.from_bytes(setup.election)
+    except EncodingError as exc:
+        raise BoardStateError("wrong_election", f"the board's election binding: {exc}") from None
+    if binding != ElectionBinding.of(ctx):
+        raise BoardStateError("wrong_election", "the board's election binding names another election")
+
+
+def _events(raws: Iterable[bytes]) -> Iterator[Event]:
+    for raw in raws:
+        yield Event.from_bytes(raw)
+
+
+def _ballots_of(
+    ctx: ElectionContext, events: Iterable[Event]
+) -> tuple[list[EncryptedBallot], list[EncryptedBallot]]:
+    """(counted ballots, challenged ballots) of a log, decoded, in log order."""
+    evs = list(events)
+    counted = {c.index for c in counted_set(evs)}
+    challenged = {ev.ref for ev in evs if ev.kind is EventKind.CHALLENGE}
+    cast: list[EncryptedBallot] = []
+    spoiled: list[EncryptedBallot] = []
+    for ev in evs:
+        if ev.kind is not EventKind.BALLOT:
+            continue
+        if ev.index in counted:
+            cast.append(decode_ballot(ctx, ev.payload)[0])
+        elif ev.code in challenged:
+            spoiled.append(decode_ballot(ctx, ev.payload)[0].with_state(BallotState.CHALLENGED))
+    return cast, spoiled
+
+
+# ---------------------------------------------------------------------------------------------------
+# export (§12.3)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoardExtension:
+    """The tree of ``ext/board.msgpack`` (§12.3)::
+
+        {format: "e2evote-board-ext-v1", public_key: bin32, sth: bin, credentials: bin | nil,
+         events: [bin, …], checkpoints: [bin, …]}
+
+    ``sth`` is the tree head of the whole log (§4.1 msgpack), ``events`` every event in log order,
+    ``credentials`` the public credential list (§5.2) if the setup commits to one, ``checkpoints``
+    earlier signed tree heads worth re-checking (the one made by the close event, B1.K).
+    """
+
+    public_key: bytes
+    sth: SignedTreeHead
+    credentials: CredentialList | None
+    events: tuple[bytes, ...]
+    checkpoints: tuple[SignedTreeHead, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"BoardExtension(tree_size={self.sth.tree_size}, events=<{len(self.events)}>)"
+
+
+def encode_board_extension(ext: BoardExtension) -> dict[str, Any]:
+    """The ``ext/board.msgpack`` tree."""
+    return {
+        "format": BOARD_EXTENSION_FORMAT,
+        "public_key": ext.public_key,
+        "sth": ext.sth.to_bytes(),
+        "credentials": None if ext.credentials is None else ext.credentials.to_bytes(),
+        "events": list(ext.events),
+        "checkpoints": [c.to_bytes() for c in ext.checkpoints],
+    }
+
+
+def decode_board_extension(tree: Any) -> BoardExtension:
+    """Strict inverse of :func:`encode_board_extension`; raises :class:`EncodingError`."""
+    f = codec.fields(
+        tree, {"format", "public_key", "sth", "credentials", "events", "checkpoints"}, "ext/board"
+    )
+    if f["format"] != BOARD_EXTENSION_FORMAT:
+        raise EncodingError(f"ext/board: unknown format {f['format']!r}")
+    events = f["events"]
+    checkpoints = f["checkpoints"]
+    if not isinstance(events, list) or not all(isinstance(e, bytes) for e in events):
+        raise EncodingError("ext/board: events must be a list of byte strings")
+    if not isinstance(checkpoints, list) or not all(isinstance(c, bytes) for c in checkpoints):
+        raise EncodingError("ext/board: checkpoints must be a list of byte strings")
+    creds = f["credentials"]
+    return BoardExtension(
+        public_key=codec._bytes(f["public_key"], "ext/board public_key", 32),
+        sth=SignedTreeHead.from_bytes(codec._bytes(f["sth"], "ext/board sth", max_len=512)),
+        credentials=None if creds is None else CredentialList.from_bytes(codec._bytes(creds, "credentials")),
+        events=tuple(events),
+        checkpoints=tuple(SignedTreeHead.from_bytes(c) for c in checkpoints),
+    )
+
+
+def _log_of(source: Board | Storage) -> tuple[SignedTreeHead, CredentialList | None, list[bytes], Storage]:
+    """The latest tree head, the credential list and every event up to it, from a board or storage."""
+    from e2evote.board.board import CREDENTIALS_META
+
+    storage = source.storage if isinstance(source, Board) else source
+    head = storage.read_head()
+    if head.sth is None:
+        raise BoardStateError("no_board", "the storage holds no board")
+    sth = SignedTreeHead.from_bytes(head.sth)
+    raw_creds = storage.get_meta(CREDENTIALS_META)
+    creds = None if raw_creds is None else CredentialList.from_bytes(raw_creds)
+    events: list[bytes] = []
+    for start in range(0, sth.tree_size, 1024):
+        chunk = storage.events(start, min(start + 1024, sth.tree_size))
+        if len(chunk) != min(1024, sth.tree_size - start):
+            raise BoardStateError("corrupt", "log has a gap")
+        events.extend(chunk)
+    return sth, creds, events, storage
+
+
+def export_record(
+    board: Board | Storage,
+    ctx: ElectionContext,
+    guardians: Sequence[GuardianPublicKeys],
+    out_dir: str | os.PathLike[str],
+    *,
+    tally: DecryptedTally | None = None,
+    encrypted_tally: EncryptedTally | None = None,
+    challenged: Sequence[ChallengedBallot] = (),
+    device_closes: Mapping[str, bytes] | None = None,
+    outcomes: Mapping[str, Mapping[str, Any]] | None = None,
+    checkpoints: Sequence[SignedTreeHead] | None = None,
+    chunk_size: int = 500,
+) -> bytes:
+    """Write a sealed native record of the election on ``board`` (specs/08-board.md §12.3); its root.
+
+    Ballots: the counted set (§6.3, state ``cast``) and the challenged ballots (state
+    ``challenged``), interleaved in log order, byte for byte as logged. The encrypted tally is the
+    product of the counted ballots (``encrypted_tally``, if given, must equal it); ``tally`` is its
+    decryption (without it a record with cast ballots is a *pre-tally* record: R2.C). ``challenged``
+    opens the challenged ballots (V12-V14). ``ext/board.msgpack`` holds the whole log, its tree head,
+    the board key, the credential list and ``checkpoints`` (default: the tree head made by the close
+    event). ``board`` may be a :class:`Board` or a bare :class:`Storage` (no signing key needed).
+    """
+    sth, creds, raws, storage = _log_of(board)
+    if not raws:
+        raise BoardStateError("no_board", "the log is empty")
+    events = [Event.from_bytes(r) for r in raws]
+    setup = BoardSetup.from_bytes(events[0].payload)
+    _check_binding(setup, ctx)
+    counted = {c.index for c in counted_set(events)}
+    spoiled = {ev.ref for ev in events if ev.kind is EventKind.CHALLENGE}
+    writer = RecordWriter(out_dir, ctx, guardians, chunk_size=chunk_size)
+    acc = TallyAccumulator(ctx)
+    for ev in events:
+        if ev.kind is not EventKind.BALLOT:
+            continue
+        if ev.index in counted:
+            ballot = decode_ballot(ctx, ev.payload)[0]
+            writer.add_ballot(ballot)
+            acc.add(ballot)
+        elif ev.code in spoiled:
+            writer.add_ballot(decode_ballot(ctx, ev.payload)[0].with_state(BallotState.CHALLENGED))
+    computed = acc.result()
+    given = None if encrypted_tally is None else codec.enc_encrypted_tally(encrypted_tally)
+    if given is not None and given != codec.enc_encrypted_tally(computed):
+        raise RecordError("the encrypted tally given is not the product of the board's counted ballots")
+    if acc.ballots or tally is not None:
+        writer.set_tally(computed, tally)
+    if challenged:
+        writer.set_challenged(challenged)
+    if device_closes:
+        writer.set_device_closes(device_closes)
+    if outcomes:
+        writer.set_outcomes(outcomes)
+    if checkpoints is None:
+        close = next((ev.index for ev in events if ev.kind is EventKind.CLOSE), None)
+        raw_cp = None if close is None else storage.get_sth(close + 1)
+        checkpoints = [] if raw_cp is None else [SignedTreeHead.from_bytes(raw_cp)]
+    ext = BoardExtension(setup.board_public_key, sth, creds, tuple(raws), tuple(checkpoints))
+    writer.set_extension(BOARD_EXTENSION, encode_board_extension(ext))
+    return writer.seal()
+
+
+# ---------------------------------------------------------------------------------------------------
+# loading an election (CLI)
+# ---------------------------------------------------------------------------------------------------
+
+
+def load_election(path: str | os.PathLike[str]) -> tuple[ElectionContext, tuple[GuardianPublicKeys, ...]]:
+    """The election context and guardians' public keys from a native record or an election directory
+    (``e2evote official create/open``); raises :class:`RecordError`."""
+    from e2evote.record.files import ElectionDir
+    from e2evote.record.native import is_native_record, read_record
+
+    p = Path(path)
+    if not p.is_dir():
+        raise RecordError(f"{p} is not a directory")
+    edir = ElectionDir(p)
+    if edir.is_election():
+        ctx, pubs = edir.context()
+        return ctx, tuple(pubs)
+    if is_native_record(p):
+        record = read_record(p)
+        ctx = ElectionContext(record.parameters, record.K)
+        if ctx.H_E != record.stated.H_E:
+            raise RecordError(f"{p}: the stated H_E is not H(H_B; 0x12, K)")
+        return ctx, tuple(record.guardians)
+    raise RecordError(f"{p} is neither an election directory nor a native record")

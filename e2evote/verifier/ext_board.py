@@ -1,0 +1,208 @@
+"""Verification of the ``board`` record extension: the bulletin-board log behind the record
+(specs/08-board.md §12.4, steps B1 and B4).
+
+``ext/board.msgpack`` (e2evote.board.election.BoardExtension) holds the whole log, its signed tree
+head, the board key, the credential list and checkpoints. The checker
+
+* re-verifies the log (B1.A-B1.J, e2evote.board.verify_log): strict events, indices and timestamps,
+  the setup event, the ordering rule, credential list and signatures, unique confirmation codes and
+  replay keys, challenges, the tree-head signature and the recomputed Merkle root; every ballot on
+  the log is valid (B1.G with the EG 2.0 ballot validator — ballots that the record does not carry,
+  e.g. ones superseded by a re-vote, are checked here in full; the record's own ballots by V5-V7);
+* checks each checkpoint tree head (B1.K): signature, and equal to the recomputed root of its prefix;
+* cross-checks the record with the log (B4.B-B4.F): the setup binds the record's election, the
+  record's cast ballots are exactly the log's counted set (§6.3), every record ballot is byte for
+  byte the logged ballot, the challenged ballots are the log's challenged ballots, and a tally is
+  published only for a closed log (and equals any ``tally`` event).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from e2evote.board.board import BallotInfo
+from e2evote.board.election import (
+    BOARD_EXTENSION,
+    ElectionBinding,
+    ballot_bytes,
+    ballot_validator,
+    decode_board_extension,
+    replay_key,
+)
+from e2evote.board.events import Event, EventKind
+from e2evote.board.merkle import MemoryTree, leaf_hash
+from e2evote.board.verify import LogSummary, verify_log
+from e2evote.encoding import pack, unpack
+from e2evote.errors import E2EVoteError, EncodingError, VerificationError
+from e2evote.protocol.ballot import BallotState
+from e2evote.protocol.election import ElectionContext
+from e2evote.record import codec
+from e2evote.record.model import ElectionRecord, RecordIssue
+from e2evote.verifier.report import Report
+from e2evote.verifier.steps import EXTENSION_CHECKS
+
+__all__ = ["check_board"]
+
+_OBJ = "ext/board"
+
+
+def _light_info(payload: bytes) -> BallotInfo:
+    """Confirmation code and replay key of a ballot the record carries (its V5-V7 run elsewhere)."""
+    tree = unpack(payload)
+    if not isinstance(tree, dict) or not isinstance(tree.get("contests"), list):
+        raise EncodingError("not an encoded ballot")
+    code = tree.get("code")
+    if not isinstance(code, bytes):
+        raise EncodingError("ballot has no confirmation code")
+    return BallotInfo(confirmation_code=code, replay_key=replay_key(tree))
+
+
+def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) -> None:
+    """Steps B1 (the log) and B4 (record vs log) of specs/08-board.md §10, §12.4."""
+    report.checked("B1")
+    try:
+        ext = decode_board_extension(record.extensions[BOARD_EXTENSION])
+    except (EncodingError, ValueError, TypeError) as exc:
+        report.fail("B4.A", _OBJ, str(exc))
+        return
+
+    # the record's ballots, as logged bytes (a challenged ballot was logged in state "cast")
+    recorded: list[tuple[str, bytes, BallotState, bytes]] = []  # (id, code, state, digest of logged bytes)
+    complete = True
+    for b in record.ballots():
+        if isinstance(b, RecordIssue):
+            complete = False  # already reported by V5-V7 (R2.B)
+            continue
+        data = ballot_bytes(b.with_state(BallotState.CAST))
+        recorded.append((b.ballot_id, b.code, b.state, hashlib.sha256(data).digest()))
+    known = {digest for *_, digest in recorded}
+    full = ballot_validator(ctx)
+
+    def validate(payload: bytes) -> BallotInfo:
+        if hashlib.sha256(payload).digest() in known:
+            return _light_info(payload)
+        return full(payload)
+
+    # B1.A-B1.J the whole log
+    try:
+        summary = verify_log(
+            ext.events, ext.sth, ext.public_key, credentials=ext.credentials, validator=validate
+        )
+    except VerificationError as exc:
+        report.fail(exc.step, exc.obj, exc.detail)
+        return
+    except E2EVoteError as exc:
+        report.fail("B1.A", _OBJ, str(exc))
+        return
+    events = [Event.from_bytes(raw) for raw in ext.events]  # verified above
+    report.summary["board"] = {
+        "board_id": summary.setup.board_id,
+        "public_key": ext.public_key.hex(),
+        "tree_size": summary.tree_size,
+        "root_hash": summary.root_hash.hex(),
+        "ballots": summary.ballots,
+        "counted": len(summary.counted),
+        "challenged": summary.challenged,
+        "closed": summary.closed,
+        "credentials": None if ext.credentials is None else len(ext.credentials),
+    }
+
+    # B1.K checkpoints: signed, and the root of a prefix of this log
+    if ext.checkpoints:
+        tree = MemoryTree(leaf_hash(raw) for raw in ext.events)
+        for cp in ext.checkpoints:
+            where = f"checkpoint tree head of size {cp.tree_size}"
+            try:
+                cp.verify(ext.public_key, step="B1.K", board_id=summary.setup.board_id)
+            except VerificationError as exc:
+                report.fail("B1.K", where, exc.detail)
+                continue
+            if cp.tree_size > summary.tree_size or tree.root(cp.tree_size) != cp.root_hash:
+                report.fail("B1.K", where, "not a prefix of this log")
+
+    report.checked("B4")
+    _binding(record, ctx, summary, report)
+    _ballots(events, summary, recorded, complete, report)
+    _tally(record, events, summary, report)
+
+
+def _binding(record: ElectionRecord, ctx: ElectionContext, summary: LogSummary, report: Report) -> None:
+    """B4.B: the board was set up for this record's election."""
+    setup = summary.setup
+    if setup.election_hash != record.stated.H_E or setup.election_hash != ctx.H_E:
+        report.fail("B4.B", "board setup", "the board's election hash is not the record's H_E")
+    try:
+        binding = ElectionBinding.from_bytes(setup.election)
+    except (EncodingError, ValueError, TypeError) as exc:
+        report.fail("B4.B", "board setup", f"election binding: {exc}")
+        return
+    if binding != ElectionBinding.of(ctx) or binding.H_B != record.stated.H_B:
+        report.fail("B4.B", "board setup", "the election binding names another group, H_B, K or H_E")
+
+
+def _ballots(
+    events: list[Event],
+    summary: LogSummary,
+    recorded: list[tuple[str, bytes, BallotState, bytes]],
+    complete: bool,
+    report: Report,
+) -> None:
+    """B4.C counted set, B4.D bytes, B4.E challenged set."""
+    logged = {ev.code: ev for ev in events if ev.kind is EventKind.BALLOT and ev.code is not None}
+    spoiled = {ev.ref for ev in events if ev.kind is EventKind.CHALLENGE and ev.ref is not None}
+    counted = [c.confirmation_code for c in summary.counted]
+    counted_set = set(counted)
+    cast = [code for _, code, state, _ in recorded if state is BallotState.CAST]
+    cast_set = set(cast)
+    report.checked("B4", len(recorded))
+    for bid, code, state, digest in recorded:
+        obj = f"ballot {bid}"
+        ev = logged.get(code)
+        if ev is None:
+            step = "B4.C" if state is BallotState.CAST else "B4.E"
+            report.fail(step, obj, "not on the board (no ballot event with its confirmation code)")
+            continue
+        if hashlib.sha256(ev.payload).digest() != digest:  # B4.D
+            report.fail("B4.D", obj, f"differs from the ballot logged at event {ev.index}")
+        if state is BallotState.CAST and code not in counted_set:
+            why = "challenged" if code in spoiled else "superseded by a later ballot of its credential"
+            report.fail("B4.C", obj, f"counted in the record but {why} on the board (event {ev.index})")
+        if state is BallotState.CHALLENGED and code not in spoiled:
+            report.fail("B4.E", obj, f"challenged in the record but not on the board (event {ev.index})")
+    if complete:
+        for code in counted:
+            if code not in cast_set:
+                ev = logged[code]
+                report.fail(
+                    "B4.C", f"ballot event {ev.index}", "counted on the board but missing from the record"
+                )
+        record_spoiled = {code for _, code, state, _ in recorded if state is BallotState.CHALLENGED}
+        for code in sorted(spoiled - record_spoiled):
+            ev = logged[code]
+            report.fail(
+                "B4.E", f"ballot event {ev.index}", "challenged on the board but missing from the record"
+            )
+        if cast_set == counted_set and len(cast) == len(cast_set) and cast != counted:
+            report.fail(
+                "B4.C", "ballots", "the record lists the counted ballots in another order than the log"
+            )
+
+
+def _tally(record: ElectionRecord, events: list[Event], summary: LogSummary, report: Report) -> None:
+    """B4.F: a tally only for a closed log; ``tally`` events carry the record's encrypted tally."""
+    has_tally = record.encrypted_tally is not None or record.decrypted_tally is not None
+    if has_tally and not summary.closed:
+        report.fail("B4.F", "tally", "the record has a tally but the board log was never closed")
+    expected: Any = None
+    if record.encrypted_tally is not None:
+        expected = pack(codec.enc_encrypted_tally(record.encrypted_tally))
+    for ev in events:
+        if ev.kind is EventKind.TALLY:
+            if expected is None:
+                report.fail("B4.F", f"tally event {ev.index}", "the record has no encrypted tally")
+            elif ev.payload != expected:
+                report.fail("B4.F", f"tally event {ev.index}", "differs from the record's encrypted tally")
+
+
+EXTENSION_CHECKS[BOARD_EXTENSION] = check_board

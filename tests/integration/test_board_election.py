@@ -1,0 +1,539 @@
+"""Elections on the bulletin board (specs/08-board.md §12): real EG 2.0 ballots submitted over HTTP
+are checked in full and receipted, bad ones refused with their step; with voter credentials only the
+last ballot counts; the exported record verifies (B1 + B4), and tampering with its log or its ballots
+is caught with a B* step — each tamper test paired with the honest export passing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from e2evote.board import (
+    BallotSubmission,
+    BoardKey,
+    SQLiteStorage,
+    Storage,
+    issue_credentials,
+    verify_receipt,
+)
+from e2evote.board.client import BoardClient
+from e2evote.board.election import (
+    ElectionBoard,
+    ballot_bytes,
+    ballot_submission,
+    ballot_validator,
+    decode_board_extension,
+    encode_board_extension,
+    export_record,
+)
+from e2evote.board.events import Event
+from e2evote.encoding import pack, unpack
+from e2evote.errors import VerificationError
+from e2evote.groups import TEST
+from e2evote.proofs.range import RangeProof
+from e2evote.protocol.ballot import (
+    BallotState,
+    EncryptedBallot,
+    PlaintextBallot,
+    confirmation_code,
+    encrypt_ballot,
+)
+from e2evote.protocol.ceremony import GuardianKey, GuardianPublicKeys
+from e2evote.protocol.decryption import DecryptingGuardian
+from e2evote.protocol.election import ElectionContext, ElectionParameters
+from e2evote.protocol.manifest import simple_manifest
+from e2evote.protocol.tally import DecryptedTally, decrypt_tally
+from e2evote.record.native import RECORD_FORMAT, RECORD_INDEX, record_root
+from e2evote.verifier import Report, verify_path
+
+from .elections import ceremony
+
+with warnings.catch_warnings():  # starlette's TestClient warns about its httpx backend on import
+    warnings.simplefilter("ignore", UserWarning)  # StarletteDeprecationWarning
+    from starlette.testclient import TestClient
+
+try:  # the board tests' storage fixtures: SQLite and a throw-away PostgreSQL (skips if unavailable)
+    from board.conftest import free_port, pg_url, storage_factory  # noqa: F401
+except ImportError:  # pragma: no cover - run from another rootdir
+    pytest.skip("tests/board fixtures unavailable", allow_module_level=True)
+
+MSGPACK = {"content-type": "application/msgpack"}
+MANIFEST = simple_manifest(
+    "board-test",
+    [("A", ["a", "b", "c"], 1), ("B", ["x", "y", "z"], 2)],
+    ballot_styles=[{"label": "all", "contests": [1, 2]}, {"label": "only-a", "contests": [1]}],
+)
+
+
+@dataclasses.dataclass
+class Election:
+    ctx: ElectionContext
+    keys: list[GuardianKey]
+    pubs: list[GuardianPublicKeys]
+
+    def decrypt(self, eb: ElectionBoard) -> DecryptedTally:
+        et = eb.encrypted_tally()
+        guardians = [DecryptingGuardian.from_key(k) for k in self.keys[:2]]
+        return decrypt_tally(self.ctx, self.pubs, guardians, et)
+
+
+@pytest.fixture(scope="module")
+def election() -> Election:
+    params = ElectionParameters(TEST, MANIFEST, 3, 2)
+    keys, pubs = ceremony(params)
+    return Election(keys[0].context, keys, pubs)
+
+
+def vote(ctx: ElectionContext, bid: str, a: str = "a", b: tuple[str, ...] = ("x",)) -> EncryptedBallot:
+    pb = PlaintextBallot(bid, "all", {"A": {a: 1}, "B": {o: 1 for o in b}})
+    return encrypt_ballot(ctx, pb)[0]
+
+
+def post(client: TestClient, body: bytes) -> Any:
+    return client.post("/v1/ballots", content=body, headers=MSGPACK)
+
+
+def steps(r: Report) -> set[str]:
+    return r.steps_failed()
+
+
+def reseal(d: Path) -> None:
+    """Re-authenticate a tampered record (RECORD.msgpack), so that only the B checks can object."""
+    H_E = unpack((d / "election.msgpack").read_bytes())["H_E"]
+    listing = sorted(
+        p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file() and p.name != RECORD_INDEX
+    )
+    digests = [(p, hashlib.sha256((d / p).read_bytes()).digest()) for p in listing]
+    idx = {"format": RECORD_FORMAT, "files": [[p, h] for p, h in digests], "root": record_root(H_E, digests)}
+    (d / RECORD_INDEX).write_bytes(pack(idx))
+
+
+def edit_log(d: Path, fn: Any) -> None:
+    """Apply ``fn(events: list[bytes]) -> list[bytes]`` to the exported log and reseal."""
+    path = d / "ext" / "board.msgpack"
+    ext = decode_board_extension(unpack(path.read_bytes()))
+    ext = dataclasses.replace(ext, events=tuple(fn(list(ext.events))))
+    path.write_bytes(pack(encode_board_extension(ext)))
+    reseal(d)
+
+
+def edit_ballots(d: Path, fn: Any) -> None:
+    """Apply ``fn(trees: list[dict]) -> list[dict]`` to the record's ballots (one chunk) and reseal."""
+    chunks = sorted((d / "ballots").glob("*.msgpack"))
+    trees = [t for c in chunks for t in unpack(c.read_bytes())]
+    for c in chunks:
+        c.unlink()
+    (d / "ballots" / "000000.msgpack").write_bytes(pack(fn(trees)))
+    reseal(d)
+
+
+# ---------------------------------------------------------------------------------------------------
+# acceptance over HTTP (SQLite and PostgreSQL)
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_http_accepts_valid_and_refuses_invalid_ballots(
+    election: Election, storage_factory: Any, tmp_path: Path
+) -> None:
+    ctx = election.ctx
+    eb = ElectionBoard.create(storage_factory(), BoardKey.generate(), ctx, board_id="eg-http")
+    client = TestClient(eb.app())
+    good = [vote(ctx, f"v{i}", a="abc"[i % 3]) for i in range(3)]
+    for n, b in enumerate(good):
+        r = post(client, ballot_submission(ctx, b))
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["confirmation_code"] == b.code.hex()
+        assert body["leaf_index"] == n + 1
+        verify_receipt(eb.board.lookup(b.code).receipt, eb.board.public_key)
+
+    def refused(ballot: EncryptedBallot | bytes, status: int, reason: str, step: str | None = None) -> None:
+        data = ballot if isinstance(ballot, bytes) else ballot_bytes(ballot)
+        r = post(client, BallotSubmission(data).to_bytes())
+        assert r.status_code == status, r.text
+        assert r.json()["error"] == reason
+        if step is not None:
+            assert r.json()["detail"].startswith(f"[{step}] "), r.json()
+
+    # a mutated selection range proof: V5.D names the ballot, contest and option
+    fresh = vote(ctx, "m1")
+    c0 = fresh.contests[0]
+    s0 = c0.selections[0]
+    bad_proof = RangeProof(s0.proof.c, (s0.proof.v[1], s0.proof.v[0], *s0.proof.v[2:]))
+    bad_sel = dataclasses.replace(s0, proof=bad_proof)
+    bad_contest = dataclasses.replace(c0, selections=(bad_sel, *c0.selections[1:]))
+    mutated = dataclasses.replace(fresh, contests=(bad_contest, *fresh.contests[1:]))
+    refused(mutated, 422, "invalid_ballot", "V5.D")
+    r = post(client, ballot_submission(ctx, mutated))
+    assert "ballot m1 contest A option 1" in r.json()["detail"]
+    # a mutated contest limit proof: V6.D
+    bad_limit = dataclasses.replace(c0, proof=RangeProof(c0.proof.c, tuple(reversed(c0.proof.v))))
+    refused(
+        dataclasses.replace(fresh, contests=(bad_limit, *fresh.contests[1:])), 422, "invalid_ballot", "V6.D"
+    )
+    # wrong ballot style (the contests do not match it) and an unknown style: V5.E
+    refused(dataclasses.replace(fresh, style="only-a"), 422, "invalid_ballot", "V5.E")
+    refused(dataclasses.replace(fresh, style="nope"), 422, "invalid_ballot", "V5.E")
+    # a wrong confirmation code (V7.B), a wrong contest hash (V7.A)
+    refused(dataclasses.replace(fresh, code=bytes(32)), 422, "invalid_ballot", "V7.B")
+    bad_chi = dataclasses.replace(c0, chi=bytes(32))
+    refused(
+        dataclasses.replace(fresh, contests=(bad_chi, *fresh.contests[1:])), 422, "invalid_ballot", "V7.A"
+    )
+    # submitted as challenged (the board decides challenges): B5.A; not a ballot at all: R2.B
+    refused(fresh.with_state(BallotState.CHALLENGED), 422, "invalid_ballot", "B5.A")
+    refused(b"\x81\xa1a\x01", 422, "invalid_ballot", "R2.B")
+    # a fresh ballot that copies another voter's contest (with a recomputed code): V7.H
+    copy = vote(ctx, "copycat")
+    chis = [good[0].contests[0].chi, copy.contests[1].chi]
+    copied = dataclasses.replace(
+        copy,
+        contests=(good[0].contests[0], copy.contests[1]),
+        code=confirmation_code(ctx.H_E, chis, copy.B_aux, ctx.dialect),
+    )
+    refused(copied, 422, "invalid_ballot", "V7.H")
+    # an accepted ballot id reused by another ballot: V19.E
+    refused(vote(ctx, "v0"), 422, "invalid_ballot", "V19.E")
+    # replays: the same bytes, and the same ciphertexts under another id (re-wrapped) -> 409 replay
+    refused(good[1], 409, "replay")
+    refused(dataclasses.replace(good[1], ballot_id="other-id"), 409, "replay")
+    # nothing refused reached the log
+    assert eb.board.latest_sth().tree_size == 1 + len(good)
+    # after close: 409 closed; a valid ballot before that is still accepted
+    assert post(client, ballot_submission(ctx, fresh)).status_code == 201
+    eb.close_voting()
+    refused(vote(ctx, "late"), 409, "closed")
+
+
+def test_validator_alone_names_step_and_object(election: Election) -> None:
+    ctx = election.ctx
+    validate = ballot_validator(ctx)
+    b = vote(ctx, "solo")
+    info = validate(ballot_bytes(b))
+    assert info.confirmation_code == b.code and len(info.replay_key) == 32
+    with pytest.raises(VerificationError) as ei:
+        validate(ballot_bytes(dataclasses.replace(b, style="only-a")))
+    assert ei.value.step == "V5.E" and ei.value.obj == "ballot solo"
+    # the replay key ignores id, B_aux, device and time
+    other = dataclasses.replace(b, ballot_id="x", timestamp=5)
+    assert validate(ballot_bytes(other)).replay_key == info.replay_key
+
+
+# ---------------------------------------------------------------------------------------------------
+# credentials: re-voting counts the last ballot
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def revote(election: Election, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A credential election over HTTP with re-votes and a challenge, closed, tallied and exported."""
+    ctx = election.ctx
+    tmp = tmp_path_factory.mktemp("revote")
+    creds, clist = issue_credentials(4)
+    storage = SQLiteStorage(tmp / "board.sqlite")
+    eb = ElectionBoard.create(storage, BoardKey.generate(), ctx, board_id="eg-cred", credentials=clist)
+    client = TestClient(eb.app())
+    first = vote(ctx, "c0-1", a="a", b=("x",))
+    last = vote(ctx, "c0-2", a="b", b=("y", "z"))
+    plan = [
+        (0, first),
+        (1, vote(ctx, "c1-1", a="c", b=("z",))),
+        (2, vote(ctx, "c2-1", a="a", b=())),
+        (0, last),  # voter 0 re-votes
+        (3, vote(ctx, "c3-1", a="a", b=("x", "y"))),
+    ]
+    for who, b in plan:
+        r = post(client, ballot_submission(ctx, b, creds[who]))
+        assert r.status_code == 201, r.text
+    # someone else's ballot re-signed by another credential is a replay; unsigned ballots are refused
+    assert post(client, ballot_submission(ctx, first, creds[1])).json()["error"] == "replay"
+    assert post(client, ballot_submission(ctx, vote(ctx, "anon"))).json()["error"] == "credential_required"
+    # voter 3 challenges (spoils) their ballot, then votes again
+    eb.challenge(plan[4][1].code)
+    final3 = vote(ctx, "c3-2", a="c", b=("x",))
+    assert post(client, ballot_submission(ctx, final3, creds[3])).status_code == 201
+    counted = [c.confirmation_code for c in eb.counted()]
+    assert counted == [plan[1][1].code, plan[2][1].code, last.code, final3.code]
+    eb.close_voting()
+    dt = election.decrypt(eb)
+    eb.publish_tally(eb.encrypted_tally())
+    assert dt.counts(ctx) == {"A": {"a": 1, "b": 1, "c": 2}, "B": {"x": 1, "y": 1, "z": 2}}
+    spoiled = eb.challenged_ballots()
+    assert [b.ballot_id for b in spoiled] == ["c3-1"]
+    from e2evote.protocol.tally import decrypt_ballot
+    from e2evote.record.model import ChallengedBallot
+
+    guardians = [DecryptingGuardian.from_key(k) for k in election.keys[:2]]
+    opened = [ChallengedBallot("c3-1", None, None, decrypt_ballot(ctx, election.pubs, guardians, spoiled[0]))]
+    out = tmp / "record"
+    eb.export(election.pubs, out, tally=dt, challenged=opened)
+    info = {"first": first, "last": last, "storage": storage, "ctx": ctx}
+    return out, info
+
+
+def test_revote_counts_only_the_last_ballot_and_export_verifies(revote: tuple[Path, dict[str, Any]]) -> None:
+    out, info = revote
+    t0 = time.perf_counter()
+    report = verify_path(out)
+    assert report.ok, report.failures
+    assert report.checks["B1"] == 1 and report.checks["B4"] >= 1
+    board = report.summary["board"]
+    assert board["ballots"] == 6 and board["counted"] == 4 and board["challenged"] == 1 and board["closed"]
+    assert report.summary["cast"] == 4 and report.summary["challenged"] == 1
+    assert report.summary["counts"]["A"] == {"a": 1, "b": 1, "c": 2}
+    # the superseded ballot is on the log (and verifiable from it) but not in the record's ballots
+    ext = decode_board_extension(unpack((out / "ext" / "board.msgpack").read_bytes()))
+    payloads = {Event.from_bytes(e).payload for e in ext.events}
+    assert ballot_bytes(info["first"]) in payloads
+    ids = [t["id"] for c in sorted((out / "ballots").glob("*.msgpack")) for t in unpack(c.read_bytes())]
+    assert "c0-1" not in ids and "c0-2" in ids
+    assert time.perf_counter() - t0 < 30
+
+
+def _tampered(src: Path, tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    shutil.copytree(src, d)
+    return d
+
+
+def test_tampered_log_fails_with_b1_steps(revote: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    src, _ = revote
+    assert verify_path(src).ok  # the honest export
+
+    def drop(events: list[bytes]) -> list[bytes]:
+        return events[:3] + events[4:]
+
+    def swap(events: list[bytes]) -> list[bytes]:
+        events[2], events[3] = events[3], events[2]
+        return events
+
+    def change_payload(events: list[bytes]) -> list[bytes]:
+        ev = Event.from_bytes(events[2])
+        tree = unpack(ev.payload)
+        tree["time"] = tree["time"] + 1  # still a valid ballot: only the Merkle root can object
+        events[2] = dataclasses.replace(ev, payload=pack(tree)).to_bytes()
+        return events
+
+    def truncate(events: list[bytes]) -> list[bytes]:
+        return events[:-1]
+
+    for name, fn, want in [
+        ("drop", drop, "B1.B"),
+        ("swap", swap, "B1.B"),
+        ("payload", change_payload, "B1.F"),  # the credential signature covers the ballot bytes
+        ("truncate", truncate, "B1.J"),
+    ]:
+        d = _tampered(src, tmp_path, name)
+        edit_log(d, fn)
+        r = verify_path(d)
+        assert want in steps(r), (name, r.failures)
+        assert all(s.startswith("B") for s in steps(r)), (name, r.failures)
+
+
+def test_record_ballots_must_match_the_log(revote: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    src, info = revote
+    assert verify_path(src).ok
+
+    # a superseded ballot counted instead of the voter's last one
+    superseded = unpack(ballot_bytes(info["first"]))
+
+    def resurrect(trees: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [superseded if t["id"] == "c0-2" else t for t in trees]
+
+    # a counted ballot missing from the record
+    def drop(trees: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [t for t in trees if t["id"] != "c1-1"]
+
+    # a record ballot that differs from the logged bytes (time is outside the confirmation code)
+    def retime(trees: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for t in trees:
+            if t["id"] == "c2-1":
+                t["time"] = 99
+        return trees
+
+    # the challenged ballot presented as cast
+    def uncheck(trees: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for t in trees:
+            if t["id"] == "c3-1":
+                t["state"] = "cast"
+        return trees
+
+    for name, fn, want in [
+        ("resurrect", resurrect, "B4.C"),
+        ("drop", drop, "B4.C"),
+        ("retime", retime, "B4.D"),
+        ("uncheck", uncheck, "B4.C"),
+    ]:
+        d = _tampered(src, tmp_path, name)
+        edit_ballots(d, fn)
+        r = verify_path(d)
+        assert want in steps(r), (name, r.failures)
+    d = _tampered(src, tmp_path, "retime-only")
+    edit_ballots(d, retime)
+    assert steps(verify_path(d)) == {"B4.D"}  # nothing else notices
+
+
+def test_foreign_board_key_and_wrong_election(
+    revote: tuple[Path, dict[str, Any]], election: Election, tmp_path: Path
+) -> None:
+    src, info = revote
+    d = _tampered(src, tmp_path, "key")
+    path = d / "ext" / "board.msgpack"
+    ext = decode_board_extension(unpack(path.read_bytes()))
+    path.write_bytes(pack(encode_board_extension(dataclasses.replace(ext, public_key=bytes(32)))))
+    reseal(d)
+    assert "B1.C" in steps(verify_path(d))
+    # a board of another election cannot be exported under this one
+    other_params = ElectionParameters(TEST, MANIFEST, 1, 1)
+    other_ctx = ceremony(other_params)[0][0].context
+    with pytest.raises(Exception, match="another election"):
+        export_record(info["storage"], other_ctx, [], tmp_path / "wrong")
+
+
+# ---------------------------------------------------------------------------------------------------
+# a real server (SQLite and PostgreSQL): client, receipts, monitor, export from storage, the CLI
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(election: Election, storage_factory: Any) -> Iterator[tuple[ElectionBoard, str, Storage]]:
+    storage = storage_factory()
+    eb = ElectionBoard.create(storage, BoardKey.generate(), election.ctx, board_id="eg-served")
+    config = uvicorn.Config(eb.app(), host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off")
+    srv = uvicorn.Server(config)
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        assert time.monotonic() < deadline and t.is_alive(), "uvicorn did not start"
+        time.sleep(0.01)
+    yield eb, f"http://127.0.0.1:{config.port}", storage
+    srv.should_exit = True
+    t.join(10)
+
+
+def test_served_board_monitor_export_and_cli(
+    election: Election, served: tuple[ElectionBoard, str, Storage], tmp_path: Path
+) -> None:
+    from cli.board import app
+
+    ctx = election.ctx
+    eb, url, storage = served
+    runner = CliRunner()
+    pk = eb.board.public_key.hex()
+    state = tmp_path / "monitor.json"
+    with BoardClient(url) as client:
+        for i in range(3):
+            receipt = client.submit(ballot_submission(ctx, vote(ctx, f"s{i}")))
+            verify_receipt(receipt, eb.board.public_key)
+        r = runner.invoke(app, ["monitor", url, "--state", str(state), "--public-key", pk])
+        assert r.exit_code == 0 and r.stdout.startswith("initial"), r.output
+        client.submit(ballot_submission(ctx, vote(ctx, "s3")))
+        r = runner.invoke(app, ["monitor", url, "--state", str(state), "--public-key", pk])
+        assert r.exit_code == 0 and r.stdout.startswith("extended"), r.output
+        # a monitor holding another key raises the alarm: exit 1, one line, B3.A
+        r = runner.invoke(app, ["monitor", url, "--state", str(state), "--public-key", "00" * 32])
+        assert r.exit_code == 1 and "[B3.A] bad_signature" in r.output and len(r.output.splitlines()) == 1
+    eb.close_voting()
+    dt = election.decrypt(eb)
+    rec = tmp_path / "record"
+    export_record(storage, ctx, election.pubs, rec, tally=dt)  # from the storage alone: no key needed
+    report = verify_path(rec)
+    assert report.ok, report.failures
+    assert report.summary["board"]["counted"] == 4
+
+    # `e2evote board export` of the same board (SQLite only: the CLI opens the database by URL)
+    if isinstance(storage, SQLiteStorage):
+        db = str(storage_path(storage))
+        cli_rec = tmp_path / "cli-record"
+        r = runner.invoke(app, ["export", "--db", db, "--election", str(rec), "--out", str(cli_rec)])
+        assert r.exit_code == 0, r.output
+        cli_report = verify_path(cli_rec)
+        assert steps(cli_report) == {"R2.C"}  # no decrypted tally in a native record's directory
+        assert cli_report.checks["B4"] >= 1
+
+
+def storage_path(storage: SQLiteStorage) -> Path:
+    for attr in ("path", "_path"):
+        p = getattr(storage, attr, None)
+        if p is not None:
+            return Path(p)
+    raise AssertionError("SQLiteStorage has no path attribute")
+
+
+def test_reopened_board_remembers_its_ballots(election: Election, tmp_path: Path) -> None:
+    """ElectionBoard.open rebuilds the copy/id index from the log (V7.H, V19.E across restarts)."""
+    ctx = election.ctx
+    key = BoardKey.generate()
+    path = tmp_path / "b.sqlite"
+    eb = ElectionBoard.create(SQLiteStorage(path), key, ctx, board_id="eg-reopen")
+    first = vote(ctx, "r0")
+    eb.submit(first)
+    eb2 = ElectionBoard.open(SQLiteStorage(path), key, ctx)
+    assert len(eb2.index) == 1
+    with pytest.raises(Exception, match=r"\[V19.E\]"):
+        eb2.submit(vote(ctx, "r0"))
+    other = ceremony(ElectionParameters(TEST, MANIFEST, 1, 1))[0][0].context
+    with pytest.raises(Exception, match="another election"):
+        ElectionBoard.open(SQLiteStorage(path), key, other)
+    assert os.path.exists(path)
+
+
+def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp_path: Path) -> None:
+    """`board tally` closes and writes the trustees' request; after their decryption (here: in
+    process), `board export` writes a final record that verifies."""
+    from cli.board import app
+    from e2evote.record import files
+    from e2evote.record.files import DecryptionResult, ElectionDir
+
+    ctx = election.ctx
+    edir = ElectionDir(tmp_path / "election")
+    edir.create(ctx.parameters)
+    edir.write(edir.context_file, files.encode_context(ctx, election.pubs))
+    key_file = tmp_path / "board.key"
+    key = BoardKey.generate()
+    key.save(key_file)
+    db = tmp_path / "board.sqlite"
+    eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="eg-cli")
+    for i in range(3):
+        eb.submit(vote(ctx, f"k{i}", a="abc"[i]))
+    spoil = vote(ctx, "k-spoil")
+    eb.submit(spoil)
+    eb.challenge(spoil.code)
+    runner = CliRunner()
+    argv = ["tally", "--election", str(edir.path), "--db", str(db), "--key", str(key_file)]
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    assert "3 counted ballots; 1 challenged" in r.stdout
+    assert runner.invoke(app, argv).exit_code == 2  # only once
+    req = files.decode_request(ctx.group, ctx.H_E, edir.read(edir.request_file))
+    guardians = [DecryptingGuardian.from_key(k) for k in election.keys[:2]]
+    from e2evote.protocol.tally import decrypt_ballot
+
+    result = DecryptionResult(
+        req.digest,
+        (1, 2),
+        decrypt_tally(ctx, election.pubs, guardians, req.tally),
+        tuple(decrypt_ballot(ctx, election.pubs, guardians, b) for b in req.ballots),
+    )
+    edir.write(edir.result_file, files.encode_result(ctx.H_E, result))
+    out = tmp_path / "record"
+    r = runner.invoke(app, ["export", "--db", str(db), "--election", str(edir.path), "--out", str(out)])
+    assert r.exit_code == 0 and "final record" in r.stdout, r.output
+    report = verify_path(out)
+    assert report.ok, report.failures
+    assert report.summary["counts"]["A"] == {"a": 1, "b": 1, "c": 1}
+    assert report.summary["challenged"] == 1 and report.summary["board"]["closed"]
