@@ -22,6 +22,8 @@ from e2evote.record import codec
 __all__ = ["encrypt_many"]
 
 _CTX: ElectionContext | None = None
+LARGE_RUN = 2000
+"""from this many ballots on, 12-bit fixed-base tables are built (specs/02-groups.md §Tables)"""
 
 
 def _work(item: bytes) -> bytes:
@@ -49,7 +51,10 @@ def encrypt_many(
         for b, s in zip(ballots, states, strict=True):
             yield encrypt_ballot(ctx, b, state=s)
         return
-    ctx.group.g_pow(ctx.group.scalar(1))  # build the tables before forking
+    # build the tables before forking (the children share them); larger ones pay off for long runs
+    if len(ballots) >= LARGE_RUN:
+        ctx.key.prepare(12)
+    ctx.group.g_pow(ctx.group.scalar(1))
     ctx.key.K_pow(ctx.group.scalar(1))
     _CTX = ctx
     items = [

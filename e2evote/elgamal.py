@@ -86,6 +86,12 @@ class PublicKey:
             self._table = self.group.fixed_base(self.K)
         return self._table
 
+    def prepare(self, window: int) -> None:
+        """Larger fixed-base tables for g and K before a long run (many ballots); see Group.prepare."""
+        self.group.prepare(window)
+        if self.group.name.startswith("modp"):
+            self._table = self.group.fixed_base(self.K, window)
+
     def K_pow(self, e: Scalar) -> Element:
         """K^e through the fixed-base table."""
         return self.table.pow(e)

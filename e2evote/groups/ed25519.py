@@ -179,7 +179,10 @@ class Ed25519Group:
     def pow_sec(self, base: Element, exponent: Scalar) -> Ed25519Element:
         return self._smul(self._mine(base).value, self._exp(exponent))
 
-    def fixed_base(self, base: Element) -> _Ed25519FixedBase:
+    def prepare(self, window: int) -> None:
+        """No tables: libsodium's scalar multiplication is used directly."""
+
+    def fixed_base(self, base: Element, window: int | None = None) -> _Ed25519FixedBase:
         return _Ed25519FixedBase(self._mine(base))
 
     def multi_pow(self, bases: Sequence[Element], exponents: Sequence[Scalar]) -> Ed25519Element:
