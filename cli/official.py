@@ -9,25 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from cli.common import cli_errors, err, fail, out, parse_group, progress_bar
-from e2evote.errors import DecryptionError
 from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
 from e2evote.protocol.ceremony import build_context, check_reveal
 from e2evote.protocol.decryption import (
-    DecryptingGuardian,
+    CombinedDecryption,
     DecryptionChallenge,
     DecryptionResponse,
     PartialDecryption,
-    Target,
     challenges,
 )
+from e2evote.protocol.decryption import combine as combine_decryption
 from e2evote.protocol.election import ElectionContext, ElectionParameters
-from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, decrypt_ballot, decrypt_tally
+from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, ballot_from_combined, tally_from_combined
 from e2evote.record import files
 from e2evote.record.files import DecryptionRequest, DecryptionResult, ElectionDir
 from e2evote.record.model import ChallengedBallot
@@ -207,44 +206,6 @@ def decrypt_challenge(
     out.print("next: those trustees run `e2evote trustee respond`, then `e2evote official combine`")
 
 
-class _ReplayPending:
-    """A guardian's round-2 answer as published, replayed into the library's decryption."""
-
-    def __init__(self, guardian: DecryptingGuardian, response: DecryptionResponse) -> None:
-        self.guardian = guardian
-        self._response = response
-
-    def respond(self, challenge: DecryptionChallenge) -> DecryptionResponse:
-        return self._response
-
-
-class _ReplayGuardian:
-    """Stands in for a remote guardian: returns its published round-1 and round-2 messages, so that
-    e2evote.protocol.tally.decrypt_tally / decrypt_ballot check them (eq. 74-75) and assemble the
-    result exactly as in one process."""
-
-    def __init__(
-        self,
-        i: int,
-        ctx: ElectionContext,
-        targets: Sequence[Target],
-        partial: PartialDecryption,
-        response: DecryptionResponse,
-    ) -> None:
-        self.i = i
-        self._guardian = DecryptingGuardian(i, ctx.group.scalar(0), ctx.group)  # P_i is never used
-        self._targets = list(targets)
-        self._partial = partial
-        self._response = response
-
-    def commit(
-        self, targets: Sequence[Target], nonces: Any = None
-    ) -> tuple[PartialDecryption, _ReplayPending]:
-        if list(targets) != self._targets:
-            raise DecryptionError("internal error: decryption targets differ from the request's")
-        return self._partial, _ReplayPending(self._guardian, self._response)
-
-
 @app.command()
 @cli_errors
 def combine(election: ElectionOpt) -> None:
@@ -272,23 +233,24 @@ def combine(election: ElectionOpt) -> None:
     if waiting:
         fail(f"waiting for the responses of guardian(s) {', '.join(map(str, waiting))} (`trustee respond`)")
     sections = req.sections(ctx)
+    for i in U:
+        missing = set(sections) - set(responses[i])
+        if missing:
+            fail(f"guardian {i}'s response lacks section(s) {', '.join(sorted(missing))}")
 
-    def replay(name: str) -> list[DecryptingGuardian]:
-        for i in U:
-            if name not in responses[i]:
-                fail(f"guardian {i}'s response lacks section {name!r}")
-        return cast(
-            list[DecryptingGuardian],
-            [_ReplayGuardian(i, ctx, sections[name], parts[i][name], responses[i][name]) for i in U],
+    def combined(name: str) -> CombinedDecryption:
+        # checks every guardian's responses against its public commitments (eq. 74-75, naming a cheater)
+        return combine_decryption(
+            ctx, pubs, sections[name], [parts[i][name] for i in U], [responses[i][name] for i in U]
         )
 
     with progress_bar() as bar:
         task = bar.add_task("checking and combining", total=1 + len(req.ballots))
-        decrypted = decrypt_tally(ctx, pubs, replay("tally"), req.tally)
+        decrypted = tally_from_combined(ctx, req.tally, combined("tally"))
         bar.advance(task)
         ballots = []
         for b in req.ballots:
-            ballots.append(decrypt_ballot(ctx, pubs, replay(f"ballot:{b.ballot_id}"), b))
+            ballots.append(ballot_from_combined(ctx, b, combined(f"ballot:{b.ballot_id}")))
             bar.advance(task)
     result = DecryptionResult(req.digest, tuple(U), decrypted, tuple(ballots))
     edir.write(edir.result_file, files.encode_result(ctx.H_E, result))

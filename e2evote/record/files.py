@@ -36,7 +36,7 @@ from e2evote.encoding import pack, unpack
 from e2evote.errors import E2EVoteError, EncodingError, RecordError
 from e2evote.groups import group_by_name
 from e2evote.groups.base import Group, Scalar
-from e2evote.hashing import EG20, EGK, Tag
+from e2evote.hashing import EG20, EGK
 from e2evote.protocol.ballot import EncryptedBallot, PlaintextBallot
 from e2evote.protocol.ceremony import (
     Complaint,
@@ -57,7 +57,8 @@ from e2evote.protocol.tally import (
     DecryptedBallot,
     DecryptedTally,
     EncryptedTally,
-    contest_data_statement,
+    ballot_targets,
+    tally_targets,
 )
 from e2evote.record import codec
 
@@ -664,25 +665,10 @@ class DecryptionRequest:
     digest: bytes = b""
 
     def sections(self, ctx: ElectionContext) -> dict[str, list[Target]]:
-        """Decryption targets per section: "tally" and "ballot:<id>", in the order the library's
-        decrypt_tally / decrypt_ballot build them (specs/06-decryption.md §Targets)."""
-        out: dict[str, list[Target]] = {
-            "tally": [Target.ciphertext(ct.alpha, ct.beta) for _, _, ct in self.tally.items()]
-        }
+        """Decryption targets per section: "tally" and "ballot:<id>" (specs/06-decryption.md §Targets)."""
+        out: dict[str, list[Target]] = {"tally": tally_targets(self.tally)}
         for b in self.ballots:
-            targets: list[Target] = []
-            for ec in b.contests:
-                for sel in ec.selections:
-                    targets.append(Target.ciphertext(sel.ct.alpha, sel.ct.beta))
-                if ec.data is not None:
-                    targets.append(
-                        Target(
-                            ec.data.C0,
-                            contest_data_statement(ctx.group, ec.data, ctx.dialect),
-                            Tag.CONTEST_DATA_DECRYPTION_PROOF,
-                        )
-                    )
-            out[f"ballot:{b.ballot_id}"] = targets
+            out[f"ballot:{b.ballot_id}"] = ballot_targets(ctx, b)
         return out
 
 
