@@ -58,8 +58,8 @@ class TallyAccumulator:
         self.ctx = ctx
         self._group = ctx.group
         one = ctx.group.identity()
-        self._acc: dict[int, dict[int, tuple[Element, Element]]] = {
-            c.index: {o.index: (one, one) for o in c.options} for c in ctx.manifest.contests
+        self._acc: dict[int, dict[int, list[Element]]] = {
+            c.index: {o.index: [one, one] for o in c.options} for c in ctx.manifest.contests
         }
         self.ballots = 0
 
@@ -68,17 +68,22 @@ class TallyAccumulator:
             raise BallotError(
                 f"ballot {ballot.ballot_id!r} is {ballot.state.value}, only cast ballots are tallied"
             )
-        for ec in ballot.contests:
+        rows = []
+        for ec in ballot.contests:  # check the whole ballot first: nothing is added from a bad one
             row = self._acc.get(ec.index)
             if row is None:
                 raise BallotError(f"ballot {ballot.ballot_id!r}: unknown contest index {ec.index}")
             for sel in ec.selections:
-                cur = row.get(sel.index)
-                if cur is None:
+                if sel.index not in row:
                     raise BallotError(
                         f"ballot {ballot.ballot_id!r}: unknown option {sel.index} in contest {ec.index}"
                     )
-                row[sel.index] = (cur[0] * sel.ct.alpha, cur[1] * sel.ct.beta)
+            rows.append((row, ec))
+        for row, ec in rows:
+            for sel in ec.selections:
+                cell = row[sel.index]
+                cell[0] = cell[0] * sel.ct.alpha
+                cell[1] = cell[1] * sel.ct.beta
         self.ballots += 1
 
     def result(self) -> EncryptedTally:
