@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from e2evote.errors import EncodingError, VerificationError
-from e2evote.groups.base import Element, Group, Scalar
+from e2evote.groups.base import Element, FixedBase, Group, Scalar
 from e2evote.hashing import H, Tag
 
 __all__ = ["DecryptionProof", "decryption_challenge", "prove_decryption", "verify_decryption"]
@@ -70,12 +70,17 @@ def verify_decryption(
     tag: int = Tag.DECRYPTION_PROOF,
     step: str = "V9",
     obj: str = "",
+    K_table: FixedBase | None = None,
 ) -> None:
-    """Verification 9 / 11 / 12 / 14: a = g^v K^c, b = A^v M^c, c == H(…)."""
+    """Verification 9 / 11 / 12 / 14: a = g^v K^c, b = A^v M^c, c == H(…). ``K_table``, a fixed-base
+    table of K (e.g. ``PublicKey.table``), makes a cheaper."""
     if proof.v.group != group:
         raise VerificationError(f"{step}.A", obj, "response of another group")
     c = group.scalar_reduce(int.from_bytes(proof.c, "big"))
-    a = group.multi_pow([group.generator(), K], [proof.v, c])
+    if K_table is not None and K_table.base == K:
+        a = group.g_pow(proof.v) * K_table.pow(c)
+    else:
+        a = group.multi_pow([group.generator(), K], [proof.v, c])
     b = group.multi_pow([A, M], [proof.v, c])
     if decryption_challenge(H_E, tag, K, statement, a, b, M) != proof.c:
         raise VerificationError(f"{step}.B", obj, "decryption challenge does not match")

@@ -552,6 +552,7 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
                     (ct.alpha.to_bytes(), ct.beta.to_bytes()),
                     step="V9",
                     obj=obj,
+                    K_table=ctx.key.table,
                 )
             except VerificationError as exc:
                 report.fail(exc.step, obj, exc.detail)
@@ -652,6 +653,7 @@ def _decrypted_ballot(
                     (sel.ct.alpha.to_bytes(), sel.ct.beta.to_bytes()),
                     step="V12",
                     obj=sobj,
+                    K_table=ctx.key.table,
                 )
             except VerificationError as exc:
                 report.fail(exc.step, sobj, exc.detail)
@@ -672,6 +674,7 @@ def _decrypted_ballot(
                     tag=Tag.CONTEST_DATA_DECRYPTION_PROOF,
                     step="V14",
                     obj=cobj,
+                    K_table=ctx.key.table,
                 )
                 D = decrypt_contest_data(
                     ctx.H_E,
