@@ -48,6 +48,13 @@ def _pg_bindir() -> Path | None:
     return None
 
 
+def _unavailable(reason: str) -> None:
+    """Skip locally; in CI (.ci/run installs PostgreSQL) a missing server is a failure, not a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     url = os.environ.get("E2EVOTE_TEST_PG_URL")
@@ -56,16 +63,16 @@ def pg_url() -> Iterator[str]:
         return
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL unavailable: set E2EVOTE_TEST_PG_URL or install postgresql (initdb, pg_ctl)")
+        _unavailable("PostgreSQL unavailable: set E2EVOTE_TEST_PG_URL or install postgresql (initdb, pg_ctl)")
     prefix: list[str] = []
     base = Path(tempfile.mkdtemp(prefix="e2evote-pg-"))
     if os.geteuid() == 0:
         try:
             pw = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run initdb as")
+            _unavailable("running as root and there is no 'postgres' user to run initdb as")
         if shutil.which("runuser") is None:
-            pytest.skip("running as root and runuser is missing")
+            _unavailable("running as root and runuser is missing")
         os.chown(base, pw.pw_uid, pw.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
     data = base / "data"
@@ -82,7 +89,7 @@ def pg_url() -> Iterator[str]:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-o", opts, "start")
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start a temporary PostgreSQL: {exc.stderr.strip()[:300]}")
+        _unavailable(f"could not start a temporary PostgreSQL: {exc.stderr.strip()[:300]}")
     try:
         yield f"postgresql://e2evote@127.0.0.1:{port}/postgres"
     finally:
