@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -48,7 +49,7 @@ def _pg_bindir() -> Path | None:
     return None
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     """Skip locally; in CI (.ci/run installs PostgreSQL) a missing server is a failure, not a skip."""
     if os.environ.get("CI"):
         pytest.fail(reason, pytrace=False)
