@@ -53,6 +53,10 @@ def hex_to_fixed(text: str, width: int) -> bytes:
     return raw.rjust(width, b"\x00")
 
 
+def _reject_ext(code: int, data: bytes) -> Any:
+    raise EncodingError(f"msgpack extension type {code} is not allowed")
+
+
 def _check_canonical(obj: Any, depth: int = 0) -> None:
     if depth > 64:
         raise EncodingError("msgpack object nested too deeply")
@@ -100,9 +104,17 @@ def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES) -> Any:
             raw=False,
             strict_map_key=True,
             use_list=True,
+            max_str_len=max_bytes,
+            max_bin_len=max_bytes,
+            max_array_len=max_bytes,
+            max_map_len=max_bytes,
+            max_ext_len=0,
+            ext_hook=_reject_ext,
         )
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as exc:
-        raise EncodingError(f"malformed msgpack: {exc}") from exc
+    except EncodingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - msgpack raises many unrelated exception types
+        raise EncodingError(f"malformed msgpack: {type(exc).__name__}: {exc}") from None
     _check_canonical(obj)
     if pack(obj) != bytes(data):
         raise EncodingError("msgpack is not in canonical form")

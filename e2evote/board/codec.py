@@ -9,10 +9,9 @@ the same bytes, so every value has exactly one accepted encoding. No pickle, no 
 
 from __future__ import annotations
 
-from typing import Final, NoReturn
+from typing import Final
 
-import msgpack
-
+import e2evote.encoding as encoding
 from e2evote.errors import EncodingError
 
 __all__ = [
@@ -37,47 +36,21 @@ MAX_ARRAY_LEN: Final = 16 * 1024 * 1024
 Packable = int | str | bytes | None | list["Packable"] | tuple["Packable", ...]
 
 
-def _reject_ext(code: int, data: bytes) -> NoReturn:
-    raise EncodingError(f"msgpack extension type {code} is not allowed")
-
-
 def pack(obj: Packable) -> bytes:
     """Canonical msgpack encoding of ``obj`` (arrays, ints, bin, str, nil only)."""
-    out = msgpack.packb(obj, use_bin_type=True, strict_types=False)
-    assert isinstance(out, bytes)
-    return out
+    _check_types(obj, "board object")
+    return encoding.pack(obj)
 
 
 def unpack(data: bytes, *, what: str, max_bytes: int = MAX_EVENT_BYTES) -> object:
-    """Strictly decode one canonical msgpack value; raise :class:`EncodingError` otherwise."""
+    """Strictly decode one canonical msgpack value (e2evote.encoding.unpack: bounded, no trailing
+    bytes, re-encodes identically) holding only the board's types; raise :class:`EncodingError`."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EncodingError(f"{what}: expected bytes")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise EncodingError(f"{what}: {len(data)} bytes exceeds the limit of {max_bytes}")
     try:
-        obj: object = msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=True,
-            strict_map_key=True,
-            max_str_len=max_bytes,
-            max_bin_len=max_bytes,
-            max_array_len=min(MAX_ARRAY_LEN, max_bytes),
-            max_map_len=0,
-            max_ext_len=0,
-            ext_hook=_reject_ext,
-        )
-    except EncodingError:
-        raise
-    except Exception as exc:  # msgpack raises a zoo of ValueError/UnpackException subclasses
-        raise EncodingError(f"{what}: not valid msgpack ({type(exc).__name__})") from None
-    try:
-        again = pack(obj)  # type: ignore[arg-type]
-    except Exception:
-        raise EncodingError(f"{what}: contains a value type the board never uses") from None
-    if again != data:
-        raise EncodingError(f"{what}: not the canonical msgpack encoding")
+        obj: object = encoding.unpack(bytes(data), max_bytes=max_bytes)
+    except EncodingError as exc:
+        raise EncodingError(f"{what}: {exc}") from None
     _check_types(obj, what)
     return obj
 
@@ -85,7 +58,7 @@ def unpack(data: bytes, *, what: str, max_bytes: int = MAX_EVENT_BYTES) -> objec
 def _check_types(obj: object, what: str) -> None:
     if obj is None or type(obj) in (int, str, bytes):
         return
-    if type(obj) is list:
+    if isinstance(obj, list | tuple) and type(obj) in (list, tuple):
         for item in obj:
             _check_types(item, what)
         return
