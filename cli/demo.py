@@ -8,6 +8,7 @@ of that record. Every step is a library call; this module only orchestrates, tim
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,10 +31,6 @@ from e2evote.verifier import Report, verify_path
 
 __all__ = ["DEMO_MANIFEST", "DemoConfig", "DemoResult", "run_demo"]
 
-#: the embedded manifest: a 1-of-4 plurality contest, a 2-of-5 contest and a yes/no referendum;
-#: devices chain their confirmation codes. (Outcome rules are computed and published for any contest
-#: that has one; the demo's contests have none while the verifier's V20 passes ``ballots_cast`` to
-#: plurality rules, which reject it.)
 DEMO_MANIFEST: dict[str, Any] = {
     "label": "e2evote demo election",
     "chaining": True,
@@ -44,6 +41,15 @@ DEMO_MANIFEST: dict[str, Any] = {
             "contest_limit": 1,
             "option_limit": 1,
             "kind": "plurality",
+            # recomputed by the verifier (V20); ties broken by votes, then by a lot from this seed
+            "outcome": {
+                "method": "plurality",
+                "seats": None,
+                "threshold": None,
+                "threshold_base": None,
+                "against_all": None,
+                "tie_seed": hashlib.sha256(b"e2evote demo election").hexdigest(),
+            },
         },
         {
             "label": "Council",
