@@ -296,7 +296,14 @@ class _ParsedBallot:
                 enc_sels.append(
                     EncryptedSelection(oi, ct, _dec_range(group, proof, f"{cw} option {oi} proof"))
                 )
-            data = None if cf["data"] is None else _dec_hct(group, cf["data"], cw + ".data")
+            data = None
+            if cf["data"] is not None:  # C0 was parsed (and validated in the batch) after the selections
+                df = cf["data"]
+                data = HashedCiphertext(
+                    next(it),
+                    _bytes(df["C1"], cw + ".data.C1", max_len=64 * 32),
+                    _bytes(df["C2"], cw + ".data.C2", 32),
+                )
             contests.append(
                 EncryptedContest(
                     ci,
@@ -344,6 +351,10 @@ def _parse_ballot(group: Group, obj: Any) -> _ParsedBallot:
                 p.blobs.append(_bytes(part, f"{cw} option {oi}.{k}", group.element_bytes))
                 p.names.append(f"{cw} option {oi}.{k}")
             sels.append((oi, sf["proof"]))
+        if cf["data"] is not None:
+            df = fields(cf["data"], {"C0", "C1", "C2"}, cw + ".data")
+            p.blobs.append(_bytes(df["C0"], cw + ".data.C0", group.element_bytes))
+            p.names.append(cw + ".data.C0")
         p.raw_contests.append((ci, cw, cf, sels))
     return p
 
