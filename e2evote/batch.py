@@ -13,6 +13,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
+
+import msgpack
 
 from e2evote.encoding import pack, unpack
 from e2evote.protocol.ballot import BallotState, EncryptedBallot, PlaintextBallot, encrypt_ballot
@@ -32,6 +35,16 @@ def _work(item: bytes) -> bytes:
     ballot = codec.dec_plaintext(obj["ballot"])
     enc, xi = encrypt_ballot(_CTX, ballot, state=BallotState(obj["state"]))
     return pack({"ballot": codec.enc_ballot(enc), "nonce": xi})
+
+
+def _unpack_from_worker(data: bytes) -> Any:
+    """Our own forked worker's canonical msgpack: decoded without the canonical re-encoding check
+    (``unpack`` is for input from outside; this never is)."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=True, ext_hook=_no_ext)
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise ValueError("unexpected msgpack extension from a worker")
 
 
 def encrypt_many(
@@ -63,6 +76,6 @@ def encrypt_many(
     ]
     with mp.get_context("fork").Pool(n) as pool:
         for out in pool.imap(_work, items, chunksize=chunksize):
-            obj = unpack(out)
+            obj = _unpack_from_worker(out)
             yield codec.dec_ballot_unchecked(ctx.group, obj["ballot"]), obj["nonce"]
     _CTX = None
