@@ -17,6 +17,8 @@ __all__ = [
     "prove_range",
     "verify_range",
     "verify_range_many",
+    "RangeBatch",
+    "start_range_batch",
     "range_challenge",
     "range_commitments",
 ]
@@ -120,54 +122,73 @@ class RangeStatement:
     obj: str
 
 
+class RangeBatch:
+    """A batch of range proofs in flight: :func:`start_range_batch` has submitted the variable-base
+    powers to the worker threads and computed the fixed-base ones; :meth:`finish` collects, hashes
+    and compares. Keeping one batch in flight while the next is prepared overlaps the two kinds of
+    work (specs/10-verification.md §1.5)."""
+
+    __slots__ = ("key", "H_E", "failures", "_ok", "_fixed", "_futures")
+
+    def __init__(self, key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> None:
+        from e2evote.groups.parallel import run_chunks
+
+        g = key.group
+        self.key = key
+        self.H_E = H_E
+        self.failures: list[VerificationError] = []
+        ok: list[RangeStatement] = []
+        for it in items:
+            if len(it.proof.c) != it.R + 1 or len(it.proof.v) != it.R + 1:
+                terms = f"range proof has {len(it.proof.c)} terms, expected {it.R + 1}"
+                self.failures.append(VerificationError(f"{it.step}.B", it.obj, terms))
+            elif any(x.group != g for x in (*it.proof.c, *it.proof.v)) or it.ct.alpha.group != g:
+                self.failures.append(VerificationError(f"{it.step}.C", it.obj, "value of another group"))
+            else:
+                ok.append(it)
+        self._ok = ok
+
+        def var_part(chunk: Sequence[RangeStatement]) -> list[tuple[Sequence[Element], Sequence[Element]]]:
+            return [
+                (g.pow_exp_list(it.ct.alpha, it.proof.c), g.pow_exp_list(it.ct.beta, it.proof.c))
+                for it in chunk
+            ]
+
+        self._futures = run_chunks(var_part, ok, chunk=4) if ok else []
+        self._fixed: list[tuple[list[Element], list[Element]]] = []
+        for it in ok:
+            gv = [g.g_pow(v) for v in it.proof.v]
+            kw = [
+                key.K_pow(v - g.scalar_reduce(j) * c)
+                for j, (c, v) in enumerate(zip(it.proof.c, it.proof.v, strict=True))
+            ]
+            self._fixed.append((gv, kw))
+
+    def finish(self) -> list[VerificationError]:
+        var: list[tuple[Sequence[Element], Sequence[Element]]] = []
+        for f in self._futures:
+            var.extend(f.result())
+        q = self.key.group.q
+        failures = self.failures
+        for it, (gv, kw), (ac, bc) in zip(self._ok, self._fixed, var, strict=True):
+            commitments: list[Element] = []
+            for j in range(it.R + 1):
+                commitments += [gv[j] * ac[j], kw[j] * bc[j]]
+            c = int.from_bytes(range_challenge(self.H_E, self.key.K, it.ct, commitments), "big")
+            if c % q != sum(int(c_j) for c_j in it.proof.c) % q:
+                failures.append(
+                    VerificationError(f"{it.step}.D", it.obj, "challenge does not equal the sum of the c_j")
+                )
+        return failures
+
+
+def start_range_batch(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> RangeBatch:
+    """Start checking ``items`` (see :class:`RangeBatch`)."""
+    return RangeBatch(key, H_E, items)
+
+
 def verify_range_many(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> list[VerificationError]:
     """Check many range proofs; returns the failures (empty if all hold). Same checks as
     :func:`verify_range`; the variable-base powers α^{c_j}, β^{c_j} run on the worker threads
     (GIL-free) while this thread computes the fixed-base g^{v_j}, K^{w_j} from the tables."""
-    from e2evote.groups.parallel import run_chunks
-
-    g = key.group
-    failures: list[VerificationError] = []
-    ok: list[RangeStatement] = []
-    for it in items:
-        if len(it.proof.c) != it.R + 1 or len(it.proof.v) != it.R + 1:
-            failures.append(
-                VerificationError(
-                    f"{it.step}.B", it.obj, f"range proof has {len(it.proof.c)} terms, expected {it.R + 1}"
-                )
-            )
-        elif any(x.group != g for x in (*it.proof.c, *it.proof.v)) or it.ct.alpha.group != g:
-            failures.append(VerificationError(f"{it.step}.C", it.obj, "value of another group"))
-        else:
-            ok.append(it)
-    if not ok:
-        return failures
-
-    def var_part(chunk: Sequence[RangeStatement]) -> list[tuple[Sequence[Element], Sequence[Element]]]:
-        return [
-            (g.pow_exp_list(it.ct.alpha, it.proof.c), g.pow_exp_list(it.ct.beta, it.proof.c)) for it in chunk
-        ]
-
-    futures = run_chunks(var_part, ok, chunk=4)
-    fixed: list[tuple[list[Element], list[Element]]] = []
-    for it in ok:
-        gv = [g.g_pow(v) for v in it.proof.v]
-        kw = [
-            key.K_pow(v - g.scalar_reduce(j) * c)
-            for j, (c, v) in enumerate(zip(it.proof.c, it.proof.v, strict=True))
-        ]
-        fixed.append((gv, kw))
-    var: list[tuple[Sequence[Element], Sequence[Element]]] = []
-    for f in futures:
-        var.extend(f.result())
-    q = g.q
-    for it, (gv, kw), (ac, bc) in zip(ok, fixed, var, strict=True):
-        commitments: list[Element] = []
-        for j in range(it.R + 1):
-            commitments += [gv[j] * ac[j], kw[j] * bc[j]]
-        c = int.from_bytes(range_challenge(H_E, key.K, it.ct, commitments), "big")
-        if c % q != sum(int(c_j) for c_j in it.proof.c) % q:
-            failures.append(
-                VerificationError(f"{it.step}.D", it.obj, "challenge does not equal the sum of the c_j")
-            )
-    return failures
+    return RangeBatch(key, H_E, items).finish()

@@ -18,7 +18,7 @@ from e2evote.errors import E2EVoteError, EncodingError, RecordError, Verificatio
 from e2evote.groups.base import Element, Group
 from e2evote.hashing import SPEC_VERSION, Tag, extended_base_hash
 from e2evote.proofs.chaum_pedersen import verify_decryption
-from e2evote.proofs.range import RangeStatement, verify_range_many
+from e2evote.proofs.range import RangeBatch, RangeStatement, start_range_batch
 from e2evote.proofs.schnorr import verify_schnorr
 from e2evote.protocol.ballot import (
     BallotState,
@@ -288,7 +288,7 @@ def ballot_pass(
     part = empty_partial(ctx)
     contest_cast: dict[int, int] = {}
     part.contest_cast = contest_cast
-    pending: list[RangeStatement] = []
+    pipe = _Pipeline(ctx, report)
     while True:
         try:
             ballot = next(ballots)
@@ -305,12 +305,12 @@ def ballot_pass(
             progress("ballots", part.done, 0)
         obj = f"ballot {ballot.ballot_id}"
         try:
-            pending.extend(_ballot(ctx, ballot, report))
+            pipe.pending.extend(_ballot(ctx, ballot, report))
         except E2EVoteError as exc:
             report.fail(getattr(exc, "step", "V5.A"), obj, str(exc))
             continue
-        if len(pending) >= BATCH:
-            _flush(ctx, pending, report)
+        if len(pipe.pending) >= BATCH:
+            pipe.flush()
         fingerprints = [sel.ct.alpha.to_bytes()[-16:] for ec in ballot.contests for sel in ec.selections]
         part.entries.append(
             (ballot.ballot_id, ballot.code, ballot.state.value, ballot.device, ballot.B_aux, fingerprints)
@@ -327,7 +327,7 @@ def ballot_pass(
                     if cell is not None:
                         cell[0] = cell[0] * sel.ct.alpha
                         cell[1] = cell[1] * sel.ct.beta
-    _flush(ctx, pending, report)
+    pipe.flush(last=True)
     return part
 
 
@@ -425,10 +425,30 @@ BATCH = 64
 """range proofs verified per batch (their variable-base powers run on the worker threads)"""
 
 
-def _flush(ctx: ElectionContext, pending: list[RangeStatement], report: Report) -> None:
-    for exc in verify_range_many(ctx.key, ctx.H_E, pending):
-        report.fail(exc.step, exc.obj, exc.detail)
-    pending.clear()
+class _Pipeline:
+    """Range statements verified in batches, one batch in flight while the next one is prepared."""
+
+    __slots__ = ("ctx", "report", "pending", "_inflight")
+
+    def __init__(self, ctx: ElectionContext, report: Report) -> None:
+        self.ctx = ctx
+        self.report = report
+        self.pending: list[RangeStatement] = []
+        self._inflight: RangeBatch | None = None
+
+    def flush(self, *, last: bool = False) -> None:
+        batch = start_range_batch(self.ctx.key, self.ctx.H_E, self.pending) if self.pending else None
+        self.pending = []
+        if self._inflight is not None:
+            self._report(self._inflight)
+        self._inflight = batch
+        if last and self._inflight is not None:
+            self._report(self._inflight)
+            self._inflight = None
+
+    def _report(self, batch: RangeBatch) -> None:
+        for exc in batch.finish():
+            self.report.fail(exc.step, exc.obj, exc.detail)
 
 
 def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> list[RangeStatement]:
