@@ -23,15 +23,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from e2evote.elgamal import Ciphertext
-from e2evote.errors import E2EVoteError
-from e2evote.groups.base import Element
+from e2evote.errors import BallotError, E2EVoteError
 from e2evote.protocol.ballot import BallotState, EncryptedBallot
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Manifest
-from e2evote.protocol.tally import DecryptedTally, EncryptedTally, decrypt_tally
+from e2evote.protocol.tally import DecryptedTally, EncryptedTally, TallyAccumulator, decrypt_tally
 
 __all__ = [
     "MIN_GAP_METADATA_KEY",
@@ -128,69 +126,27 @@ class InterimTallies:
 # ---------------------------------------------------------------------------------------------------
 
 
-class Aggregate:
-    """Per-option products over some cast ballots.
+class Aggregate(TallyAccumulator):
+    """Per-option products over some cast ballots: :class:`~e2evote.protocol.tally.TallyAccumulator`
+    with ``dense=False`` by default (only the contests carried by the aggregated ballots appear) and
+    :class:`SubtallyError` for a ballot that does not fit."""
 
-    ``contests``: the contests aggregated (None: every contest of the manifest). ``dense``: every one
-    of ``contests`` appears in :meth:`result`, also with no ballot carrying it (interim checkpoints);
-    otherwise only the contests carried by at least one aggregated ballot appear (precincts).
-    """
-
-    __slots__ = ("_manifest", "_one", "_allowed", "_acc", "ballots")
+    __slots__ = ()
 
     def __init__(
         self, ctx: ElectionContext, contests: Iterable[int] | None = None, *, dense: bool = False
     ) -> None:
-        self._manifest = ctx.manifest
-        self._one = ctx.group.identity()
-        self._allowed = frozenset(contests) if contests is not None else None
-        self._acc: dict[int, dict[int, tuple[Element, Element]]] = {}
-        self.ballots = 0
-        if dense:
-            for ci in sorted(
-                self._allowed if self._allowed is not None else (c.index for c in ctx.manifest.contests)
-            ):
-                self._row(ci)
-
-    def _row(self, ci: int) -> dict[int, tuple[Element, Element]]:
-        row = self._acc.get(ci)
-        if row is None:
-            try:
-                contest = self._manifest.contest_by_index(ci)
-            except E2EVoteError as exc:
-                raise SubtallyError(str(exc)) from exc
-            row = {o.index: (self._one, self._one) for o in contest.options}
-            self._acc[ci] = row
-        return row
+        try:
+            super().__init__(ctx, contests, dense=dense)
+        except BallotError as exc:
+            raise SubtallyError(str(exc)) from exc
 
     def add(self, ballot: EncryptedBallot) -> None:
         """Multiply a cast ballot in (raises :class:`SubtallyError` for another state)."""
-        if ballot.state != BallotState.CAST:
-            raise SubtallyError(
-                f"ballot {ballot.ballot_id!r} is {ballot.state.value}; only cast ballots count"
-            )
-        for ec in ballot.contests:
-            if self._allowed is not None and ec.index not in self._allowed:
-                continue
-            row = self._row(ec.index)
-            for sel in ec.selections:
-                cur = row.get(sel.index)
-                if cur is None:
-                    raise SubtallyError(
-                        f"ballot {ballot.ballot_id!r}: unknown option {sel.index} in contest {ec.index}"
-                    )
-                row[sel.index] = (cur[0] * sel.ct.alpha, cur[1] * sel.ct.beta)
-        self.ballots += 1
-
-    def result(self) -> EncryptedTally:
-        """The aggregate as an :class:`EncryptedTally` (contests and options in index order)."""
-        return EncryptedTally(
-            tuple(
-                (ci, tuple((oi, Ciphertext(a, b)) for oi, (a, b) in sorted(row.items())))
-                for ci, row in sorted(self._acc.items())
-            ),
-            self.ballots,
-        )
+        try:
+            super().add(ballot)
+        except BallotError as exc:
+            raise SubtallyError(str(exc)) from exc
 
 
 class PrecinctAccumulator:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, HashedCiphertext, decrypt_contest_data
-from e2evote.errors import BallotError, DecryptionError
+from e2evote.errors import BallotError, DecryptionError, E2EVoteError
 from e2evote.groups.base import Element, Group
 from e2evote.hashing import Dialect, Tag, b_file
 from e2evote.proofs.chaum_pedersen import DecryptionProof
@@ -50,18 +50,36 @@ class EncryptedTally:
 
 
 class TallyAccumulator:
-    """Streams cast ballots into per-option products; memory independent of the number of ballots."""
+    """Streams cast ballots into per-option products (eq. 62); memory independent of the number of
+    ballots.
 
-    __slots__ = ("ctx", "_acc", "ballots", "_group")
+    ``contests``: the contests aggregated (None: every contest of the manifest; a ballot's other
+    contests are skipped). ``dense``: every one of them appears in :meth:`result`, also when no
+    ballot carried it (the tally, interim checkpoints); otherwise only contests carried by at least
+    one aggregated ballot appear (precinct subtotals). A ballot that does not fit adds nothing.
+    """
 
-    def __init__(self, ctx: ElectionContext) -> None:
+    __slots__ = ("ctx", "_allowed", "_acc", "ballots")
+
+    def __init__(
+        self, ctx: ElectionContext, contests: Iterable[int] | None = None, *, dense: bool = True
+    ) -> None:
         self.ctx = ctx
-        self._group = ctx.group
-        one = ctx.group.identity()
-        self._acc: dict[int, dict[int, list[Element]]] = {
-            c.index: {o.index: [one, one] for o in c.options} for c in ctx.manifest.contests
-        }
+        self._allowed = frozenset(contests) if contests is not None else None
+        self._acc: dict[int, dict[int, list[Element]]] = {}
         self.ballots = 0
+        if dense:
+            wanted = self._allowed if self._allowed is not None else (c.index for c in ctx.manifest.contests)
+            for ci in sorted(wanted):
+                self._acc[ci] = self._new_row(ci)
+
+    def _new_row(self, ci: int) -> dict[int, list[Element]]:
+        try:
+            contest = self.ctx.manifest.contest_by_index(ci)
+        except E2EVoteError as exc:
+            raise BallotError(f"unknown contest index {ci}") from exc
+        one = self.ctx.group.identity()
+        return {o.index: [one, one] for o in contest.options}
 
     def add(self, ballot: EncryptedBallot) -> None:
         if ballot.state != BallotState.CAST:
@@ -69,16 +87,23 @@ class TallyAccumulator:
                 f"ballot {ballot.ballot_id!r} is {ballot.state.value}, only cast ballots are tallied"
             )
         rows = []
+        new: dict[int, dict[int, list[Element]]] = {}
         for ec in ballot.contests:  # check the whole ballot first: nothing is added from a bad one
-            row = self._acc.get(ec.index)
+            if self._allowed is not None and ec.index not in self._allowed:
+                continue
+            row = self._acc.get(ec.index) or new.get(ec.index)
             if row is None:
-                raise BallotError(f"ballot {ballot.ballot_id!r}: unknown contest index {ec.index}")
+                try:
+                    row = new[ec.index] = self._new_row(ec.index)
+                except BallotError as exc:
+                    raise BallotError(f"ballot {ballot.ballot_id!r}: {exc}") from exc
             for sel in ec.selections:
                 if sel.index not in row:
                     raise BallotError(
                         f"ballot {ballot.ballot_id!r}: unknown option {sel.index} in contest {ec.index}"
                     )
             rows.append((row, ec))
+        self._acc.update(new)
         for row, ec in rows:
             for sel in ec.selections:
                 cell = row[sel.index]
@@ -87,6 +112,7 @@ class TallyAccumulator:
         self.ballots += 1
 
     def result(self) -> EncryptedTally:
+        """The aggregate as an :class:`EncryptedTally` (contests and options in index order)."""
         return EncryptedTally(
             tuple(
                 (ci, tuple((oi, Ciphertext(a, b)) for oi, (a, b) in sorted(row.items())))

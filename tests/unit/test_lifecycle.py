@@ -17,7 +17,7 @@ from e2evote.protocol.ballot import (
 )
 from e2evote.protocol.ceremony import Complaint, EncryptedShare, GuardianSetup
 from e2evote.protocol.decryption import DecryptingGuardian
-from e2evote.protocol.election import ElectionParameters
+from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import simple_manifest
 from e2evote.protocol.tally import TallyAccumulator, decrypt_ballot, decrypt_tally
 
@@ -121,3 +121,33 @@ def test_bad_commitment_proof_names_the_guardian(fast_group: Group) -> None:
     with pytest.raises(CeremonyError) as exc:
         setups[0].receive_public_keys([pubs[0], pubs[1], forged])
     assert exc.value.culprits == (3,)
+
+
+def test_accumulators_add_nothing_from_a_ballot_that_does_not_fit(fast_group: Group) -> None:
+    import dataclasses
+
+    from e2evote.protocol.subtally import Aggregate, SubtallyError
+
+    m = simple_manifest("t", [("A", ["a", "b"], 1), ("B", ["x", "y"], 1)])
+    ctx = ElectionContext(
+        ElectionParameters(fast_group, m, 1, 1), fast_group.g_pow(fast_group.random_scalar())
+    )
+    good, _ = encrypt_ballot(ctx, PlaintextBallot("g", "default", {"A": {"a": 1}, "B": {"x": 1}}))
+    c1 = good.contests[1]
+    bad = dataclasses.replace(
+        good,
+        contests=(
+            good.contests[0],
+            dataclasses.replace(c1, selections=(dataclasses.replace(c1.selections[0], index=9),)),
+        ),
+    )
+    for acc, err in ((TallyAccumulator(ctx), BallotError), (Aggregate(ctx), SubtallyError)):
+        acc.add(good)
+        before = acc.result()
+        with pytest.raises(err):
+            acc.add(bad)
+        assert acc.result() == before
+    sparse = Aggregate(ctx, contests=[2])
+    sparse.add(good)
+    assert [ci for ci, _ in sparse.result().contests] == [2]
+    assert [ci for ci, _ in TallyAccumulator(ctx).result().contests] == [1, 2]
