@@ -9,7 +9,7 @@ a :class:`Scalar`, ``g_pow(s)`` a fixed-base exponentiation of the generator.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import gmpy2
@@ -97,6 +97,10 @@ class Group(Protocol):
 
     def multi_pow(self, bases: Sequence[Element], exponents: Sequence[Scalar]) -> Element:
         """prod bases[i] ** exponents[i] (verification work; variable time)."""
+        ...
+
+    def product(self, elements: Iterable[Element]) -> Element:
+        """The group product of ``elements`` (the identity for none); one tight loop, for aggregation."""
         ...
 
     def pow_sec(self, base: Element, exponent: Scalar) -> Element:

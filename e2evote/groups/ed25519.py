@@ -10,7 +10,7 @@ of a scalar multiplication and a zero scalar; those cases are handled here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import gmpy2
@@ -191,6 +191,12 @@ class Ed25519Group:
         acc = self._one
         for b, e in zip(bases, exponents, strict=True):
             acc = acc * self._smul(self._mine(b).value, self._exp(e))
+        return acc
+
+    def product(self, elements: Iterable[Element]) -> Ed25519Element:
+        acc = self.identity()
+        for x in elements:
+            acc = acc * self._mine(x)
         return acc
 
     def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[Ed25519Element]:

@@ -8,7 +8,7 @@ adds the probabilistic primality tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import gmpy2
@@ -282,6 +282,15 @@ class ModPGroup:
         acc = mpz(1)
         for b, e in zip(bases, exponents, strict=True):
             acc = acc * gmpy2.powmod(self._mine(b).value, self._exp(e), p) % p
+        return ModPElement(self, acc)
+
+    def product(self, elements: Iterable[Element]) -> ModPElement:
+        p = self.p
+        acc = mpz(1)
+        for x in elements:
+            if type(x) is not ModPElement or (x.group is not self and x.group != self):
+                raise GroupMismatchError(f"{x!r} used with {self.name}")
+            acc = acc * x.value % p
         return ModPElement(self, acc)
 
     def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[ModPElement]:

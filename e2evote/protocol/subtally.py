@@ -129,15 +129,21 @@ class InterimTallies:
 class Aggregate(TallyAccumulator):
     """Per-option products over some cast ballots: :class:`~e2evote.protocol.tally.TallyAccumulator`
     with ``dense=False`` by default (only the contests carried by the aggregated ballots appear) and
-    :class:`SubtallyError` for a ballot that does not fit."""
+    :class:`SubtallyError` for a ballot that does not fit. Its default ``flush_every`` is small: a
+    precinct accumulator holds one per precinct."""
 
     __slots__ = ()
 
     def __init__(
-        self, ctx: ElectionContext, contests: Iterable[int] | None = None, *, dense: bool = False
+        self,
+        ctx: ElectionContext,
+        contests: Iterable[int] | None = None,
+        *,
+        dense: bool = False,
+        flush_every: int = 8,
     ) -> None:
         try:
-            super().__init__(ctx, contests, dense=dense)
+            super().__init__(ctx, contests, dense=dense, flush_every=flush_every)
         except BallotError as exc:
             raise SubtallyError(str(exc)) from exc
 

@@ -57,16 +57,29 @@ class TallyAccumulator:
     contests are skipped). ``dense``: every one of them appears in :meth:`result`, also when no
     ballot carried it (the tally, interim checkpoints); otherwise only contests carried by at least
     one aggregated ballot appear (precinct subtotals). A ballot that does not fit adds nothing.
+    ``flush_every``: accepted ballots whose factors wait in per-cell lists before one tight product
+    loop per cell (Group.product) multiplies them in; memory is bounded by that many ballots.
     """
 
-    __slots__ = ("ctx", "_allowed", "_acc", "ballots")
+    __slots__ = ("ctx", "_allowed", "_acc", "_pending", "_npending", "_flush_every", "ballots")
 
     def __init__(
-        self, ctx: ElectionContext, contests: Iterable[int] | None = None, *, dense: bool = True
+        self,
+        ctx: ElectionContext,
+        contests: Iterable[int] | None = None,
+        *,
+        dense: bool = True,
+        flush_every: int = 64,
     ) -> None:
+        if flush_every < 1:
+            raise ValueError("flush_every must be at least 1")
         self.ctx = ctx
+        self._flush_every = flush_every
         self._allowed = frozenset(contests) if contests is not None else None
         self._acc: dict[int, dict[int, list[Element]]] = {}
+        # factors of accepted ballots not yet multiplied in: (α list, β list) per (contest, option)
+        self._pending: dict[tuple[int, int], tuple[list[Element], list[Element]]] = {}
+        self._npending = 0
         self.ballots = 0
         if dense:
             wanted = self._allowed if self._allowed is not None else (c.index for c in ctx.manifest.contests)
@@ -104,15 +117,35 @@ class TallyAccumulator:
                     )
             rows.append((row, ec))
         self._acc.update(new)
-        for row, ec in rows:
+        pending = self._pending
+        for _row, ec in rows:
+            ci = ec.index
             for sel in ec.selections:
-                cell = row[sel.index]
-                cell[0] = cell[0] * sel.ct.alpha
-                cell[1] = cell[1] * sel.ct.beta
+                lists = pending.get((ci, sel.index))
+                if lists is None:
+                    lists = pending[ci, sel.index] = ([], [])
+                lists[0].append(sel.ct.alpha)
+                lists[1].append(sel.ct.beta)
         self.ballots += 1
+        self._npending += 1
+        if self._npending >= self._flush_every:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Multiply the waiting factors into their cells, one product per cell (eq. 62)."""
+        prod = self.ctx.group.product
+        for (ci, oi), (alphas, betas) in self._pending.items():
+            cell = self._acc[ci][oi]
+            alphas.append(cell[0])
+            betas.append(cell[1])
+            cell[0] = prod(alphas)
+            cell[1] = prod(betas)
+        self._pending.clear()
+        self._npending = 0
 
     def result(self) -> EncryptedTally:
         """The aggregate as an :class:`EncryptedTally` (contests and options in index order)."""
+        self._flush()
         return EncryptedTally(
             tuple(
                 (ci, tuple((oi, Ciphertext(a, b)) for oi, (a, b) in sorted(row.items())))

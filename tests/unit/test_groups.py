@@ -65,6 +65,18 @@ def test_fixed_base_matches_plain_pow(group: Group) -> None:
     assert table.pow(group.scalar(0)).is_identity()
 
 
+def test_product_is_the_fold_of_the_group_operation(group: Group) -> None:
+    xs = [group.g_pow(group.random_scalar()) for _ in range(7)] + [group.identity()]
+    fold = group.identity()
+    for x in xs:
+        fold = fold * x
+    assert group.product(xs) == fold
+    assert group.product([]) == group.identity()
+    other = ED25519 if group != ED25519 else TEST
+    with pytest.raises(GroupMismatchError):
+        group.product([xs[0], other.generator()])
+
+
 def test_dlog(group: Group) -> None:
     K = group.g_pow(group.random_scalar())
     for t in (0, 1, 2, 99, 1000):

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from e2evote.elgamal import Ciphertext
 from e2evote.errors import BallotError, CeremonyError, DecryptionError, VerificationError
 from e2evote.groups import Group
 from e2evote.protocol.ballot import (
@@ -121,6 +122,36 @@ def test_bad_commitment_proof_names_the_guardian(fast_group: Group) -> None:
     with pytest.raises(CeremonyError) as exc:
         setups[0].receive_public_keys([pubs[0], pubs[1], forged])
     assert exc.value.culprits == (3,)
+
+
+def test_accumulator_equals_the_plain_products_across_flushes(fast_group: Group) -> None:
+    m = simple_manifest("t", [("A", ["a", "b"], 1), ("B", ["x", "y", "z"], 2)])
+    ctx = ElectionContext(
+        ElectionParameters(fast_group, m, 1, 1), fast_group.g_pow(fast_group.random_scalar())
+    )
+    ballots = [
+        encrypt_ballot(ctx, PlaintextBallot(f"b{i}", "default", {"A": {"ab"[i % 2]: 1}, "B": {"z": 1}}))[0]
+        for i in range(7)
+    ]
+    acc = TallyAccumulator(ctx, flush_every=3)  # flushes in the middle and at the end
+    for b in ballots:
+        acc.add(b)
+    got = dict(acc.result().contests)
+    for ec in ballots[0].contests:
+        for sel in ec.selections:
+            cts = [
+                s.ct
+                for b in ballots
+                for c in b.contests
+                if c.index == ec.index
+                for s in c.selections
+                if s.index == sel.index
+            ]
+            alpha, beta = fast_group.identity(), fast_group.identity()
+            for ct in cts:
+                alpha, beta = alpha * ct.alpha, beta * ct.beta
+            assert dict(got[ec.index])[sel.index] == Ciphertext(alpha, beta)
+    assert acc.result().contests == tuple(got.items())  # result() twice: nothing added twice
 
 
 def test_accumulators_add_nothing_from_a_ballot_that_does_not_fit(fast_group: Group) -> None:
