@@ -3,8 +3,9 @@
 A *runner* hands each ballot chunk of a native record to a worker, which re-reads the record's
 parameters from its directory (a shared filesystem for a cluster), verifies the chunk's ballots
 (V5, V6, V7.A-B, V5.E) and returns canonical msgpack bytes: its failures, check counts, per-option
-products and per-ballot entries. The coordinator merges them in chunk order and runs the checks
-across ballots itself, so the report equals a local run's. Only bytes cross process boundaries.
+products and its BallotIndex (fixed-size fingerprints per ballot, keyed with the run's key, and the
+chunk's device-chain state). The coordinator merges them in chunk order and runs the checks across
+ballots itself, so the report equals a local run's. Only bytes cross process boundaries.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from e2evote.protocol.election import ElectionContext
 from e2evote.record.model import ElectionRecord
 from e2evote.record.native import read_chunk, read_record
 from e2evote.verifier.report import Report
-from e2evote.verifier.steps import BallotPartial, BallotRunner, Progress, ballot_pass, empty_partial
+from e2evote.verifier.steps import (
+    BallotIndex,
+    BallotPartial,
+    BallotRunner,
+    Progress,
+    ballot_pass,
+    empty_partial,
+    fingerprint_key,
+)
 
 __all__ = ["verify_chunk", "process_runner", "dask_runner"]
 
@@ -35,11 +44,12 @@ def _context(path: str) -> ElectionContext:
     return ctx
 
 
-def verify_chunk(path: str, chunk: str) -> bytes:
-    """Worker: verify one chunk of the native record at ``path``; returns packed results."""
+def verify_chunk(path: str, chunk: str, key: bytes) -> bytes:
+    """Worker: verify one chunk of the native record at ``path``; returns packed results.
+    ``key``: the run's fingerprint key (steps.fingerprint_key), the same for every chunk."""
     ctx = _context(path)
     report = Report(source=chunk)
-    part = ballot_pass(ctx, read_chunk(_path(path), ctx.group, chunk), report)
+    part = ballot_pass(ctx, read_chunk(_path(path), ctx.group, chunk), report, key=key)
     return pack(
         {
             "failures": [[f.step, f.obj, f.detail] for f in report.failures],
@@ -49,9 +59,7 @@ def verify_chunk(path: str, chunk: str) -> bytes:
                 for ci, row in sorted(part.acc.items())
                 for oi, (a, b) in sorted(row.items())
             ],
-            "entries": [
-                [bid, code, state, dev, baux, fps] for bid, code, state, dev, baux, fps in part.entries
-            ],
+            "index": part.index.to_wire(),
             "cast": part.cast,
             "contest_cast": [[ci, n] for ci, n in sorted((part.contest_cast or {}).items())],
             "done": part.done,
@@ -66,10 +74,10 @@ def _path(path: str) -> Any:
 
 
 def _merge(
-    ctx: ElectionContext, blobs: Iterable[bytes], report: Report, progress: Progress | None
+    ctx: ElectionContext, key: bytes, blobs: Iterable[bytes], report: Report, progress: Progress | None
 ) -> BallotPartial:
     g = ctx.group
-    total = empty_partial(ctx)
+    total = empty_partial(ctx, key)
     for blob in blobs:
         obj = unpack(blob)
         for step, o, detail in obj["failures"]:
@@ -81,7 +89,7 @@ def _merge(
             acc.setdefault(ci, {})[oi] = [_trusted(g, a), _trusted(g, b)]
         part = BallotPartial(
             acc,
-            [(e[0], e[1], e[2], e[3], e[4], list(e[5])) for e in obj["entries"]],
+            BallotIndex.from_wire(key, obj["index"]),
             obj["cast"],
             {ci: n for ci, n in obj["contest_cast"]},
             obj["done"],
@@ -113,16 +121,17 @@ def process_runner(processes: int | None = None) -> BallotRunner:
         record: ElectionRecord, ctx: ElectionContext, report: Report, progress: Progress | None
     ) -> BallotPartial:
         path, chunks = _chunks(record)
+        key = fingerprint_key()
         n = processes or len(os.sched_getaffinity(0))
         if n <= 1 or len(chunks) <= 1:
-            return _merge(ctx, (verify_chunk(path, c) for c in chunks), report, progress)
+            return _merge(ctx, key, (verify_chunk(path, c, key) for c in chunks), report, progress)
         with mp.get_context("fork").Pool(n) as pool:
-            return _merge(ctx, pool.imap(_star, [(path, c) for c in chunks]), report, progress)
+            return _merge(ctx, key, pool.imap(_star, [(path, c, key) for c in chunks]), report, progress)
 
     return run
 
 
-def _star(args: tuple[str, str]) -> bytes:
+def _star(args: tuple[str, str, bytes]) -> bytes:
     return verify_chunk(*args)
 
 
@@ -138,10 +147,11 @@ def dask_runner(address: str | Any) -> BallotRunner:
         except ImportError as exc:  # pragma: no cover - dask is an optional dependency
             raise RecordError("distributed verification needs `pip install e2evote[dask]`") from exc
         path, chunks = _chunks(record)
+        key = fingerprint_key()
         client = address if isinstance(address, Client) else Client(address)  # type: ignore[no-untyped-call]
         try:
-            futures = client.map(verify_chunk, [path] * len(chunks), chunks, pure=False)
-            return _merge(ctx, _in_order(futures), report, progress)
+            futures = client.map(verify_chunk, [path] * len(chunks), chunks, [key] * len(chunks), pure=False)
+            return _merge(ctx, key, _in_order(futures), report, progress)
         finally:
             if client is not address:
                 client.close()  # type: ignore[no-untyped-call]

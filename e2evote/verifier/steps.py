@@ -9,9 +9,14 @@ V20 outcomes.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable, Iterator
+import secrets
+import sys
+from array import array
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from e2evote.elgamal import Ciphertext, decrypt_contest_data
 from e2evote.errors import E2EVoteError, EncodingError, RecordError, VerificationError
@@ -41,6 +46,8 @@ __all__ = [
     "verify_ballots",
     "ballot_pass",
     "empty_partial",
+    "fingerprint_key",
+    "BallotIndex",
     "BallotPartial",
     "BallotRunner",
     "Progress",
@@ -239,16 +246,166 @@ def _guardians(record: ElectionRecord, report: Report) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
+_FP_MASK = (1 << 64) - 1
+"""fingerprints are 64 bits; tests narrow this mask to force collisions (which must change nothing)"""
+
+
+def fingerprint_key() -> bytes:
+    """A fresh random key for one run's fingerprints: the record's author cannot aim collisions."""
+    return secrets.token_bytes(32)
+
+
+def _fp(key: bytes, data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=key).digest(), "little") & _FP_MASK
+
+
+def _id_bytes(ballot_id: str) -> bytes:
+    return ballot_id.encode("utf-8", "surrogatepass")  # injective on every str, even lone surrogates
+
+
+class BallotIndex:
+    """What the checks across ballots (V7.C-H, V19.E) keep of the ballots: fixed-size data per ballot.
+
+    Per ballot with an entry (its own checks did not raise), in record order: 64-bit fingerprints
+    (BLAKE2b keyed with ``key``, random per run) of its id, its confirmation code and the last 16 bytes
+    of each selection's α, and its number of selections; besides, the ids of the challenged ballots
+    and, with chaining, each device's chain state (V7.D-E are checked as the ballots come, a device's
+    first ballot of a part once the part before is known). Fingerprints only select candidates: a
+    duplicate is reported after the full values were compared (specs/10-verification.md §1.6)."""
+
+    __slots__ = (
+        "key",
+        "ids",
+        "codes",
+        "alphas",
+        "widths",
+        "skipped",
+        "challenged",
+        "heads",
+        "tails",
+        "links",
+        "chain_failures",
+    )
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.ids: array[int] = array("Q")
+        self.codes: array[int] = array("Q")
+        self.alphas: array[int] = array("Q")
+        """every selection's α fingerprint, ballot after ballot"""
+        self.widths: array[int] = array("I")
+        """selections per ballot"""
+        self.skipped: list[int] = []
+        """positions in the ballot stream (RecordIssues not counted) of ballots without an entry"""
+        self.challenged: list[str] = []
+        self.heads: dict[str, tuple[int, str, bytes]] = {}
+        """device -> (entry, ballot id, B_aux) of the device's first ballot here (its check waits)"""
+        self.tails: dict[str, bytes] = {}
+        """device -> confirmation code of the device's last ballot here"""
+        self.links: list[tuple[int, str, str, bytes, bytes]] = []
+        """(entry, ballot id, device, B_aux, previous code): chain links between merged parts"""
+        self.chain_failures: list[tuple[int, str]] = []
+        """(entry, ballot id): V7.E failures found within the part"""
+
+    def add(self, ctx: ElectionContext, ballot: EncryptedBallot) -> None:
+        key = self.key
+        k = len(self.codes)
+        bid = ballot.ballot_id
+        self.ids.append(_fp(key, _id_bytes(bid)))
+        self.codes.append(_fp(key, ballot.code))
+        width = 0
+        for ec in ballot.contests:
+            for sel in ec.selections:
+                self.alphas.append(_fp(key, sel.ct.alpha.to_bytes()[-16:]))
+                width += 1
+        self.widths.append(width)
+        if ballot.state != BallotState.CAST:
+            self.challenged.append(bid)
+        if ctx.manifest.chaining:
+            device = ballot.device
+            last = self.tails.get(device)
+            if last is None:
+                self.heads[device] = (k, bid, ballot.B_aux)
+            elif ballot.B_aux != last + _device_info(ctx, device):
+                self.chain_failures.append((k, bid))
+            self.tails[device] = ballot.code
+
+    def merge(self, other: BallotIndex, stream_offset: int) -> None:
+        """Append ``other`` (the next part in record order, starting at ``stream_offset``)."""
+        if other.key != self.key:
+            raise ValueError("parts fingerprinted with different keys cannot be merged")
+        k0 = len(self.codes)
+        self.ids.extend(other.ids)
+        self.codes.extend(other.codes)
+        self.alphas.extend(other.alphas)
+        self.widths.extend(other.widths)
+        self.skipped.extend(p + stream_offset for p in other.skipped)
+        self.challenged.extend(other.challenged)
+        self.chain_failures.extend((k + k0, bid) for k, bid in other.chain_failures)
+        self.links.extend((k + k0, bid, d, baux, last) for k, bid, d, baux, last in other.links)
+        for device, (k, bid, baux) in other.heads.items():
+            last = self.tails.get(device)
+            if last is None:
+                self.heads[device] = (k + k0, bid, baux)
+            else:
+                self.links.append((k + k0, bid, device, baux, last))
+        self.tails.update(other.tails)
+
+    def to_wire(self) -> dict[str, Any]:
+        """A msgpack-able tree (arrays as little-endian bytes), for a worker's results."""
+        return {
+            "ids": _packed(self.ids),
+            "codes": _packed(self.codes),
+            "alphas": _packed(self.alphas),
+            "widths": _packed(self.widths),
+            "skipped": list(self.skipped),
+            "challenged": list(self.challenged),
+            "heads": [[d, k, bid, baux] for d, (k, bid, baux) in self.heads.items()],
+            "tails": [[d, code] for d, code in self.tails.items()],
+            "links": [list(link) for link in self.links],
+            "chain_failures": [[k, bid] for k, bid in self.chain_failures],
+        }
+
+    @classmethod
+    def from_wire(cls, key: bytes, obj: Mapping[str, Any]) -> BallotIndex:
+        idx = cls(key)
+        idx.ids = _unpacked("Q", obj["ids"])
+        idx.codes = _unpacked("Q", obj["codes"])
+        idx.alphas = _unpacked("Q", obj["alphas"])
+        idx.widths = _unpacked("I", obj["widths"])
+        idx.skipped = list(obj["skipped"])
+        idx.challenged = list(obj["challenged"])
+        idx.heads = {d: (k, bid, baux) for d, k, bid, baux in obj["heads"]}
+        idx.tails = {d: code for d, code in obj["tails"]}
+        idx.links = [(k, bid, d, baux, last) for k, bid, d, baux, last in obj["links"]]
+        idx.chain_failures = [(k, bid) for k, bid in obj["chain_failures"]]
+        return idx
+
+
+def _packed(a: array[int]) -> bytes:
+    if sys.byteorder == "big":
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
+
+
+def _unpacked(typecode: str, blob: bytes) -> array[int]:
+    a: array[int] = array(typecode)
+    a.frombytes(blob)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a
+
+
 @dataclass
 class BallotPartial:
     """What one pass over a run of ballots contributes (specs/10-verification.md §Parallel runs).
 
-    Checks needing only the ballot itself (V5, V6, V7.A-B, V5.E) are done in the pass; the entries
-    feed the checks across ballots (V7.C-H, V19.E), done once over all partials in record order."""
+    Checks needing only the ballot itself (V5, V6, V7.A-B, V5.E) are done in the pass; the index
+    feeds the checks across ballots (V7.C-H, V19.E), done once over all partials in record order."""
 
     acc: dict[int, dict[int, list[Element]]]
-    entries: list[tuple[str, bytes, str, str, bytes, list[bytes]]]
-    """(ballot id, code, state, device, B_aux, α fingerprints) in record order"""
+    index: BallotIndex
     cast: int = 0
     contest_cast: dict[int, int] | None = None
     done: int = 0
@@ -263,7 +420,7 @@ class BallotPartial:
                 else:
                     cell[0] = cell[0] * a
                     cell[1] = cell[1] * b
-        self.entries.extend(other.entries)
+        self.index.merge(other.index, self.done)
         self.cast += other.cast
         self.done += other.done
         cc = self.contest_cast if self.contest_cast is not None else {}
@@ -272,10 +429,11 @@ class BallotPartial:
         self.contest_cast = cc
 
 
-def empty_partial(ctx: ElectionContext) -> BallotPartial:
+def empty_partial(ctx: ElectionContext, key: bytes | None = None) -> BallotPartial:
+    """``key``: the run's fingerprint key (every partial merged together must share it)."""
     one = ctx.group.identity()
     acc = {c.index: {o.index: [one, one] for o in c.options} for c in ctx.manifest.contests}
-    return BallotPartial(acc, [], 0, {}, 0)
+    return BallotPartial(acc, BallotIndex(key if key is not None else fingerprint_key()), 0, {}, 0)
 
 
 def ballot_pass(
@@ -283,9 +441,11 @@ def ballot_pass(
     ballots: Iterator[EncryptedBallot | RecordIssue],
     report: Report,
     progress: Progress | None = None,
+    *,
+    key: bytes | None = None,
 ) -> BallotPartial:
     """Per-ballot checks over a stream; range proofs verified in batches on the worker threads."""
-    part = empty_partial(ctx)
+    part = empty_partial(ctx, key)
     contest_cast: dict[int, int] = {}
     part.contest_cast = contest_cast
     pipe = _Pipeline(ctx, report)
@@ -308,13 +468,11 @@ def ballot_pass(
             pipe.pending.extend(_ballot(ctx, ballot, report))
         except E2EVoteError as exc:
             report.fail(getattr(exc, "step", "V5.A"), obj, str(exc))
+            part.index.skipped.append(part.done - 1)
             continue
         if len(pipe.pending) >= BATCH:
             pipe.flush()
-        fingerprints = [sel.ct.alpha.to_bytes()[-16:] for ec in ballot.contests for sel in ec.selections]
-        part.entries.append(
-            (ballot.ballot_id, ballot.code, ballot.state.value, ballot.device, ballot.B_aux, fingerprints)
-        )
+        part.index.add(ctx, ballot)
         if ballot.state == BallotState.CAST:
             part.cast += 1
             for ec in ballot.contests:
@@ -353,40 +511,34 @@ def _ballots(
 def _across_ballots(
     record: ElectionRecord, ctx: ElectionContext, part: BallotPartial, st: _State, report: Report
 ) -> None:
-    """V7.C unique codes, V7.H no copied ciphertext, V19.E unique ids, V7.D-G device chains."""
-    codes: dict[bytes, str] = {}
-    alphas: dict[bytes, str] = {}
-    ids: set[str] = set()
-    challenged: set[str] = set()
-    chains: dict[str, bytes] = {}  # device -> last code
-    for bid, code, state, device, baux, fingerprints in part.entries:
-        obj = f"ballot {bid}"
-        report.checked("V7")
-        for n, fp in enumerate(fingerprints):
-            prev = alphas.get(fp)
-            if prev is not None and prev != bid:
-                report.fail("V7.H", f"{obj} selection {n + 1}", f"ciphertext copied from ballot {prev}")
-            elif prev is None:
-                alphas[fp] = bid
-        if bid in ids:
-            report.fail("V19.E", obj, "ballot id appears twice")
-        ids.add(bid)
-        if code in codes:
-            report.fail("V7.C", obj, f"confirmation code duplicates ballot {codes[code]}")
-        codes[code] = bid
-        if ctx.manifest.chaining:
-            _chain(ctx, bid, device, baux, code, chains, report)
-        if state != BallotState.CAST.value:
-            challenged.add(bid)
+    """V7.C unique codes, V7.H no copied ciphertext, V19.E unique ids, V7.D-G device chains.
+
+    Failures come in record order and, per ballot, in the order V7.H, V19.E, V7.C, V7.D/E."""
+    idx = part.index
+    if idx.codes:
+        report.checked("V7", len(idx.codes))
+    found = _duplicates(record, idx)
     if ctx.manifest.chaining:
-        for device, last in chains.items():
+        broken = "B_aux does not continue the device's chain"
+        for device, (k, bid, baux) in idx.heads.items():
+            if baux != _chain_start(ctx, device):
+                found.append((k, 3, 0, "V7.D", f"ballot {bid}", broken))
+        for k, bid, device, baux, last in idx.links:
+            if baux != last + _device_info(ctx, device):
+                found.append((k, 3, 0, "V7.E", f"ballot {bid}", broken))
+        found.extend((k, 3, 0, "V7.E", f"ballot {bid}", broken) for k, bid in idx.chain_failures)
+    found.sort(key=lambda f: f[:3])
+    for _k, _rank, _n, step, obj, detail in found:
+        report.fail(step, obj, detail)
+    if ctx.manifest.chaining:
+        for device, last in idx.tails.items():
             report.checked("V7")
             close = record.device_closes.get(device)
             if close is None:
                 report.fail("V7.F", f"device {device}", "no closing hash published")
             elif close != chain_close_hash(ctx.H_E, last, _device_info(ctx, device)):
                 report.fail("V7.G", f"device {device}", "closing hash is wrong")
-    st.challenged_ids = challenged
+    st.challenged_ids = set(idx.challenged)
 
 
 def _device_info(ctx: ElectionContext, device: str) -> bytes:
@@ -396,29 +548,189 @@ def _device_info(ctx: ElectionContext, device: str) -> bytes:
     return device.encode("utf-8")
 
 
-def _chain(
-    ctx: ElectionContext,
-    bid: str,
-    device: str,
-    baux: bytes,
-    code: bytes,
-    chains: dict[str, bytes],
-    report: Report,
-) -> None:
-    """V7.D-E: B_aux,j = H(B_{j-1}) || B_aux,0 (the first: H_0 || B_aux,0, egk: H_0)."""
-    obj = f"ballot {bid}"
+def _chain_start(ctx: ElectionContext, device: str) -> bytes:
+    """V7.D: the first B_aux of a device is H_0 || B_aux,0 (egk: H_0)."""
     info = _device_info(ctx, device)
-    last = chains.get(device)
-    if last is None:
-        h0 = chain_initial_hash(ctx.H_E, info, ctx.dialect)
-        expected = h0 if ctx.dialect.chain_first_baux_is_h0_only else h0 + info
-        step = "V7.D"
+    h0 = chain_initial_hash(ctx.H_E, info, ctx.dialect)
+    return h0 if ctx.dialect.chain_first_baux_is_h0_only else h0 + info
+
+
+_Found = tuple[int, int, int, str, str, str]
+"""(entry, rank within the entry, selection, step, obj, detail), sorted into report order"""
+
+
+def _duplicates(record: ElectionRecord, idx: BallotIndex) -> list[_Found]:
+    """V19.E, V7.C, V7.H: equal fingerprints make candidates; the candidates' full values (id, code,
+    α's last 16 bytes), read again from the record, decide. Without a second reading the failures are
+    reported on the fingerprints, naming ballots by their position, and say so."""
+    ids = _repeated(idx.ids)
+    codes = _repeated(idx.codes)
+    sels = _selections(idx.widths, _repeated(idx.alphas))
+    if not (ids or codes or sels):
+        return []
+    wanted: dict[int, tuple[int, list[int]]] = {k: (0, []) for k in (*ids, *codes)}
+    wanted.update(sels)
+    full = _reread(record, idx, wanted)
+    if isinstance(full, str):
+        return _fingerprint_evidence(idx, ids, codes, sels, full)
+    found: list[_Found] = []
+    seen: set[str] = set()
+    for k in ids:
+        bid = full[k][0]
+        if bid in seen:
+            found.append((k, 1, 0, "V19.E", f"ballot {bid}", "ballot id appears twice"))
+        seen.add(bid)
+    last: dict[bytes, str] = {}  # code -> id of its latest ballot
+    for k in codes:
+        bid, code, _ = full[k]
+        if code in last:
+            detail = f"confirmation code duplicates ballot {last[code]}"
+            found.append((k, 2, 0, "V7.C", f"ballot {bid}", detail))
+        last[code] = bid
+    owner: dict[bytes, str] = {}  # α's last 16 bytes -> id of its first ballot
+    for k, (_start, ns) in sorted(sels.items()):
+        bid, _, alphas = full[k]
+        for n in ns:
+            prev = owner.get(alphas[n])
+            if prev is None:
+                owner[alphas[n]] = bid
+            elif prev != bid:
+                detail = f"ciphertext copied from ballot {prev}"
+                found.append((k, 0, n, "V7.H", f"ballot {bid} selection {n + 1}", detail))
+    return found
+
+
+def _repeated(values: array[int]) -> list[int]:
+    """The indices, ascending, of the values that occur more than once.
+
+    The values are sorted bucket by bucket (by their top bits), so that only a few thousand are Python
+    ints at a time; the buckets are filled in 4 passes over the values, a quarter of the value range
+    each, so that the copy held at a time is a quarter of the array."""
+    n = len(values)
+    if n < 2:
+        return []
+    bits = (n // 4096).bit_length()
+    repeated: set[int] = set()
+    if bits == 0:
+        s = sorted(values)
+        repeated.update(a for a, b in zip(s, s[1:], strict=False) if a == b)
     else:
-        expected = last + info
-        step = "V7.E"
-    if baux != expected:
-        report.fail(step, obj, "B_aux does not continue the device's chain")
-    chains[device] = code
+        passes = min(bits, 2)
+        top = 64 - bits
+        mask = (1 << (bits - passes)) - 1
+        width = 1 << (64 - passes)
+        for part in range(1 << passes):
+            lo, hi = part * width, (part + 1) * width
+            buckets = [array("Q") for _ in range(mask + 1)]
+            add = [b.append for b in buckets]
+            for v in values:
+                if lo <= v < hi:
+                    add[(v >> top) & mask](v)
+            for i in range(len(buckets)):
+                s = sorted(buckets[i])
+                buckets[i] = array("Q")  # free it as we go
+                repeated.update(a for a, b in zip(s, s[1:], strict=False) if a == b)
+    if not repeated:
+        return []
+    return [i for i, v in enumerate(values) if v in repeated]
+
+
+def _selections(widths: array[int], flat: list[int]) -> dict[int, tuple[int, list[int]]]:
+    """Flat selection indices (ascending) -> {entry: (its first flat index, [selection numbers])}."""
+    out: dict[int, tuple[int, list[int]]] = {}
+    if not flat:
+        return out
+    it = iter(flat)
+    f = next(it, None)
+    start = 0
+    for k, w in enumerate(widths):
+        end = start + w
+        while f is not None and f < end:
+            out.setdefault(k, (start, []))[1].append(f - start)
+            f = next(it, None)
+        if f is None:
+            break
+        start = end
+    return out
+
+
+def _reread(
+    record: ElectionRecord, idx: BallotIndex, wanted: dict[int, tuple[int, list[int]]]
+) -> dict[int, tuple[str, bytes, dict[int, bytes]]] | str:
+    """A second reading of the record for the wanted entries: {entry: (id, code, {selection: α's
+    last 16 bytes})}, checked against the first reading's fingerprints; or why it failed."""
+    key = idx.key
+    skipped = set(idx.skipped)
+    out: dict[int, tuple[str, bytes, dict[int, bytes]]] = {}
+    p = k = -1
+    try:
+        for b in record.ballots():
+            if not isinstance(b, EncryptedBallot):
+                continue
+            p += 1
+            if p in skipped:
+                continue
+            k += 1
+            want = wanted.get(k)
+            if want is None:
+                continue
+            start, ns = want
+            alphas = [sel.ct.alpha.to_bytes()[-16:] for ec in b.contests for sel in ec.selections]
+            if (
+                _fp(key, _id_bytes(b.ballot_id)) != idx.ids[k]
+                or _fp(key, b.code) != idx.codes[k]
+                or len(alphas) != idx.widths[k]
+                or any(_fp(key, alphas[n]) != idx.alphas[start + n] for n in ns)
+            ):
+                return f"ballot #{p} differs between two readings of the record"
+            out[k] = (b.ballot_id, b.code, {n: alphas[n] for n in ns})
+            if len(out) == len(wanted):
+                return out
+    except (E2EVoteError, ValueError, TypeError, KeyError, OSError) as exc:
+        return f"the record could not be read again: {exc}"
+    return "the record could not be read again: it has fewer ballots than on the first reading"
+
+
+def _fingerprint_evidence(
+    idx: BallotIndex, ids: list[int], codes: list[int], sels: dict[int, tuple[int, list[int]]], why: str
+) -> list[_Found]:
+    """The fallback of _duplicates: equal fingerprints taken for equal values; ballots named
+    ``ballot #<position in the record's ballot stream, from 0>``."""
+    note = f" (fingerprint evidence only: {why})"
+    skipped = sorted(idx.skipped)
+
+    def pos(k: int) -> int:
+        p = k
+        for s in skipped:
+            if s > p:
+                break
+            p += 1
+        return p
+
+    found: list[_Found] = []
+    seen: set[int] = set()
+    for k in ids:
+        if idx.ids[k] in seen:
+            found.append((k, 1, 0, "V19.E", f"ballot #{pos(k)}", "ballot id appears twice" + note))
+        seen.add(idx.ids[k])
+    last: dict[int, int] = {}
+    for k in codes:
+        fp = idx.codes[k]
+        if fp in last:
+            detail = f"confirmation code duplicates ballot #{pos(last[fp])}{note}"
+            found.append((k, 2, 0, "V7.C", f"ballot #{pos(k)}", detail))
+        last[fp] = k
+    owner: dict[int, int] = {}
+    for k, (start, ns) in sorted(sels.items()):
+        for n in ns:
+            fp = idx.alphas[start + n]
+            first = owner.get(fp)
+            if first is None:
+                owner[fp] = k
+            elif idx.ids[first] != idx.ids[k]:
+                detail = f"ciphertext copied from ballot #{pos(first)}{note}"
+                found.append((k, 0, n, "V7.H", f"ballot #{pos(k)} selection {n + 1}", detail))
+    return found
 
 
 BATCH = 64

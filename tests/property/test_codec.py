@@ -41,6 +41,7 @@ def test_ballot_roundtrip_and_single_byte_flips(group: Group, data: st.DataObjec
         return  # rejected while decoding
     assert decoded != enc
     report = verify_ballots(ctx, lambda: iter([decoded]))
+
     # A changed id/device/time/state is not cryptographic, and EG 2.0 authenticates the contest-data
     # ciphertext (C1, C2) only by its MAC when it is decrypted (V14; specs/05-proofs.md §What is bound).
     # Everything else must fail verification.
