@@ -115,7 +115,7 @@ def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001 - msgpack raises many unrelated exception types
         raise EncodingError(f"malformed msgpack: {type(exc).__name__}: {exc}") from None
-    _check_canonical(obj)
-    if pack(obj) != bytes(data):
+    _check_canonical(obj)  # sorted string keys, allowed types: pack(obj) would re-check and re-sort
+    if msgpack.packb(obj, use_bin_type=True) != bytes(data):
         raise EncodingError("msgpack is not in canonical form")
     return obj

@@ -6,6 +6,10 @@ small-order and torsioned points; a canonical re-encoding check rejects non-cano
 Scalars are integers mod l, encoded big-endian in 32 bytes like every EG scalar (converted to
 little-endian only at the libsodium boundary). libsodium refuses the identity as input or result
 of a scalar multiplication and a zero scalar; those cases are handled here.
+
+libsodium is called through PyNaCl's cffi module directly (``nacl._sodium``: no argument checking
+layer, one output buffer per call); cffi releases the GIL around every call, so batches of
+scalar multiplications and subgroup tests run on the worker threads of ``e2evote.groups.parallel``.
 """
 
 from __future__ import annotations
@@ -14,22 +18,81 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import gmpy2
-import nacl.bindings as sodium
-import nacl.exceptions
 from gmpy2 import mpz
+from nacl._sodium import ffi as _ffi
+from nacl._sodium import lib as _lib
 
 from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError
 from e2evote.groups.base import Element, Scalar, random_scalar, scalar_checked, scalar_from_bytes_checked
+from e2evote.groups.parallel import map_shared
 
 __all__ = ["Ed25519Group", "Ed25519Element", "ED25519"]
 
 _L = 2**252 + 27742317777372353535851937790883648493
 _IDENTITY = bytes([1]) + bytes(31)
-_BASE = sodium.crypto_scalarmult_ed25519_base_noclamp((1).to_bytes(32, "little"))
+
+# libsodium through cffi; each call releases the GIL. Every function writes 32 bytes to ``out``.
+_new = _ffi.new
+_buffer = _ffi.buffer
+_SMUL = _lib.crypto_scalarmult_ed25519_noclamp  # (out, n, p): -1 unless p in the order-l subgroup
+_SMUL_BASE = _lib.crypto_scalarmult_ed25519_base_noclamp  # (out, n): n·G from libsodium's G tables
+_ADD = _lib.crypto_core_ed25519_add  # (out, p, q): -1 if p or q is not a curve point
+_SUB = _lib.crypto_core_ed25519_sub
+_VALID = _lib.crypto_core_ed25519_is_valid_point  # 1: canonical y, not small order, order-l subgroup
 
 
 def _le(e: mpz) -> bytes:
-    return int(e).to_bytes(32, "little")
+    """A scalar 0 <= e < l in libsodium's little-endian 32 bytes."""
+    return bytes(e.to_bytes(32, "little"))
+
+
+def _smul_var(n: bytes, point: bytes) -> bytes:
+    """n·point for a nonzero reduced scalar and a non-identity point of the order-l subgroup."""
+    out = _new("unsigned char[32]")
+    if _SMUL(out, n, point) != 0:
+        raise InvalidElementError("libsodium refused the scalar multiplication (point not in the subgroup)")
+    r: bytes = _buffer(out)[:]
+    return r
+
+
+def _smul_base(n: bytes) -> bytes:
+    out = _new("unsigned char[32]")
+    if _SMUL_BASE(out, n) != 0:
+        raise InvalidElementError("libsodium refused the base-point multiplication")
+    r: bytes = _buffer(out)[:]
+    return r
+
+
+def _point_op(op: Any, p: bytes, q: bytes) -> bytes:
+    out = _new("unsigned char[32]")
+    if op(out, p, q) != 0:
+        raise InvalidElementError("point rejected by libsodium")
+    r: bytes = _buffer(out)[:]
+    return r
+
+
+def _add(p: bytes, q: bytes) -> bytes:
+    return _point_op(_ADD, p, q)
+
+
+def _sub(p: bytes, q: bytes) -> bytes:
+    return _point_op(_SUB, p, q)
+
+
+_BASE = _smul_base((1).to_bytes(32, "little"))
+
+
+def _validate(data: bytes) -> str | None:
+    """Why ``data`` (32 bytes, not the identity) is not an element, or None if it is one: libsodium's
+    subgroup test, then the canonical re-encoding check."""
+    if _VALID(data) != 1:
+        return "not a canonical point of the prime-order subgroup of edwards25519"
+    out = _new("unsigned char[32]")
+    if _ADD(out, data, _IDENTITY) != 0:
+        return "point rejected by libsodium"
+    if _buffer(out)[:] != data:
+        return "non-canonical point encoding"
+    return None
 
 
 class Ed25519Element:
@@ -58,13 +121,13 @@ class Ed25519Element:
             return Ed25519Element(self.group, o)
         if o == _IDENTITY:
             return self
-        return Ed25519Element(self.group, sodium.crypto_core_ed25519_add(self.value, o))
+        return Ed25519Element(self.group, _add(self.value, o))
 
     def __truediv__(self, other: Any) -> Ed25519Element:
         o = self._v(other)
         if o == _IDENTITY:
             return self
-        return Ed25519Element(self.group, sodium.crypto_core_ed25519_sub(self.value, o))
+        return Ed25519Element(self.group, _sub(self.value, o))
 
     def __pow__(self, exponent: Scalar) -> Ed25519Element:
         return self.group._smul(self.value, self.group._exp(exponent))
@@ -72,7 +135,7 @@ class Ed25519Element:
     def inverse(self) -> Ed25519Element:
         if self.value == _IDENTITY:
             return self
-        return Ed25519Element(self.group, sodium.crypto_core_ed25519_sub(_IDENTITY, self.value))
+        return Ed25519Element(self.group, _sub(_IDENTITY, self.value))
 
     def is_identity(self) -> bool:
         return self.value == _IDENTITY
@@ -91,7 +154,11 @@ class Ed25519Element:
 
 
 class _Ed25519FixedBase:
-    """libsodium's scalar multiplication is already fast; the 'table' is the base itself."""
+    """No table of our own: the generator uses libsodium's precomputed base-point multiplication
+    (~5× cheaper than a variable-base one); any other base a full scalar multiplication, which is
+    cheaper than any table built from PyNaCl's point additions (each decodes two points and encodes
+    one: ~1/7 of a scalar multiplication, and a 4-bit table needs 63 of them). See
+    benchmarks/README.md §Groups."""
 
     __slots__ = ("base",)
 
@@ -102,7 +169,7 @@ class _Ed25519FixedBase:
         return self.base**exponent
 
     def pow_many(self, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
-        return [self.base**e for e in exponents]
+        return self.base.group.pow_exp_list(self.base, exponents)
 
 
 class Ed25519Group:
@@ -114,6 +181,9 @@ class Ed25519Group:
     q = mpz(_L)
     element_bytes = 32
     scalar_bytes = 32
+    fixed_base_on_workers = True
+    """Fixed-base powers cost about as much as variable-base ones and release the GIL: batch
+    verifiers (e2evote.proofs.range.RangeBatch) compute them on the worker threads too."""
 
     def __init__(self) -> None:
         self._gen = Ed25519Element(self, _BASE)
@@ -141,11 +211,11 @@ class Ed25519Group:
         return x
 
     def _smul(self, point: bytes, e: mpz) -> Ed25519Element:
-        if e == 0 or point == _IDENTITY:
+        if e == 0 or point == _IDENTITY:  # libsodium refuses both (and an identity result)
             return self._one
         if point == _BASE:
-            return Ed25519Element(self, sodium.crypto_scalarmult_ed25519_base_noclamp(_le(e)))
-        return Ed25519Element(self, sodium.crypto_scalarmult_ed25519_noclamp(_le(e), point))
+            return Ed25519Element(self, _smul_base(_le(e)))
+        return Ed25519Element(self, _smul_var(_le(e), point))
 
     def generator(self) -> Ed25519Element:
         return self._gen
@@ -159,14 +229,9 @@ class Ed25519Group:
         data = bytes(data)
         if data == _IDENTITY:
             return self._one
-        if not sodium.crypto_core_ed25519_is_valid_point(data):
-            raise InvalidElementError("not a canonical point of the prime-order subgroup of edwards25519")
-        try:
-            reencoded = sodium.crypto_core_ed25519_add(data, _IDENTITY)
-        except nacl.exceptions.RuntimeError as exc:
-            raise InvalidElementError("point rejected by libsodium") from exc
-        if reencoded != data:
-            raise InvalidElementError("non-canonical point encoding")
+        problem = _validate(data)
+        if problem is not None:
+            raise InvalidElementError(problem)
         return Ed25519Element(self, data)
 
     def g_pow(self, exponent: Scalar) -> Ed25519Element:
@@ -200,12 +265,48 @@ class Ed25519Group:
         return acc
 
     def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
-        """[base^e for e in exponents]; libsodium calls release the GIL (cffi)."""
+        """[base^e for e in exponents]; libsodium calls release the GIL (cffi). The loop of
+        :meth:`_smul`, inlined: this is the verifier's inner loop."""
         point = self._mine(base).value
-        return [self._smul(point, self._exp(e)) for e in exponents]
+        exps = [self._exp(e) for e in exponents]
+        one = self._one
+        if point == _IDENTITY:
+            return [one] * len(exps)
+        on_base = point == _BASE
+        out: list[Ed25519Element] = []
+        for e in exps:
+            if not e:
+                out.append(one)
+                continue
+            buf = _new("unsigned char[32]")
+            n = e.to_bytes(32, "little")
+            if (_SMUL_BASE(buf, n) if on_base else _SMUL(buf, n, point)) != 0:
+                raise InvalidElementError("libsodium refused the scalar multiplication")
+            out.append(Ed25519Element(self, _buffer(buf)[:]))
+        return out
 
     def elements_batch(self, blobs: Sequence[bytes]) -> list[Ed25519Element]:
-        return [self.element(b) for b in blobs]
+        """Every element validated exactly as by :meth:`element` (no batched shortcut is sound for
+        a cofactor-8 curve), the tests spread over the worker threads and the calling thread."""
+        items: list[tuple[int, bytes]] = []
+        for n, data in enumerate(blobs):
+            if not isinstance(data, bytes | bytearray) or len(data) != 32:
+                raise EncodingError(f"element {n} of ed25519 must be exactly 32 bytes")
+            items.append((n, bytes(data)))
+        return map_shared(self._validate_chunk, items, chunk=16)
+
+    def _validate_chunk(self, items: Sequence[tuple[int, bytes]]) -> list[Ed25519Element]:
+        out: list[Ed25519Element] = []
+        one = self._one
+        for n, data in items:
+            if data == _IDENTITY:
+                out.append(one)
+                continue
+            problem = _validate(data)
+            if problem is not None:
+                raise InvalidElementError(f"element {n}: {problem}")
+            out.append(Ed25519Element(self, data))
+        return out
 
     def dlog(self, value: Element, base: Element, bound: int) -> int:
         """Baby-step giant-step for t in [0, bound] with base^t = value."""
@@ -236,9 +337,7 @@ class Ed25519Group:
     def check_parameters(self) -> None:
         if not gmpy2.is_prime(self.q, 30):
             raise ValueError("ed25519: l is not prime")
-        if sodium.crypto_scalarmult_ed25519_noclamp(_le(self.q - 1), _BASE) != sodium.crypto_core_ed25519_sub(
-            _IDENTITY, _BASE
-        ):
+        if _smul_var(_le(self.q - 1), _BASE) != _sub(_IDENTITY, _BASE):
             raise ValueError("ed25519: base point does not have order l")
 
     def scalar(self, value: int) -> Scalar:

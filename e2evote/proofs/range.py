@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, PublicKey
 from e2evote.errors import VerificationError
-from e2evote.groups.base import Element, Scalar
+from e2evote.groups.base import Element, FixedBase, Group, Scalar
+from e2evote.groups.parallel import SharedJob, run_chunks, start_shared
 from e2evote.hashing import H, Tag
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "start_range_batch",
     "range_challenge",
     "range_commitments",
+    "range_commitments_many",
 ]
 
 
@@ -76,6 +79,22 @@ def prove_range(key: PublicKey, H_E: bytes, ct: Ciphertext, ell: int, R: int, xi
     return RangeProof(tuple(cs), v)
 
 
+def range_commitments_many(g: Group, K_table: FixedBase, ct: Ciphertext, proof: RangeProof) -> list[Element]:
+    """:func:`range_commitments` with the powers of each base computed as lists (``pow_exp_list``,
+    ``FixedBase.pow_many``): [a_0, b_0, …, a_R, b_R]."""
+    c, v = proof.c, proof.v
+    ac = g.pow_exp_list(ct.alpha, c)
+    bc = g.pow_exp_list(ct.beta, c)
+    gv = g.pow_exp_list(g.generator(), v)
+    kw = K_table.pow_many(  # w_j = v_j - j c_j (c_j, v_j are of g: checked by the two lines above)
+        [g.scalar_reduce(v_j.value - j * c_j.value) for j, (c_j, v_j) in enumerate(zip(c, v, strict=True))]
+    )
+    out: list[Element] = []
+    for j in range(len(c)):
+        out += [gv[j] * ac[j], kw[j] * bc[j]]
+    return out
+
+
 def range_commitments(key: PublicKey, ct: Ciphertext, proof: RangeProof) -> list[Element]:
     """Recompute a_j = g^{v_j} α^{c_j}, b_j = K^{w_j} β^{c_j}, w_j = v_j - j c_j (5.1, 5.2 / 6.3, 6.4)."""
     g = key.group
@@ -126,13 +145,15 @@ class RangeBatch:
     """A batch of range proofs in flight: :func:`start_range_batch` has submitted the variable-base
     powers to the worker threads and computed the fixed-base ones; :meth:`finish` collects, hashes
     and compares. Keeping one batch in flight while the next is prepared overlaps the two kinds of
-    work (specs/10-verification.md §1.5)."""
+    work (specs/10-verification.md §1.5).
 
-    __slots__ = ("key", "H_E", "failures", "_ok", "_fixed", "_futures")
+    A group whose fixed-base powers are no cheaper than variable-base ones and release the GIL too
+    (``fixed_base_on_workers``, Ed25519) has the workers compute whole commitments instead: this
+    thread then only hashes."""
+
+    __slots__ = ("key", "H_E", "failures", "_ok", "_fixed", "_futures", "_whole")
 
     def __init__(self, key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> None:
-        from e2evote.groups.parallel import run_chunks
-
         g = key.group
         self.key = key
         self.H_E = H_E
@@ -147,6 +168,17 @@ class RangeBatch:
             else:
                 ok.append(it)
         self._ok = ok
+        self._fixed: list[tuple[list[Element], list[Element]]] = []
+        self._whole: SharedJob[RangeStatement, list[Element]] | None = None
+        self._futures: list[Future[list[tuple[Sequence[Element], Sequence[Element]]]]] = []
+        if getattr(g, "fixed_base_on_workers", False):
+            K_table = key.table
+
+            def whole(chunk: Sequence[RangeStatement]) -> list[list[Element]]:
+                return [range_commitments_many(g, K_table, it.ct, it.proof) for it in chunk]
+
+            self._whole = start_shared(whole, ok, chunk=2)
+            return
 
         def var_part(chunk: Sequence[RangeStatement]) -> list[tuple[Sequence[Element], Sequence[Element]]]:
             return [
@@ -155,7 +187,6 @@ class RangeBatch:
             ]
 
         self._futures = run_chunks(var_part, ok, chunk=4) if ok else []
-        self._fixed: list[tuple[list[Element], list[Element]]] = []
         for it in ok:
             gv = [g.g_pow(v) for v in it.proof.v]
             kw = [
@@ -165,15 +196,21 @@ class RangeBatch:
             self._fixed.append((gv, kw))
 
     def finish(self) -> list[VerificationError]:
-        var: list[tuple[Sequence[Element], Sequence[Element]]] = []
-        for f in self._futures:
-            var.extend(f.result())
+        all_commitments: list[list[Element]] = []
+        if self._whole is not None:
+            all_commitments = self._whole.result()
+        else:
+            var: list[tuple[Sequence[Element], Sequence[Element]]] = []
+            for f in self._futures:
+                var.extend(f.result())
+            for it, (gv, kw), (ac, bc) in zip(self._ok, self._fixed, var, strict=True):
+                commitments: list[Element] = []
+                for j in range(it.R + 1):
+                    commitments += [gv[j] * ac[j], kw[j] * bc[j]]
+                all_commitments.append(commitments)
         q = self.key.group.q
         failures = self.failures
-        for it, (gv, kw), (ac, bc) in zip(self._ok, self._fixed, var, strict=True):
-            commitments: list[Element] = []
-            for j in range(it.R + 1):
-                commitments += [gv[j] * ac[j], kw[j] * bc[j]]
+        for it, commitments in zip(self._ok, all_commitments, strict=True):
             c = int.from_bytes(range_challenge(self.H_E, self.key.K, it.ct, commitments), "big")
             if c % q != sum(int(c_j) for c_j in it.proof.c) % q:
                 failures.append(

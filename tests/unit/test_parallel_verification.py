@@ -1,0 +1,164 @@
+"""The parallel paths of verification: batched range proofs (on the worker threads, whole commitments
+for Ed25519), ``elements_batch`` spread over threads, ``parallel.map_shared`` (specs/02-groups.md
+§Parallelism, specs/10-verification.md §1.5)."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Sequence
+
+import nacl.bindings as sodium
+import pytest
+
+from e2evote.elgamal import Ciphertext, PublicKey
+from e2evote.errors import EncodingError, InvalidElementError
+from e2evote.groups import ED25519, TEST, Group
+from e2evote.groups.parallel import in_worker, map_shared, pool, start_shared
+from e2evote.proofs.range import (
+    RangeStatement,
+    prove_range,
+    range_commitments,
+    range_commitments_many,
+    verify_range_many,
+)
+
+
+@pytest.mark.parametrize("g", [TEST, ED25519], ids=lambda g: g.name)
+def test_batched_range_proofs_flag_exactly_the_bad_ones(g: Group) -> None:
+    H_E = secrets.token_bytes(32)
+    key = PublicKey(g, g.g_pow(g.random_scalar()))
+    items: list[RangeStatement] = []
+    bad: set[str] = set()
+    for n in range(23):
+        R = 1 + n % 3
+        ell = n % (R + 1)
+        xi = g.random_scalar()
+        ct = key.encrypt(ell, xi)
+        proof = prove_range(key, H_E, ct, ell, R, xi)
+        kind = n % 5
+        if kind == 1:  # a response changed
+            v = list(proof.v)
+            v[0] = v[0] + g.scalar(1)
+            proof = dataclasses.replace(proof, v=tuple(v))
+        elif kind == 2:  # another ciphertext
+            ct = Ciphertext(ct.alpha * g.generator(), ct.beta)
+        elif kind == 3 and ell == 0:  # a challenge of the zero-scalar kind (libsodium refuses 0)
+            c = list(proof.c)
+            c[1] = g.scalar(0)
+            proof = dataclasses.replace(proof, c=tuple(c))
+        else:
+            kind = 0
+        obj = f"s{n}"
+        if kind:
+            bad.add(obj)
+        items.append(RangeStatement(ct, proof, R, "V5", obj))
+    failures = verify_range_many(key, H_E, items)
+    assert {f.obj for f in failures} == bad
+    assert all(f.step == "V5.D" for f in failures)
+
+
+@pytest.mark.parametrize("g", [TEST, ED25519], ids=lambda g: g.name)
+def test_commitments_as_lists_equal_the_plain_ones(g: Group) -> None:
+    key = PublicKey(g, g.g_pow(g.random_scalar()))
+    H_E = secrets.token_bytes(32)
+    for ell, R in ((0, 1), (1, 1), (2, 3)):
+        xi = g.random_scalar()
+        ct = key.encrypt(ell, xi)
+        proof = prove_range(key, H_E, ct, ell, R, xi)
+        assert range_commitments_many(g, key.table, ct, proof) == range_commitments(key, ct, proof)
+    # the identity as a ciphertext component and as a key power (w_j = 0) are handled
+    one = g.identity()
+    proof = prove_range(key, H_E, Ciphertext(one, one), 0, 1, g.scalar(0))
+    assert range_commitments_many(g, key.table, Ciphertext(one, one), proof) == range_commitments(
+        key, Ciphertext(one, one), proof
+    )
+
+
+def _ed_points(n: int) -> list[bytes]:
+    return [ED25519.g_pow(ED25519.random_scalar()).to_bytes() for _ in range(n)]
+
+
+def test_ed25519_batch_decoding_equals_single_decoding() -> None:
+    blobs = _ed_points(70) + [ED25519.identity().to_bytes()] + _ed_points(9)
+    out = ED25519.elements_batch(blobs)
+    assert [e.to_bytes() for e in out] == blobs
+    assert out == [ED25519.element(b) for b in blobs]
+    assert out[70].is_identity()
+    assert list(ED25519.elements_batch([])) == []
+
+
+P = 2**255 - 19
+ORDER_2 = bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(lambda G: sodium.crypto_core_ed25519_add(G, ORDER_2), id="torsioned"),
+        pytest.param(lambda G: ORDER_2, id="small-order"),
+        pytest.param(lambda G: bytes([1]) + bytes(30) + b"\x80", id="identity-with-sign-bit"),
+        pytest.param(lambda G: (P + 1).to_bytes(32, "little"), id="y-not-reduced"),
+        pytest.param(lambda G: (2**255 - 1).to_bytes(32, "little"), id="y-all-ones"),
+        pytest.param(lambda G: (2).to_bytes(32, "little"), id="not-on-curve"),
+    ],
+)
+def test_ed25519_batch_decoding_names_the_first_non_member(bad: object) -> None:
+    members = _ed_points(60)
+    blob = bad(members[0])  # type: ignore[operator]
+    with pytest.raises(InvalidElementError):
+        ED25519.element(blob)
+    for pos in (0, 17, 59):
+        blobs = members[:pos] + [blob] + members[pos:]
+        with pytest.raises(InvalidElementError, match=f"^element {pos}: "):
+            ED25519.elements_batch(blobs)
+        # a second bad element further on does not hide the first
+        with pytest.raises(InvalidElementError, match=f"^element {pos}: "):
+            ED25519.elements_batch(blobs + [blob])
+
+
+def test_ed25519_batch_decoding_rejects_bad_lengths() -> None:
+    members = _ed_points(20)
+    with pytest.raises(EncodingError, match="element 5 "):
+        ED25519.elements_batch(members[:5] + [members[5][:31]] + members[6:])
+    with pytest.raises(EncodingError):
+        ED25519.elements_batch(members + ["x" * 32])  # type: ignore[list-item]
+
+
+def _square_chunk(xs: Sequence[int]) -> list[int]:
+    if 13 in xs or 77 in xs:
+        raise ValueError(f"bad {min(x for x in xs if x in (13, 77))}")
+    return [x * x for x in xs]
+
+
+def test_map_shared_keeps_order_and_raises_the_first_failure() -> None:
+    items = list(range(200))
+    assert map_shared(_square_chunk, [x for x in items if x not in (13, 77)], chunk=7) == [
+        x * x for x in items if x not in (13, 77)
+    ]
+    assert map_shared(_square_chunk, [], chunk=7) == []
+    assert map_shared(_square_chunk, [3], chunk=7) == [9]
+    for _ in range(5):
+        with pytest.raises(ValueError, match="bad 13"):
+            map_shared(_square_chunk, items, chunk=3)
+
+
+def test_map_shared_runs_inline_on_a_worker() -> None:
+    assert not in_worker()
+
+    def nested() -> tuple[bool, list[int]]:
+        return in_worker(), map_shared(_square_chunk, [1, 2, 3, 4, 5], chunk=1)
+
+    on_worker, squares = pool().submit(nested).result()
+    assert on_worker and squares == [1, 4, 9, 16, 25]
+
+
+def test_started_job_is_finished_by_the_waiting_thread() -> None:
+    items = [x for x in range(300) if x not in (13, 77)]
+    job = start_shared(_square_chunk, items, chunk=5)
+    assert job.result() == [x * x for x in items]
+    assert start_shared(_square_chunk, [], chunk=5).result() == []
+    with pytest.raises(ValueError, match="bad 13"):
+        start_shared(_square_chunk, list(range(300)), chunk=5).result()
+    # on a worker thread nothing is submitted: the waiting thread runs every chunk itself
+    assert pool().submit(lambda: start_shared(_square_chunk, [2, 3], chunk=1).result()).result() == [4, 9]
