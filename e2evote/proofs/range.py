@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, PublicKey
 from e2evote.errors import VerificationError
 from e2evote.groups.base import Element, FixedBase, Group, Scalar
-from e2evote.groups.parallel import SharedJob, run_chunks, start_shared
+from e2evote.groups.parallel import SharedJob, start_shared
 from e2evote.hashing import H, Tag
 
 __all__ = [
@@ -151,7 +150,7 @@ class RangeBatch:
     (``fixed_base_on_workers``, Ed25519) has the workers compute whole commitments instead: this
     thread then only hashes."""
 
-    __slots__ = ("key", "H_E", "failures", "_ok", "_fixed", "_futures", "_whole")
+    __slots__ = ("key", "H_E", "failures", "_ok", "_fixed", "_var", "_whole")
 
     def __init__(self, key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> None:
         g = key.group
@@ -170,7 +169,7 @@ class RangeBatch:
         self._ok = ok
         self._fixed: list[tuple[list[Element], list[Element]]] = []
         self._whole: SharedJob[RangeStatement, list[Element]] | None = None
-        self._futures: list[Future[list[tuple[Sequence[Element], Sequence[Element]]]]] = []
+        self._var: SharedJob[RangeStatement, tuple[Sequence[Element], Sequence[Element]]] | None = None
         if getattr(g, "fixed_base_on_workers", False):
             K_table = key.table
 
@@ -186,7 +185,8 @@ class RangeBatch:
                 for it in chunk
             ]
 
-        self._futures = run_chunks(var_part, ok, chunk=4) if ok else []
+        # shared: in finish() this thread computes the chunks no worker has started instead of waiting
+        self._var = start_shared(var_part, ok, chunk=4)
         for it in ok:
             gv = [g.g_pow(v) for v in it.proof.v]
             kw = [
@@ -200,9 +200,7 @@ class RangeBatch:
         if self._whole is not None:
             all_commitments = self._whole.result()
         else:
-            var: list[tuple[Sequence[Element], Sequence[Element]]] = []
-            for f in self._futures:
-                var.extend(f.result())
+            var = self._var.result() if self._var is not None else []
             for it, (gv, kw), (ac, bc) in zip(self._ok, self._fixed, var, strict=True):
                 commitments: list[Element] = []
                 for j in range(it.R + 1):
