@@ -111,6 +111,12 @@ class Group(Protocol):
         """[base^e for e in exponents], releasing the GIL where the backend can (variable time)."""
         ...
 
+    def pow_shared(self, base: Element, exponents: Sequence[Scalar]) -> Sequence[Element]:
+        """[base^e for e in exponents] sharing work between the exponents where the backend can
+        (one chain of squarings for Z_p^r); may hold the GIL: for a thread that has the core to
+        itself, e.g. a worker process (variable time)."""
+        ...
+
     def elements_batch(self, blobs: Sequence[bytes]) -> Sequence[Element]:
         """Decode and validate many elements at once (batched subgroup test where sound)."""
         ...

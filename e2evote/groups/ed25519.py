@@ -264,6 +264,10 @@ class Ed25519Group:
             acc = acc * self._mine(x)
         return acc
 
+    def pow_shared(self, base: Element, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
+        """No shared work through libsodium's API: :meth:`pow_exp_list`."""
+        return self.pow_exp_list(base, exponents)
+
     def pow_exp_list(self, base: Element, exponents: Sequence[Scalar]) -> list[Ed25519Element]:
         """[base^e for e in exponents]; libsodium calls release the GIL (cffi). The loop of
         :meth:`_smul`, inlined: this is the verifier's inner loop."""

@@ -77,6 +77,15 @@ def test_product_is_the_fold_of_the_group_operation(group: Group) -> None:
         group.product([xs[0], other.generator()])
 
 
+def test_pow_shared_matches_pow_exp_list(group: Group) -> None:
+    base = group.g_pow(group.random_scalar())
+    q = int(group.q)
+    for exps in ([1], [0, 1], [q - 1, 2, 0], [int(group.random_scalar()) for _ in range(5)]):
+        es = [group.scalar(e) for e in exps]
+        assert list(group.pow_shared(base, es)) == list(group.pow_exp_list(base, es))
+    assert all(x.is_identity() for x in group.pow_shared(group.identity(), [group.scalar(3)] * 2))
+
+
 def test_dlog(group: Group) -> None:
     K = group.g_pow(group.random_scalar())
     for t in (0, 1, 2, 99, 1000):
