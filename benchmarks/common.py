@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 import time
@@ -70,3 +71,12 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out
+
+
+def emit(res: dict[str, Any], *, as_json: bool) -> None:
+    """Print a benchmark's results: one JSON line, or one aligned `key: value` line each."""
+    if as_json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:>34}: {v}")

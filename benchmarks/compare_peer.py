@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import SELECTIONS_PER_BALLOT, ceremony, random_ballots, reference_costs, timed  # noqa: E402
+from common import SELECTIONS_PER_BALLOT, ceremony, emit, random_ballots, reference_costs, timed  # noqa: E402
 
 from e2evote.batch import encrypt_many  # noqa: E402
 from e2evote.encoding import pack, unpack  # noqa: E402
@@ -113,11 +113,7 @@ def main() -> None:
         "cores": len(os.sched_getaffinity(0)),
         "mulmod_4096_us": after["mulmod_4096_us"],
     }
-    if a.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:>34}: {v}")
+    emit(res, as_json=a.json)
 
 
 if __name__ == "__main__":

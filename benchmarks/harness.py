@@ -8,7 +8,6 @@ Prints per-ballot and per-selection figures (and one JSON line with --json). Not
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SELECTIONS_PER_BALLOT, ceremony, random_ballots, reference_costs, timed  # noqa: E402
+from common import SELECTIONS_PER_BALLOT, ceremony, emit, random_ballots, reference_costs, timed  # noqa: E402
 
 from e2evote.batch import encrypt_many  # noqa: E402
 from e2evote.groups import group_by_name  # noqa: E402
@@ -88,11 +87,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     res = run(a.ballots, a.group, a.processes)
-    if a.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:>34}: {v}")
+    emit(res, as_json=a.json)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,6 @@ from e2evote.encoding import pack, unpack
 from e2evote.errors import (
     E2EVoteError,
     EncodingError,
-    InvalidElementError,
-    InvalidScalarError,
     ManifestError,
     RecordError,
     VerificationError,
@@ -130,14 +128,6 @@ def replay_key(tree: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(b_file(REPLAY_TAG) + pack(tree["contests"])).digest()
 
 
-def _decode_step(exc: Exception) -> str:
-    if isinstance(exc, InvalidElementError) or "subgroup" in str(exc):
-        return "V5.A"
-    if isinstance(exc, InvalidScalarError) or "Z_q" in str(exc):
-        return "V5.C"
-    return "R2.B"
-
-
 def decode_ballot(ctx: ElectionContext, data: bytes) -> tuple[EncryptedBallot, bytes]:
     """Strictly decode submitted ballot bytes; return the ballot and its replay key.
 
@@ -148,7 +138,7 @@ def decode_ballot(ctx: ElectionContext, data: bytes) -> tuple[EncryptedBallot, b
     try:
         ballot = codec.dec_ballot(ctx.group, tree)
     except (EncodingError, ValueError, TypeError) as exc:
-        raise VerificationError(_decode_step(exc), "ballot", str(exc)) from None
+        raise VerificationError(codec.decode_failure_step(exc), "ballot", str(exc)) from None
     if ballot_bytes(ballot) != data:
         raise VerificationError("R2.B", f"ballot {ballot.ballot_id}", "not the canonical ballot encoding")
     return ballot, replay_key(tree)

@@ -131,6 +131,24 @@ class ModPFixedBase:
         return [self.pow(e) for e in exponents]
 
 
+def _bucket_product(pairs: Iterable[tuple[int, mpz]], w: int, p: mpz) -> mpz:
+    """Π x^d mod p over (d, x) pairs with 0 <= d < 2^w (the bucket method): B_d = Π_{d_i = d} x_i,
+    then Π_d B_d^d as a running product of the buckets from the largest d down."""
+    buckets: list[mpz | None] = [None] * (1 << w)
+    for d, x in pairs:
+        if d:
+            b = buckets[d]
+            buckets[d] = x if b is None else b * x % p
+    acc: mpz | None = None
+    run: mpz | None = None
+    for b in reversed(buckets[1:]):
+        if b is not None:
+            run = b if run is None else run * b % p
+        if run is not None:
+            acc = run if acc is None else acc * run % p
+    return acc if acc is not None else mpz(1)
+
+
 def _multi_exp_small(xs: Sequence[mpz], exps: Sequence[int], p: mpz, bits: int) -> mpz:
     """Π xs[i]^exps[i] mod p for exponents < 2^bits (Pippenger's bucket method, window by size)."""
     n = len(xs)
@@ -140,20 +158,8 @@ def _multi_exp_small(xs: Sequence[mpz], exps: Sequence[int], p: mpz, bits: int) 
     for shift in range(((bits + w - 1) // w - 1) * w, -1, -w):
         for _ in range(w):
             acc = acc * acc % p
-        buckets: list[mpz | None] = [None] * (mask + 1)
-        for x, e in zip(xs, exps, strict=True):
-            d = (e >> shift) & mask
-            if d:
-                b = buckets[d]
-                buckets[d] = x if b is None else b * x % p
-        running = mpz(1)
-        total = mpz(1)
-        for d in range(mask, 0, -1):
-            b = buckets[d]
-            if b is not None:
-                running = running * b % p
-            total = total * running % p
-        acc = acc * total % p
+        digits = (((e >> shift) & mask, x) for x, e in zip(xs, exps, strict=True))
+        acc = acc * _bucket_product(digits, w, p) % p
     return acc
 
 
@@ -312,36 +318,20 @@ class ModPGroup:
         if len(exps) < 2:
             return self.pow_exp_list(base, exponents)
         p = self.p
-        n_windows = (self.q.bit_length() + _SHARED_W - 1) // _SHARED_W
+        w = _SHARED_W
+        mask = (1 << w) - 1
         chain = [b]
         x = b
-        for _ in range(n_windows - 1):
-            for _ in range(_SHARED_W):
+        for _ in range((self.q.bit_length() + w - 1) // w - 1):
+            for _ in range(w):
                 x = x * x % p
             chain.append(x)
-        mask = (1 << _SHARED_W) - 1
-        out: list[ModPElement] = []
-        for e in exps:
-            buckets: list[mpz | None] = [None] * (mask + 1)
-            i = 0
-            while e:
-                d = e & mask
-                if d:
-                    bd = buckets[d]
-                    buckets[d] = chain[i] if bd is None else bd * chain[i] % p
-                e >>= _SHARED_W
-                i += 1
-            # Π_d bucket_d^d = Π_{d} (Π_{d' >= d} bucket_d'): running product, then the total
-            acc: mpz | None = None
-            run: mpz | None = None
-            for d in range(mask, 0, -1):
-                bd = buckets[d]
-                if bd is not None:
-                    run = bd if run is None else run * bd % p
-                if run is not None:
-                    acc = run if acc is None else acc * run % p
-            out.append(ModPElement(self, acc if acc is not None else mpz(1)))
-        return out
+        return [
+            ModPElement(
+                self, _bucket_product((((e >> (w * i)) & mask, c) for i, c in enumerate(chain)), w, p)
+            )
+            for e in exps
+        ]
 
     def elements_batch(self, blobs: Sequence[bytes]) -> list[ModPElement]:
         """Decode many elements with one batched subgroup test (specs/02-groups.md §Batch membership).

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from e2evote.elgamal import Ciphertext, HashedCiphertext
-from e2evote.errors import EncodingError
+from e2evote.errors import EncodingError, InvalidElementError, InvalidScalarError
 from e2evote.groups.base import Element, Group, Scalar
 from e2evote.proofs.chaum_pedersen import DecryptionProof
 from e2evote.proofs.range import RangeProof
@@ -35,6 +35,7 @@ from e2evote.protocol.tally import (
 )
 
 __all__ = [
+    "decode_failure_step",
     "enc_elem",
     "dec_elem",
     "enc_guardian",
@@ -236,6 +237,16 @@ def dec_ballot_unchecked(group: Group, obj: Any) -> EncryptedBallot:
     parsed = _parse_ballot(group, obj)
     elements = [_unchecked(group, blob) for blob in parsed.blobs]
     return parsed.build(group, elements)
+
+
+def decode_failure_step(exc: Exception) -> str:
+    """The verification step of a ballot that failed to decode: decoding failures that are EG checks
+    keep their step (5.A subgroup membership, 5.C scalar range); anything else is R2.B."""
+    if isinstance(exc, InvalidElementError) or "subgroup" in str(exc):
+        return "V5.A"
+    if isinstance(exc, InvalidScalarError) or "Z_q" in str(exc):
+        return "V5.C"
+    return "R2.B"
 
 
 def dec_ballot(group: Group, obj: Any) -> EncryptedBallot:

@@ -195,18 +195,7 @@ def read_chunk(directory: Path, group: Group, path: str) -> Iterator[EncryptedBa
                 try:
                     yield codec.dec_ballot(group, item)
                 except (EncodingError, ValueError, TypeError) as exc:
-                    yield RecordIssue(_decode_step(exc), f"{path} ballot {i + n}", str(exc))
-
-
-def _decode_step(exc: Exception) -> str:
-    """Decoding failures that are EG checks keep their step: 5.A membership, 5.C scalar range."""
-    from e2evote.errors import InvalidElementError, InvalidScalarError
-
-    if isinstance(exc, InvalidElementError) or "subgroup" in str(exc):
-        return "V5.A"
-    if isinstance(exc, InvalidScalarError) or "Z_q" in str(exc):
-        return "V5.C"
-    return "R2.B"
+                    yield RecordIssue(codec.decode_failure_step(exc), f"{path} ballot {i + n}", str(exc))
 
 
 def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
