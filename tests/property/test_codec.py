@@ -42,12 +42,13 @@ def test_ballot_roundtrip_and_single_byte_flips(group: Group, data: st.DataObjec
     assert decoded != enc
     report = verify_ballots(ctx, lambda: iter([decoded]))
 
-    # A changed id/device/time/state is not cryptographic, and EG 2.0 authenticates the contest-data
-    # ciphertext (C1, C2) only by its MAC when it is decrypted (V14; specs/05-proofs.md §What is bound).
-    # Everything else must fail verification.
+    # A changed id/device/time/state is not cryptographic, and EG 2.0 authenticates the contest data
+    # (C0, C1, C2) only by its MAC when it is decrypted (V14; specs/05-proofs.md §4: eq. 57-58 hash
+    # only the selection ciphertexts). A flipped C0 that is still a group element (e.g. the sign bit
+    # of an Ed25519 point: -C0) therefore decodes and verifies. Everything else must fail verification.
     def bound(b: EncryptedBallot) -> object:
         return (
-            [(c.index, c.selections, c.proof, c.chi, c.data.C0 if c.data else None) for c in b.contests],
+            [(c.index, c.selections, c.proof, c.chi) for c in b.contests],
             b.code,
             b.B_aux,
             b.style,
