@@ -73,7 +73,11 @@ def verify(
         typer.Option("--partial", help="a record published mid-election: a missing tally or opening warns"),
     ] = False,
     processes: Annotated[
-        int | None, typer.Option(help="verify the ballot chunks on N local processes (native records)")
+        int | None,
+        typer.Option(
+            min=1,
+            help="verify the ballot files on N local processes (default: one per core; 1: threads in one)",
+        ),
     ] = None,
     dask: Annotated[
         str | None, typer.Option("--dask", help="verify the ballot chunks on the Dask scheduler at ADDRESS")
@@ -95,7 +99,7 @@ def verify(
             from e2evote.verifier.distributed import dask_runner
 
             runner = dask_runner(dask)
-        elif processes is not None and processes > 1:
+        elif processes is None or processes > 1:
             from e2evote.verifier.distributed import process_runner
 
             runner = process_runner(processes)

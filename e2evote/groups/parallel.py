@@ -18,7 +18,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["pool", "workers", "run_chunks", "map_shared", "start_shared", "SharedJob", "in_worker"]
+__all__ = [
+    "pool",
+    "workers",
+    "set_workers",
+    "run_chunks",
+    "map_shared",
+    "start_shared",
+    "SharedJob",
+    "in_worker",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,6 +35,7 @@ R = TypeVar("R")
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _local = threading.local()
+_override: int | None = None
 
 
 def _mark_worker() -> None:
@@ -41,7 +51,7 @@ def _reset_after_fork() -> None:
     """A forked child inherits the pool object but none of its threads: start afresh (its one thread
     is not a pool worker, even if a worker forked it)."""
     global _pool, _lock, _local
-    _pool = None
+    _pool = None  # the override (set_workers) is kept: a forked worker sets its own
     _lock = threading.Lock()
     _local = threading.local()
 
@@ -49,8 +59,23 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+def set_workers(n: int | None) -> None:
+    """Fix this process's number of worker threads (``None``: back to the default). A worker
+    process that has a core to itself sets 1 before its first exponentiation; the pool, created on
+    first use, then has one thread, and the range checks use shared-squaring powers."""
+    global _override
+    if n is not None and n < 1:
+        raise ValueError("the number of worker threads must be at least 1")
+    if _pool is not None:
+        raise RuntimeError("set_workers must be called before the pool is first used in this process")
+    _override = n
+
+
 def workers() -> int:
-    """Number of worker threads: E2EVOTE_THREADS, else the number of usable cores."""
+    """Number of worker threads: :func:`set_workers`, else E2EVOTE_THREADS, else the number of
+    usable cores."""
+    if _override is not None:
+        return _override
     env = os.environ.get("E2EVOTE_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)

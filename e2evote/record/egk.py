@@ -905,6 +905,11 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
         return _stream(ctx, good)
 
+    by_name = {name: path for path, name in good}
+
+    def one_file(name: str) -> Iterator[EncryptedBallot | RecordIssue]:
+        return _stream(ctx, ((by_name[name], name),))
+
     cast_ids = [i.ballot_id for i in infos if i.state == BallotState.CAST]
     # --- tallies ------------------------------------------------------------------------------------
     enc_tally: EncryptedTally | None = None
@@ -972,4 +977,7 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         challenged=tuple(challenged),
         source="egk",
         issues=tuple(issues),
+        path=str(d),
+        chunks=tuple(name for _, name in good),
+        read_chunk=one_file,
     )

@@ -75,4 +75,7 @@ class ElectionRecord:
     path: str | None = None
     """the record's directory, when it was read from one"""
     chunks: tuple[str, ...] = ()
-    """native records: the ballot chunk files, in record order (for parallel verification)"""
+    """the ballot files (native: chunks of many ballots; egk: one ballot each), in record order"""
+    read_chunk: Callable[[str], Iterator[EncryptedBallot | RecordIssue]] | None = None
+    """the ballots of one of ``chunks``, decoded and validated as ``ballots()`` does them: reading
+    every chunk in order gives exactly ``ballots()`` (local parallel verification)"""

@@ -35,7 +35,15 @@ from e2evote.protocol.tally import DecryptedTally, EncryptedTally
 from e2evote.record import codec
 from e2evote.record.model import ChallengedBallot, ElectionRecord, RecordIssue, StatedHashes
 
-__all__ = ["RecordWriter", "read_record", "read_chunk", "write_record", "RECORD_FORMAT", "is_native_record"]
+__all__ = [
+    "RecordWriter",
+    "read_record",
+    "read_chunk",
+    "decode_ballots",
+    "write_record",
+    "RECORD_FORMAT",
+    "is_native_record",
+]
 
 RECORD_FORMAT = "e2evote-record-v1"
 RECORD_INDEX = "RECORD.msgpack"
@@ -186,6 +194,15 @@ def read_chunk(directory: Path, group: Group, path: str) -> Iterator[EncryptedBa
     except (EncodingError, OSError) as exc:
         yield RecordIssue("R2.B", path, str(exc))
         return
+    yield from decode_ballots(group, items, path)
+
+
+def decode_ballots(
+    group: Group, items: list[Any], where: str, start: int = 0
+) -> Iterator[EncryptedBallot | RecordIssue]:
+    """Decode unpacked ballots 64 at a time, each 64 with one batched membership test; a ballot that
+    does not decode appears as a RecordIssue naming ``where`` and its position (``start`` + its
+    index in ``items``), in its place."""
     for i in range(0, len(items), 64):
         batch = items[i : i + 64]
         try:
@@ -195,7 +212,9 @@ def read_chunk(directory: Path, group: Group, path: str) -> Iterator[EncryptedBa
                 try:
                     yield codec.dec_ballot(group, item)
                 except (EncodingError, ValueError, TypeError) as exc:
-                    yield RecordIssue(codec.decode_failure_step(exc), f"{path} ballot {i + n}", str(exc))
+                    yield RecordIssue(
+                        codec.decode_failure_step(exc), f"{where} ballot {start + i + n}", str(exc)
+                    )
 
 
 def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
@@ -274,6 +293,9 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
 
     chunk_paths = sorted(p for p in present if p.startswith("ballots/"))
 
+    def one_chunk(path: str) -> Iterator[EncryptedBallot | RecordIssue]:
+        return read_chunk(d, group, path)
+
     def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:
             yield from read_chunk(d, group, path)
@@ -339,6 +361,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     return ElectionRecord(
         path=str(d),
         chunks=tuple(chunk_paths),
+        read_chunk=one_chunk,
         extensions=extensions,
         parameters=params,
         stated=stated,

@@ -1,5 +1,8 @@
 """Spreading the per-ballot checks over processes or a Dask cluster (specs/10-verification.md §1.5).
 
+For a stream of encoded ballots rather than a record (a board, a benchmark), :func:`blob_runner` and
+:func:`verify_ballot_blobs` do the same on forked local processes that inherit the election context.
+
 A *runner* hands each ballot chunk of a native record to a worker, which re-reads the record's
 parameters from its directory (a shared filesystem for a cluster), verifies the chunk's ballots
 (V5, V6, V7.A-B, V5.E) and returns canonical msgpack bytes: its failures, check counts, per-option
@@ -12,16 +15,20 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from e2evote.encoding import pack, unpack
-from e2evote.errors import RecordError
+from e2evote.errors import EncodingError, RecordError
+from e2evote.groups import parallel
 from e2evote.groups.base import Element, Group
+from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.election import ElectionContext
-from e2evote.record.model import ElectionRecord
-from e2evote.record.native import read_chunk, read_record
+from e2evote.record import codec
+from e2evote.record.model import ElectionRecord, RecordIssue
+from e2evote.record.native import decode_ballots, read_chunk, read_record
 from e2evote.verifier.report import Report
 from e2evote.verifier.steps import (
     BallotIndex,
@@ -31,9 +38,11 @@ from e2evote.verifier.steps import (
     ballot_pass,
     empty_partial,
     fingerprint_key,
+    verify_ballots,
+    wants_large_tables,
 )
 
-__all__ = ["verify_chunk", "process_runner", "dask_runner"]
+__all__ = ["verify_chunk", "process_runner", "dask_runner", "blob_runner", "verify_ballot_blobs"]
 
 
 @lru_cache(maxsize=4)
@@ -50,6 +59,11 @@ def verify_chunk(path: str, chunk: str, key: bytes) -> bytes:
     ctx = _context(path)
     report = Report(source=chunk)
     part = ballot_pass(ctx, read_chunk(_path(path), ctx.group, chunk), report, key=key)
+    return _packed(report, part)
+
+
+def _packed(report: Report, part: BallotPartial) -> bytes:
+    """A worker's results as canonical bytes (read back by :func:`_merge`)."""
     return pack(
         {
             "failures": [[f.step, f.obj, f.detail] for f in report.failures],
@@ -110,34 +124,146 @@ def _trusted(group: Group, blob: bytes) -> Element:
 
 def _chunks(record: ElectionRecord) -> tuple[str, list[str]]:
     if record.path is None or record.source != "native":
-        raise RecordError("parallel verification needs a native record read from a directory")
+        raise RecordError("distributed verification needs a native record read from a directory")
     return record.path, list(record.chunks)
 
 
 def process_runner(processes: int | None = None) -> BallotRunner:
-    """Verify chunks on ``processes`` local worker processes (default: every core)."""
+    """Verify the record's ballot files (native chunks, egk ballot files) on ``processes`` forked
+    local worker processes (default: every core). The workers inherit the election context, with
+    its fixed-base tables, and read their files themselves."""
 
     def run(
         record: ElectionRecord, ctx: ElectionContext, report: Report, progress: Progress | None
     ) -> BallotPartial:
-        path, chunks = _chunks(record)
-        key = fingerprint_key()
-        n = processes or len(os.sched_getaffinity(0))
-        if n <= 1 or len(chunks) <= 1:
-            return _merge(ctx, key, (verify_chunk(path, c, key) for c in chunks), report, progress)
-        with mp.get_context("fork").Pool(n, initializer=_one_thread) as pool:
-            return _merge(ctx, key, pool.imap(_star, [(path, c, key) for c in chunks]), report, progress)
+        read = record.read_chunk
+        if read is None:
+            raise RecordError("parallel verification needs a record read from a directory")
+        if wants_large_tables(record):
+            ctx.key.prepare(12)  # built once, before the fork: every worker inherits them
+
+        def chunk(name: object, label: str) -> Iterator[EncryptedBallot | RecordIssue]:
+            assert read is not None and isinstance(name, str)
+            return read(name)
+
+        jobs = ((c, c) for c in record.chunks)
+        n = min(processes or _cores(), len(record.chunks))
+        return _forked_pass(_Forked(ctx, chunk), jobs, n, report, progress)
 
     return run
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 def _one_thread() -> None:
     """A worker process has a core to itself: one thread, shared-squaring powers (Group.pow_shared)."""
-    os.environ["E2EVOTE_THREADS"] = "1"
+    parallel.set_workers(1)
 
 
-def _star(args: tuple[str, str, bytes]) -> bytes:
-    return verify_chunk(*args)
+# ---------------------------------------------------------------------------------------------------
+# forked local workers
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Forked:
+    """What a forked worker inherits: the election context (and its tables) and how to read a job's
+    ballots: ``read(item, label)``."""
+
+    ctx: ElectionContext
+    read: Callable[[object, str], Iterator[EncryptedBallot | RecordIssue]]
+
+
+_inherited: _Forked | None = None
+
+
+def _inherit(state: _Forked) -> None:
+    global _inherited
+    _inherited = state
+    _one_thread()
+
+
+def _work_with(state: _Forked, job: tuple[object, str, bytes]) -> bytes:
+    item, label, key = job
+    report = Report(source=label)
+    part = ballot_pass(state.ctx, state.read(item, label), report, key=key)
+    return _packed(report, part)
+
+
+def _work(job: tuple[object, str, bytes]) -> bytes:
+    assert _inherited is not None, "forked workers inherit their state (_inherit)"
+    return _work_with(_inherited, job)
+
+
+def _forked_pass(
+    state: _Forked, jobs: Iterable[tuple[object, str]], n: int, report: Report, progress: Progress | None
+) -> BallotPartial:
+    """Each job's ballots through ballot_pass on ``n`` forked processes (one thread each), the
+    results merged in job order; with one process, or without "fork" (not Linux), in this one."""
+    key = fingerprint_key()
+    keyed = ((item, label, key) for item, label in jobs)
+    if n <= 1 or "fork" not in mp.get_all_start_methods():
+        return _merge(state.ctx, key, (_work_with(state, j) for j in keyed), report, progress)
+    # fork does not pickle the initializer's arguments: the workers share the parent's objects
+    with mp.get_context("fork").Pool(n, initializer=_inherit, initargs=(state,)) as pool:
+        return _merge(state.ctx, key, pool.imap(_work, keyed), report, progress)
+
+
+def blob_runner(
+    batches: Callable[[], Iterable[Sequence[bytes]]], processes: int | None = None
+) -> BallotRunner:
+    """Verify encoded ballots (``pack(codec.enc_ballot(b))``), one batch per task, on ``processes``
+    forked local processes (default: every core), as :func:`process_runner` does a record's files.
+    Results are merged in batch order, so the report equals a one-process run's."""
+
+    def run(
+        record: ElectionRecord, ctx: ElectionContext, report: Report, progress: Progress | None
+    ) -> BallotPartial:
+        def blobs(item: object, label: str) -> Iterator[EncryptedBallot | RecordIssue]:
+            assert isinstance(item, list)
+            return _decoded(ctx, item, label)
+
+        jobs = ((list(b), f"batch {i}") for i, b in enumerate(batches()))
+        return _forked_pass(_Forked(ctx, blobs), jobs, processes or _cores(), report, progress)
+
+    return run
+
+
+def _decoded(
+    ctx: ElectionContext, blobs: Sequence[bytes], where: str
+) -> Iterator[EncryptedBallot | RecordIssue]:
+    """Unpack and decode encoded ballots; an undecodable one is a RecordIssue in its place."""
+    items: list[Any] = []
+    start = 0
+    for i, blob in enumerate(blobs):
+        try:
+            items.append(unpack(blob))
+        except EncodingError as exc:
+            # an undecodable blob is reported in its place; the ballots around it still verify
+            yield from decode_ballots(ctx.group, items, where, start)
+            yield RecordIssue(codec.decode_failure_step(exc), f"{where} ballot {i}", str(exc))
+            items, start = [], i + 1
+    yield from decode_ballots(ctx.group, items, where, start)
+
+
+def verify_ballot_blobs(
+    ctx: ElectionContext,
+    batches: Callable[[], Iterable[Sequence[bytes]]],
+    *,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Steps V5-V7 over encoded ballots on local worker processes (see :func:`blob_runner`); the
+    report equals :func:`e2evote.verifier.verify_ballots`'s over the decoded ballots. ``batches``
+    is called once for the pass and again only if a duplicate must be confirmed by re-reading."""
+
+    def stream() -> Iterator[EncryptedBallot | RecordIssue]:
+        for n, b in enumerate(batches()):
+            yield from _decoded(ctx, b, f"batch {n}")
+
+    return verify_ballots(ctx, stream, progress=progress, runner=blob_runner(batches, processes))
 
 
 def dask_runner(address: str | Any) -> BallotRunner:

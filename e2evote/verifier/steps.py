@@ -47,6 +47,7 @@ __all__ = [
     "ballot_pass",
     "empty_partial",
     "fingerprint_key",
+    "wants_large_tables",
     "BallotIndex",
     "BallotPartial",
     "BallotRunner",
@@ -123,8 +124,8 @@ def verify_record(
     try:
         ctx = _parameters(record, report)
         _guardians(record, report)
-        if len(record.chunks) > 4 and runner is None:
-            ctx.key.prepare(12)  # > 2000 ballots: larger fixed-base tables pay for themselves
+        if runner is None and wants_large_tables(record):
+            ctx.key.prepare(12)
         st = _State(ctx, partial=partial, runner=runner)
         if partial:
             report.warnings.append("partial verification: the tally and openings may not be published yet")
@@ -141,13 +142,23 @@ def verify_record(
     return report
 
 
+def wants_large_tables(record: ElectionRecord) -> bool:
+    """More than ~2000 ballots (native chunks hold up to 500, egk files one): 12-bit fixed-base
+    tables, ~1.5 s to build for g and K, then pay for themselves (specs/02-groups.md §Tables)."""
+    per_file = 500 if record.source == "native" else 1
+    return len(record.chunks) * per_file > 2000
+
+
 def verify_ballots(
     ctx: ElectionContext,
-    ballots: Callable[[], Iterator[EncryptedBallot]],
+    ballots: Callable[[], Iterator[EncryptedBallot | RecordIssue]],
     *,
     progress: Progress | None = None,
+    runner: BallotRunner | None = None,
 ) -> Report:
-    """Steps V5-V7 alone over a stream of ballots (a board accepting ballots, benchmarks)."""
+    """Steps V5-V7 alone over a stream of ballots (a board accepting ballots, benchmarks).
+    ``runner`` does the per-ballot pass elsewhere (distributed.blob_runner); ``ballots`` is then
+    read only to confirm a duplicate."""
     from e2evote.record.model import StatedHashes
 
     p = ctx.parameters
@@ -159,7 +170,7 @@ def verify_ballots(
         ballots=ballots,
     )
     report = Report(source="ballots")
-    _ballots(record, _State(ctx), report, progress)
+    _ballots(record, _State(ctx, runner=runner), report, progress)
     return report
 
 

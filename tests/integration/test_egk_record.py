@@ -31,6 +31,7 @@ from e2evote.protocol.tally import contest_data_statement
 from e2evote.record.egk import EGK_CONTEST_STATUS, EgkContestData, is_egk_record, read_egk_record
 from e2evote.record.model import RecordIssue
 from e2evote.verifier import Report, verify_path, verify_record
+from e2evote.verifier.distributed import process_runner
 
 RECORD = (
     Path(__file__).resolve().parents[3]
@@ -214,6 +215,12 @@ def test_changed_proofs(honest: Report, tmp_path: Path) -> None:
         "ballot id-4 contest contest5 option 1": {"V5.D"},
         "ballot id-5 contest contest7": {"V6.D"},
     }
+    # the ballot files on two forked processes: the same report, failures in the same order
+    forked = verify_record(read_egk_record(rec), runner=process_runner(2))
+    assert [(f.step, f.obj, f.detail) for f in forked.failures] == [
+        (f.step, f.obj, f.detail) for f in r.failures
+    ]
+    assert forked.checks == r.checks and forked.summary == r.summary
 
 
 def test_changed_hashes_and_swapped_selections(honest: Report, tmp_path: Path) -> None:

@@ -4,17 +4,23 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from e2evote.elgamal import Ciphertext
+from e2evote.encoding import pack, unpack
+from e2evote.errors import EncodingError
 from e2evote.groups import TEST
 from e2evote.protocol.ballot import EncryptedBallot
+from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import simple_manifest
+from e2evote.record import codec
+from e2evote.record.model import RecordIssue
 from e2evote.record.native import read_record, write_record
-from e2evote.verifier import Report, verify_path
-from e2evote.verifier.distributed import dask_runner, process_runner
+from e2evote.verifier import Report, verify_ballots, verify_path, verify_record
+from e2evote.verifier.distributed import dask_runner, process_runner, verify_ballot_blobs
 
 from .elections import run_election
 
@@ -64,3 +70,38 @@ def test_dask_local_cluster_matches_local(records: tuple[Path, Path]) -> None:
         with distributed.Client(cluster) as client:
             for path in records:
                 _same(verify_path(path), verify_path(path, runner=dask_runner(client)))
+
+
+def test_encoded_ballots_on_processes_match_a_local_run(records: tuple[Path, Path]) -> None:
+    """verify_ballot_blobs (forked workers, batches of encoded ballots) reports what verify_ballots
+    reports over the same ballots decoded here: a changed ciphertext, a copied ballot and an
+    undecodable blob, each named in its place."""
+    rec = read_record(records[1])
+    ctx = ElectionContext(rec.parameters, rec.K)
+    blobs = [pack(codec.enc_ballot(b)) for b in rec.ballots() if isinstance(b, EncryptedBallot)]
+    blobs.insert(3, b"\xc1 not msgpack")
+
+    def batches() -> Iterator[list[bytes]]:
+        return (blobs[i : i + 4] for i in range(0, len(blobs), 4))
+
+    def stream() -> Iterator[EncryptedBallot | RecordIssue]:
+        for n, batch in enumerate(batches()):
+            for i, blob in enumerate(batch):
+                try:
+                    yield codec.dec_ballot(ctx.group, unpack(blob))
+                except EncodingError as exc:
+                    yield RecordIssue(codec.decode_failure_step(exc), f"batch {n} ballot {i}", str(exc))
+
+    local = verify_ballots(ctx, stream)
+    steps = {f.step for f in local.failures}
+    assert steps == {"R2.B", "V5.D", "V6.D", "V7.A", "V7.C", "V7.H"}, steps
+    for processes in (2, 1):
+        forked = verify_ballot_blobs(ctx, batches, processes=processes)
+        _same(local, forked)
+        assert [(f.step, f.obj) for f in forked.failures] == [(f.step, f.obj) for f in local.failures]
+
+
+def test_processes_need_a_record_read_from_files(records: tuple[Path, Path]) -> None:
+    rec = dataclasses.replace(read_record(records[0]), read_chunk=None)
+    report = verify_record(rec, runner=process_runner(2))
+    assert not report.ok and "read from a directory" in report.failures[0].detail

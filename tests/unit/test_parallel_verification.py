@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import nacl.bindings as sodium
@@ -14,7 +16,7 @@ import pytest
 from e2evote.elgamal import Ciphertext, PublicKey
 from e2evote.errors import EncodingError, InvalidElementError
 from e2evote.groups import ED25519, TEST, Group
-from e2evote.groups.parallel import in_worker, map_shared, pool, start_shared
+from e2evote.groups.parallel import in_worker, map_shared, pool, set_workers, start_shared
 from e2evote.proofs.range import (
     RangeStatement,
     prove_range,
@@ -162,3 +164,17 @@ def test_started_job_is_finished_by_the_waiting_thread() -> None:
         start_shared(_square_chunk, list(range(300)), chunk=5).result()
     # on a worker thread nothing is submitted: the waiting thread runs every chunk itself
     assert pool().submit(lambda: start_shared(_square_chunk, [2, 3], chunk=1).result()).result() == [4, 9]
+
+
+def test_set_workers_fixes_the_thread_count_of_a_process() -> None:
+    """A forked worker process sets one thread before its first use of the pool (the verifier's
+    process runners do); later calls are refused rather than silently ignored."""
+    code = (
+        "from e2evote.groups import parallel as P\n"
+        "P.set_workers(1); assert P.workers() == 1 and P.pool()._max_workers == 1\n"
+        "try:\n    P.set_workers(2)\nexcept RuntimeError:\n    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "refused"
+    with pytest.raises(ValueError):
+        set_workers(0)
