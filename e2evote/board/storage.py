@@ -4,7 +4,7 @@ Storage is deliberately dumb: it keeps bytes. The board computes events, Merkle 
 inside :meth:`Storage.append`'s write transaction (a callback), so that appends are serialized across
 threads *and* processes, and an append is durable when ``append`` returns (after COMMIT).
 
-Tables (both backends):
+Tables (both backends, created and written by the shared code in :mod:`e2evote.board.sqlstore`):
 
 * ``head``: one row ``(size, frontier, timestamp_ms, phase, sth)`` — the compact range of the tree;
 * ``events(idx, data)``: canonical event bytes;
