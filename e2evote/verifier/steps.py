@@ -22,7 +22,7 @@ from e2evote.elgamal import Ciphertext, decrypt_contest_data
 from e2evote.errors import E2EVoteError, EncodingError, RecordError, VerificationError
 from e2evote.groups.base import Element, Group
 from e2evote.hashing import SPEC_VERSION, Tag, extended_base_hash
-from e2evote.proofs.chaum_pedersen import verify_decryption
+from e2evote.proofs.chaum_pedersen import DecryptionStatement, verify_decryption, verify_decryption_many
 from e2evote.proofs.range import RangeBatch, RangeStatement, start_range_batch
 from e2evote.proofs.schnorr import verify_schnorr
 from e2evote.protocol.ballot import (
@@ -36,7 +36,7 @@ from e2evote.protocol.ballot import (
 )
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
-from e2evote.protocol.tally import DecryptedBallot, contest_data_statement
+from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, contest_data_statement
 from e2evote.record.model import ElectionRecord, RecordIssue
 from e2evote.verifier.report import Report
 
@@ -860,8 +860,9 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
             report.fail("R2.C", "encrypted tally", "the record has a decrypted tally but no encrypted tally")
         return
     enc = {ci: dict(sels) for ci, sels in e.contests}
+    proofs = _tally_proofs(ctx, d, enc)
     seen_contests = set()
-    for dc in d.contests:
+    for i, dc in enumerate(d.contests):
         try:
             contest = ctx.manifest.contest_by_index(dc.index)
         except E2EVoteError:
@@ -876,29 +877,16 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
             report.fail(
                 "V10.D", f"tally {contest.label} option {oi}", "manifest option missing from the tally"
             )
-        for sel in dc.selections:
+        for j, sel in enumerate(dc.selections):
             obj = f"tally {contest.label} option {sel.index}"
             ct = enc.get(dc.index, {}).get(sel.index)
             if ct is None:
                 report.fail("V10.C", obj, "decrypted option has no encrypted tally")
                 continue
             report.checked("V9")
-            M = ct.beta / sel.T  # (9.1)
-            try:
-                verify_decryption(
-                    g,
-                    ctx.H_E,
-                    ctx.K,
-                    ct.alpha,
-                    M,
-                    sel.proof,
-                    (ct.alpha.to_bytes(), ct.beta.to_bytes()),
-                    step="V9",
-                    obj=obj,
-                    K_table=ctx.key.table,
-                )
-            except VerificationError as exc:
-                report.fail(exc.step, obj, exc.detail)
+            failure = proofs[i, j]
+            if failure is not None:
+                report.fail(failure.step, obj, failure.detail)
             report.checked("V10")
             if sel.t < 0 or ctx.key.K_pow(g.scalar_reduce(sel.t)) != sel.T:
                 report.fail("V10.A", obj, f"T is not K^{sel.t}")
@@ -908,6 +896,27 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
         report.fail(
             "V19.D", "decrypted tally", f"claims {d.ballots} cast ballots, the record holds {st.cast}"
         )
+
+
+def _tally_proofs(
+    ctx: ElectionContext, d: DecryptedTally, enc: dict[int, dict[int, Ciphertext]]
+) -> dict[tuple[int, int], VerificationError | None]:
+    """V9 for every decrypted option that has an encrypted one, in one batch (the variable-base
+    powers on the worker threads): (position of the contest in the tally, position of the option
+    in the contest) -> None or the failure."""
+    keys: list[tuple[int, int]] = []
+    items: list[DecryptionStatement] = []
+    for i, dc in enumerate(d.contests):
+        for j, sel in enumerate(dc.selections):
+            ct = enc.get(dc.index, {}).get(sel.index)
+            if ct is None:
+                continue
+            keys.append((i, j))
+            M = ct.beta / sel.T  # (9.1)
+            statement = (ct.alpha.to_bytes(), ct.beta.to_bytes())
+            items.append(DecryptionStatement(ct.alpha, M, sel.proof, statement, "V9", ""))
+    failures = verify_decryption_many(ctx.group, ctx.H_E, ctx.K, items, K_table=ctx.key.table)
+    return dict(zip(keys, failures, strict=True))
 
 
 # ---------------------------------------------------------------------------------------------------

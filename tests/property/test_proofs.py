@@ -21,6 +21,7 @@ from e2evote.proofs import (
     verify_range,
     verify_schnorr,
 )
+from e2evote.proofs.chaum_pedersen import DecryptionStatement, verify_decryption_many
 
 FAST = st.sampled_from([TEST, ED25519])
 
@@ -116,6 +117,41 @@ def test_decryption_proof(group: Group, t: int, tag: int) -> None:
             verify_decryption(group, *args, tag=tag)
     with pytest.raises(VerificationError):
         verify_decryption(group, H_E, K, ct.alpha, M, proof, stmt, tag=tag ^ 1)
+
+
+@given(
+    FAST, st.lists(st.sampled_from(["ok", "M", "v", "c", "group"]), min_size=1, max_size=12), st.booleans()
+)
+def test_decryption_proofs_in_a_batch_fail_exactly_the_bad_ones(
+    group: Group, kinds: list[str], table: bool
+) -> None:
+    """verify_decryption_many: each item's result is the single check's, in order, with or without
+    a table of K (the worker threads compute the variable-base powers)."""
+    H_E = secrets.token_bytes(32)
+    s = group.random_scalar()
+    K = group.g_pow(s)
+    key = PublicKey(group, K)
+    other = ED25519 if group is TEST else TEST
+    items = []
+    for n, kind in enumerate(kinds):
+        ct = key.encrypt(n, group.random_scalar())
+        M = ct.alpha**s
+        stmt = (ct.alpha.to_bytes(), ct.beta.to_bytes())
+        proof = prove_decryption(group, H_E, K, ct.alpha, M, s, stmt)
+        if kind == "M":
+            M = M * group.generator()
+        elif kind == "v":
+            proof = dataclasses.replace(proof, v=_bump(group, proof.v))
+        elif kind == "c":
+            proof = dataclasses.replace(proof, c=_flip(proof.c, n))
+        elif kind == "group":
+            proof = dataclasses.replace(proof, v=other.scalar(1))
+        items.append(DecryptionStatement(ct.alpha, M, proof, stmt, "V9", f"item {n}"))
+    got = verify_decryption_many(group, H_E, K, items, K_table=key.table if table else None)
+    want = {"ok": None, "M": "V9.B", "v": "V9.B", "c": "V9.B", "group": "V9.A"}
+    assert [None if f is None else (f.step, f.obj) for f in got] == [
+        None if want[k] is None else (want[k], f"item {n}") for n, k in enumerate(kinds)
+    ]
 
 
 def test_proofs_in_the_standard_group(group: Group) -> None:
