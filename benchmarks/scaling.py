@@ -2,31 +2,49 @@
 
     .venv/bin/python benchmarks/scaling.py --sizes 1000 10000 100000 [--group modp-4096] [--json]
 
-Each size runs in its own process (peak RSS is per process): ballots are generated, encrypted on every
-core and written to the record in chunks as they come; the tally is accumulated on the fly; then the
-tally is decrypted (quorum 2 of 3) and the record sealed. It is then verified with `verify_path`
-(worker processes) in a process of its own, started by the small top-level process (a child inherits
-the peak RSS of the process that spawns it), so that `verify_peak_rss_mb` is the verifier's alone (the
-coordinator; `verify_peak_rss_workers_mb`: its largest worker), not the encryption's. Not a test.
+Each size runs in its own process (peak RSS is per process): ballots are generated as they are needed
+(``--list-input``: all at once, as a list), encrypted on every core and written to the record in chunks
+as they come; the tally is accumulated on the fly; then the tally is decrypted (quorum 2 of 3) and the
+record sealed. It is then verified with `verify_path` (worker processes) in a process of its own,
+started by the small top-level process (a child inherits the peak RSS of the process that spawns it),
+so that `verify_peak_rss_mb` is the verifier's alone (the coordinator; `verify_peak_rss_workers_mb`:
+its largest worker), not the encryption's. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from e2evote.protocol.ballot import PlaintextBallot
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def one(n: int, group_name: str, processes: int | None, directory: str) -> dict[str, object]:
+def ballot_stream(n: int, chunk: int = 1000) -> Iterator[PlaintextBallot]:
+    """``n`` random ballots like ``random_ballots``, made ``chunk`` at a time (seeds 1, 2, ...; ids b0 ...)
+    so that the input itself does not grow with ``n``."""
+    from common import random_ballots
+
+    for start in range(0, n, chunk):
+        for j, b in enumerate(random_ballots(min(chunk, n - start), seed=1 + start // chunk)):
+            yield dataclasses.replace(b, ballot_id=f"b{start + j}")
+
+
+def one(
+    n: int, group_name: str, processes: int | None, directory: str, list_input: bool = False
+) -> dict[str, object]:
     from common import ceremony, random_ballots
 
     from e2evote.batch import encrypt_many
@@ -37,11 +55,12 @@ def one(n: int, group_name: str, processes: int | None, directory: str) -> dict[
 
     group = group_by_name(group_name)
     ctx, keys, pubs = ceremony(group)
-    out: dict[str, object] = {"ballots": n, "group": group_name}
+    out: dict[str, object] = {"ballots": n, "group": group_name, "input": "list" if list_input else "stream"}
+    ballots = random_ballots(n) if list_input else ballot_stream(n)
     w = RecordWriter(Path(directory) / "r", ctx, pubs, chunk_size=500)
     acc = TallyAccumulator(ctx)
     t = time.perf_counter()
-    for enc, _nonce in encrypt_many(ctx, random_ballots(n), processes=processes):
+    for enc, _nonce in encrypt_many(ctx, ballots, processes=processes):
         w.add_ballot(enc)
         acc.add(enc)
     out["encrypt_and_write_s"] = round(time.perf_counter() - t, 2)
@@ -80,18 +99,24 @@ def main() -> None:
     ap.add_argument("--verify", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--list-input",
+        action="store_true",
+        help="pass encrypt_many a list of all the ballots (default: a generator)",
+    )
     a = ap.parse_args()
     if a.verify:
         print(json.dumps(verify(a.verify, a.processes)))
         return
     if a.one:
-        print(json.dumps(one(a.one, a.group, a.processes, a.dir)))
+        print(json.dumps(one(a.one, a.group, a.processes, a.dir, a.list_input)))
         return
     extra = ["--processes", str(a.processes)] if a.processes else []
     rows = []
     for n in a.sizes:
         with tempfile.TemporaryDirectory() as d:
-            row = _run([sys.executable, __file__, "--one", str(n), "--group", a.group, "--dir", d, *extra])
+            cmd = [sys.executable, __file__, "--one", str(n), "--group", a.group, "--dir", d, *extra]
+            row = _run(cmd + ["--list-input"] * a.list_input)
             row.update(_run([sys.executable, __file__, "--verify", str(Path(d) / "r"), *extra]))
         row["verify_ms_per_ballot"] = round(float(row["verify_s"]) * 1000 / n, 3)
         rows.append(row)
