@@ -214,7 +214,7 @@ _PARAMETER_CHECKS: dict[Group, str] = {}
 
 
 def _checked_parameters(group: Group) -> str:
-    """The group's full self-check (primality tests, ~0.5 s for 4096 bits), once per process."""
+    """The group's full self-check (strong BPSW primality tests, ~0.2 s for 4096 bits), once per process."""
     if group not in _PARAMETER_CHECKS:
         try:
             group.check_parameters()

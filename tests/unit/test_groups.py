@@ -172,3 +172,22 @@ def test_mixing_groups_raises() -> None:
 def test_secrets_not_in_repr(group: Group) -> None:
     s = group.scalar(123456789)
     assert "123456789" not in repr(s) and f"{123456789:x}" not in repr(s)
+
+
+def test_parameter_check_rejects_composites() -> None:
+    """The self-check's primality tests fail on a composite q, p or r/2 (small groups built so that
+    every structural check of the constructor still passes)."""
+    from e2evote.groups.modp import ModPGroup
+
+    def group(p: int, q: int) -> ModPGroup:
+        g = next(x for x in (pow(h, (p - 1) // q, p) for h in range(2, p)) if x != 1 and pow(x, q, p) == 1)
+        return ModPGroup("t", p, q, g, element_bytes=8, scalar_bytes=8)
+
+    group(67, 11).check_parameters()  # 67 = 11 * 2 * 3 + 1: the genuine article
+    for p, q, what in [
+        (1035, 11, "p is not prime"),
+        (61, 15, "q is not prime"),
+        (89, 11, "r/2 is not prime"),
+    ]:
+        with pytest.raises(ValueError, match=what):
+            group(p, q).check_parameters()
