@@ -1,6 +1,6 @@
 """e2evote against electionguard 1.4.0 (the Python peer) on the same election, in one run.
 
-    .venv/bin/python benchmarks/compare_peer.py --ballots 50 [--json]
+    .venv/bin/python benchmarks/compare_peer.py --ballots 50 [--rounds 3] [--json]
 
 The peer runs ../shared/peers/eg_bench.py in its own Python 3.10 venv (set up by
 ../shared/peers/setup_peer_venv.sh if missing; EGPEER_PY overrides the interpreter). e2evote runs
@@ -72,8 +72,12 @@ def run_ours(n: int) -> dict[str, float]:
         for i in range(0, len(blobs), 64):
             yield from codec.dec_ballots(ctx.group, [unpack(b) for b in blobs[i : i + 64]])
 
+    # two equal batches per core: the workers finish together (a last batch left to one worker
+    # would idle the other core), and each batch still shares one batched subgroup test
+    size = -(-n // (2 * len(os.sched_getaffinity(0))))
+
     def batches():  # type: ignore[no-untyped-def]
-        return (blobs[i : i + 8] for i in range(0, len(blobs), 8))
+        return (blobs[i : i + size] for i in range(0, len(blobs), size))
 
     t_thr, report = timed(lambda: verify_ballots(ctx, stream))
     assert report.ok, report.failures[:3]
@@ -94,19 +98,32 @@ def run_ours(n: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ballots", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=1, help="alternate the two sides; best round of each")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    peer = run_peer(a.ballots)
-    before = reference_costs()["powmod_4096_by_256bit_ms"]
-    ours = run_ours(a.ballots)
-    after = reference_costs()
-    ours_powmod = (before + after["powmod_4096_by_256bit_ms"]) / 2
-    # this machine's speed drifts; normalise by the powmod each side measured around its own run
-    drift = ours_powmod / float(peer.get("powmod_4096_by_256bit_ms") or ours_powmod)
-    pb = peer["per_ballot_ms"]
-    assert isinstance(pb, dict)
+    # this machine's speed drifts by up to ~25% within minutes: the sides alternate, each keeps its
+    # best round, and the powmod each side measured around its own runs normalises the ratio
+    peers: list[dict[str, object]] = []
+    runs: list[dict[str, float]] = []
+    powmods: list[float] = []
+    after: dict[str, float] = {}
+    for _ in range(a.rounds):
+        peers.append(run_peer(a.ballots))
+        before = reference_costs()["powmod_4096_by_256bit_ms"]
+        runs.append(run_ours(a.ballots))
+        after = reference_costs()
+        powmods.append((before + after["powmod_4096_by_256bit_ms"]) / 2)
+    ours = {k: min(r[k] for r in runs) for k in runs[0]}
+    ours_powmod = min(powmods)
+    peer_powmod = min(float(p.get("powmod_4096_by_256bit_ms") or ours_powmod) for p in peers)  # type: ignore[arg-type]
+    drift = ours_powmod / peer_powmod
+    pb = {
+        k: min(float(p["per_ballot_ms"][k]) for p in peers)  # type: ignore[index]
+        for k in ("encrypt", "verify_ballots")
+    }
     res = {
         "ballots": a.ballots,
+        "rounds": a.rounds,
         "peer_encrypt_ms_per_ballot": pb["encrypt"],
         "peer_verify_ms_per_ballot": pb["verify_ballots"],
         "e2evote_encrypt_ms_per_ballot": round(ours["encrypt_ms_per_ballot"], 3),
@@ -121,7 +138,7 @@ def main() -> None:
         "verify_speedup_powmod_normalised": round(
             pb["verify_ballots"] / ours["verify_ms_per_ballot"] * drift, 2
         ),
-        "peer_powmod_ms": peer.get("powmod_4096_by_256bit_ms"),
+        "peer_powmod_ms": peer_powmod,
         "e2evote_powmod_ms": round(ours_powmod, 4),
         "e2evote_tables_s": round(ours["tables_s"], 3),
         "table_window_bits": TABLE_WINDOW,

@@ -2,7 +2,10 @@
 
     .venv/bin/python benchmarks/harness.py --ballots 100 [--group modp-4096|ed25519] [--json]
 
-Prints per-ballot and per-selection figures (and one JSON line with --json). Not a test.
+Prints per-ballot and per-selection figures (and one JSON line with --json). The whole record is
+verified twice: in one process with a worker thread per core (``verify_record_ms_per_ballot``) and on
+one forked process per core (``verify_record_processes_ms_per_ballot``, the default of
+``e2evote verify``). Not a test.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from e2evote.protocol.ballot import encrypt_ballot  # noqa: E402
 from e2evote.protocol.decryption import DecryptingGuardian  # noqa: E402
 from e2evote.protocol.tally import TallyAccumulator, decrypt_tally  # noqa: E402
 from e2evote.record.native import RecordWriter, read_record  # noqa: E402
+from e2evote.verifier.distributed import process_runner  # noqa: E402
 from e2evote.verifier.steps import verify_path  # noqa: E402
 
 
@@ -47,13 +51,16 @@ def run(n: int, group_name: str, processes: int | None) -> dict[str, object]:
     guardians = [DecryptingGuardian.from_key(k) for k in keys[:2]]
     t_dec, dt = timed(lambda: decrypt_tally(ctx, pubs, guardians, et))
     with tempfile.TemporaryDirectory() as d:
-        w = RecordWriter(Path(d) / "r", ctx, pubs)
+        # chunks of n/8 ballots, so that the process runner has work for every core
+        w = RecordWriter(Path(d) / "r", ctx, pubs, chunk_size=max(1, n // 8))
         for b in enc_ballots:
             w.add_ballot(b)
         w.set_tally(et, dt)
         w.seal()
         t_read, rec = timed(lambda: (read_record(Path(d) / "r"), list(read_record(Path(d) / "r").ballots())))
         t_ver, report = timed(lambda: verify_path(Path(d) / "r"))
+        assert report.ok, report.failures[:3]
+        t_ver_p, report = timed(lambda: verify_path(Path(d) / "r", runner=process_runner(processes)))
         assert report.ok, report.failures[:3]
     per = 1000 / n
     ref = reference_costs()
@@ -69,6 +76,7 @@ def run(n: int, group_name: str, processes: int | None) -> dict[str, object]:
         "read_and_decode_ms_per_ballot": round(t_read * per, 3),
         "verify_record_ms_per_ballot": round(t_ver * per, 3),
         "verify_ms_per_selection": round(t_ver * per / SELECTIONS_PER_BALLOT, 3),
+        "verify_record_processes_ms_per_ballot": round(t_ver_p * per, 3),
         "key_ceremony_s": round(t_cer, 3),
         **ref,
         "aggregate_us_per_mul": round(t_agg * 1e6 / muls, 3),
