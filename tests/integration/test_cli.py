@@ -288,6 +288,8 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     assert summary["cast"] == 3 and summary["challenged"] == 2  # type: ignore[index]
     assert summary["counts"]["Chair"] == {"Ann": 2, "Ben": 1, "Cy": 0}  # type: ignore[index]
     assert summary["counts"]["Board"] == {"Dee": 1, "Eve": 2, "Fay": 1, "Gus": 1}  # type: ignore[index]
+    assert verify_json(tmp_path / "rec-final", "--processes", "1") == report  # threads, one process
+    assert "'--processes'" in run("verify", tmp_path / "rec-final", "--processes", "0", expect=2).stderr
     proc = run("verify", tmp_path / "rec-final", process=True)
     assert "verified" in proc.stdout
 
