@@ -1,14 +1,17 @@
 """Spreading the per-ballot checks over processes or a Dask cluster (specs/10-verification.md §1.5).
 
-For a stream of encoded ballots rather than a record (a board, a benchmark), :func:`blob_runner` and
-:func:`verify_ballot_blobs` do the same on forked local processes that inherit the election context.
+A *runner* hands each ballot file of a record (a native chunk, an egk ballot file) to a worker, which
+verifies its ballots (V5, V6, V7.A-B, V5.E) and returns canonical msgpack bytes: its failures, check
+counts, per-option products and its BallotIndex (fixed-size fingerprints per ballot, keyed with the
+run's key, and the file's device-chain state). The coordinator merges them in file order and runs the
+checks across ballots itself, so the report equals a local run's. Only bytes cross process boundaries.
 
-A *runner* hands each ballot chunk of a native record to a worker, which re-reads the record's
-parameters from its directory (a shared filesystem for a cluster), verifies the chunk's ballots
-(V5, V6, V7.A-B, V5.E) and returns canonical msgpack bytes: its failures, check counts, per-option
-products and its BallotIndex (fixed-size fingerprints per ballot, keyed with the run's key, and the
-chunk's device-chain state). The coordinator merges them in chunk order and runs the checks across
-ballots itself, so the report equals a local run's. Only bytes cross process boundaries.
+* :func:`process_runner` forks local workers: they inherit the election context with its fixed-base
+  tables and read their files through ``record.read_chunk``; one thread each.
+* :func:`blob_runner` / :func:`verify_ballot_blobs` do the same for a stream of encoded ballots that
+  is not a record (a board, a benchmark), batch by batch.
+* :func:`dask_runner` sends native chunks to a Dask cluster, whose workers re-read the record's
+  parameters from its directory (a shared filesystem) and build their own tables.
 """
 
 from __future__ import annotations
