@@ -1,10 +1,12 @@
-"""``e2evote voter …``: encrypt a ballot, then cast or challenge it; check a challenged ballot
-(specs/11-cli.md). ``encrypt`` plays the encryption device; the resulting file is private to the
-voter (it holds the ballot nonce) until the ballot is cast (nonce discarded) or challenged (nonce
-released so anyone can re-encrypt and compare)."""
+"""``e2evote voter …``: encrypt a ballot, then cast or challenge it; check a challenged ballot; check
+a board receipt against the exported record (specs/11-cli.md). ``encrypt`` plays the encryption
+device; the resulting file is private to the voter (it holds the ballot nonce) until the ballot is
+cast (nonce discarded) or challenged (nonce released so anyone can re-encrypt and compare)."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -12,17 +14,19 @@ import typer
 from rich.markup import escape
 
 from cli.common import cli_errors, fail, out
+from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_against_record, load_receipt
 from e2evote.errors import VerificationError
 from e2evote.protocol.ballot import BallotState, Device, encrypt_ballot, verify_ballot_nonce
 from e2evote.protocol.election import ElectionContext
 from e2evote.record import files
 from e2evote.record.files import DeviceState, ElectionDir, MessageError, SubmittedBallot, VoterBallot
+from e2evote.record.native import is_native_record, read_record
 from e2evote.verifier import verify_ballots
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="A voter: encrypt a ballot, cast or challenge it, check a challenged ballot.",
+    help="A voter: encrypt a ballot, cast or challenge it, check a challenged ballot or a board receipt.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -179,3 +183,70 @@ def check_(
         f"[bold green]✓[/] ballot {escape(enc.ballot_id)} (code {enc.code.hex()[:16]}…) "
         "encrypts exactly these choices"
     )
+
+
+_MARK = {True: "[bold green]✓[/]", False: "[bold red]✗[/]", None: "[dim]-[/]"}
+
+
+def _print_receipt_check(check: ReceiptCheck) -> None:
+    r = check.receipt
+    out.print(
+        f"receipt: confirmation code {r.confirmation_code.hex()}, leaf {r.leaf_index}, "
+        f"board {escape(repr(r.sth.board_id))}"
+    )
+    source = (
+        "given with --public-key"
+        if check.key_source == "given"
+        else "the record's; compare it with the key the board published"
+    )
+    out.print(f"board key: {check.public_key.hex() or 'none'} ({source})")
+    for s in check.steps:
+        out.print(f"{_MARK[s.ok]} {escape(f'[{s.step}] {s.title}: {s.detail}')}")
+    for w in check.warnings:
+        out.print(f"[bold yellow]warning:[/] {escape(w)}")
+    if not check.ok:
+        failed = ", ".join(f"[{s.step}] {s.title}" for s in check.failures)
+        out.print(f"[bold red]✗ receipt check FAILED[/]: {escape(failed)}")
+    elif check.fate is BallotFate.SUPERSEDED:
+        out.print(
+            f"[bold green]✓ receipt holds[/]; the ballot is superseded by ballot event {check.superseded_by} "
+            "(a later ballot of the same credential): not counted, the later one is"
+        )
+    elif check.fate is BallotFate.CHALLENGED:
+        out.print("[bold green]✓ receipt holds[/]; the ballot was challenged (spoiled): not counted")
+    else:
+        out.print("[bold green]✓ receipt holds[/]; the ballot is counted")
+
+
+@app.command("check-receipt")
+@cli_errors
+def check_receipt(
+    receipt: Annotated[
+        Path, typer.Argument(metavar="RECEIPT_FILE", help="the receipt the board returned (JSON or msgpack)")
+    ],
+    record: Annotated[Path, typer.Option("--record", help="the exported election record (native)")],
+    public_key: Annotated[
+        str | None,
+        typer.Option("--public-key", help="the board's public key (hex) as published; default: the record's"),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as one JSON object")] = False,
+) -> None:
+    """Check a board receipt against the exported record (B2, B1): logged, not forked, counted.
+
+    Exit 0 if the receipt holds and the ballot is counted, challenged or superseded by a re-vote;
+    1 if a check fails."""
+    pk = None
+    if public_key is not None:
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", public_key):
+            fail("--public-key must be 32 bytes in hex (64 hex digits)")
+        pk = bytes.fromhex(public_key)
+    rec = load_receipt(receipt)
+    if not is_native_record(record):
+        fail(f"{record} is not a native election record")
+    check = check_receipt_against_record(read_record(record), rec, pk)
+    if json_out:
+        typer.echo(json.dumps(check.to_json()))
+    else:
+        _print_receipt_check(check)
+    if not check.ok:
+        raise typer.Exit(1)
