@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from e2evote.errors import E2EVoteError, VerificationError
 from e2evote.hashing import EXT
@@ -370,67 +370,62 @@ def allocate_seats(
     return Allocation(method, result, qualified, excluded, lot)
 
 
-def dhondt(
-    votes: Mapping[str, int],
-    seats: int,
-    *,
-    threshold: Fraction = Fraction(0),
-    threshold_base: ThresholdBase = ThresholdBase.VALID_VOTES,
-    ballots_cast: int | None = None,
-    tie_seed: bytes | None = None,
-) -> Allocation:
-    """D'Hondt (divisors 1, 2, 3, ...); see :func:`allocate_seats`."""
-    return allocate_seats(
-        votes,
-        seats,
-        method=Method.DHONDT,
-        threshold=threshold,
-        threshold_base=threshold_base,
-        ballots_cast=ballots_cast,
-        tie_seed=tie_seed,
-    )
+class _PartyListMethod(Protocol):
+    """The call signature of :func:`dhondt`, :func:`sainte_lague` and :func:`hare_niemeyer`."""
+
+    def __call__(
+        self,
+        votes: Mapping[str, int],
+        seats: int,
+        *,
+        threshold: Fraction = ...,
+        threshold_base: ThresholdBase = ...,
+        ballots_cast: int | None = None,
+        tie_seed: bytes | None = None,
+    ) -> Allocation: ...
 
 
-def sainte_lague(
-    votes: Mapping[str, int],
-    seats: int,
-    *,
-    threshold: Fraction = Fraction(0),
-    threshold_base: ThresholdBase = ThresholdBase.VALID_VOTES,
-    ballots_cast: int | None = None,
-    tie_seed: bytes | None = None,
-) -> Allocation:
-    """Sainte-Laguë / Webster (divisors 1, 3, 5, ...); see :func:`allocate_seats`."""
-    return allocate_seats(
-        votes,
-        seats,
-        method=Method.SAINTE_LAGUE,
-        threshold=threshold,
-        threshold_base=threshold_base,
-        ballots_cast=ballots_cast,
-        tie_seed=tie_seed,
-    )
+def _party_list_method(method: Method, doc: str) -> _PartyListMethod:
+    """:func:`allocate_seats` with ``method`` fixed, as a module-level function named after it.
+
+    The three public allocators differ only in the method they pass on; building them here keeps
+    their keyword defaults in one place, identical to :func:`allocate_seats`'s.
+    """
+
+    def allocate(
+        votes: Mapping[str, int],
+        seats: int,
+        *,
+        threshold: Fraction = Fraction(0),
+        threshold_base: ThresholdBase = ThresholdBase.VALID_VOTES,
+        ballots_cast: int | None = None,
+        tie_seed: bytes | None = None,
+    ) -> Allocation:
+        return allocate_seats(
+            votes,
+            seats,
+            method=method,
+            threshold=threshold,
+            threshold_base=threshold_base,
+            ballots_cast=ballots_cast,
+            tie_seed=tie_seed,
+        )
+
+    allocate.__name__ = allocate.__qualname__ = method.value
+    allocate.__doc__ = doc
+    return allocate
 
 
-def hare_niemeyer(
-    votes: Mapping[str, int],
-    seats: int,
-    *,
-    threshold: Fraction = Fraction(0),
-    threshold_base: ThresholdBase = ThresholdBase.VALID_VOTES,
-    ballots_cast: int | None = None,
-    tie_seed: bytes | None = None,
-) -> Allocation:
-    """Hare-Niemeyer / largest remainder with the Hare quota V/S; see :func:`allocate_seats`."""
-    return allocate_seats(
-        votes,
-        seats,
-        method=Method.HARE_NIEMEYER,
-        threshold=threshold,
-        threshold_base=threshold_base,
-        ballots_cast=ballots_cast,
-        tie_seed=tie_seed,
-    )
+dhondt: Final = _party_list_method(
+    Method.DHONDT, "D'Hondt (divisors 1, 2, 3, ...); see :func:`allocate_seats`."
+)
+sainte_lague: Final = _party_list_method(
+    Method.SAINTE_LAGUE, "Sainte-Laguë / Webster (divisors 1, 3, 5, ...); see :func:`allocate_seats`."
+)
+hare_niemeyer: Final = _party_list_method(
+    Method.HARE_NIEMEYER,
+    "Hare-Niemeyer / largest remainder with the Hare quota V/S; see :func:`allocate_seats`.",
+)
 
 
 # --------------------------------------------------------------------------------------------------

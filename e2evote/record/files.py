@@ -23,10 +23,10 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import nacl.bindings
 import nacl.exceptions
@@ -707,18 +707,22 @@ def _enc_elems(xs: Sequence[Any]) -> list[bytes]:
     return [x.to_bytes() for x in xs]
 
 
+def _encode_sections(mtype: str, H_E: bytes, request: bytes, i: int, sections: dict[str, Any]) -> bytes:
+    """The body every decryption-round message shares, read back by :func:`_sections`: the request
+    digest, guardian ``i`` and ``sections`` (section name -> that message's encoded values)."""
+    return encode_message(mtype, H_E, {"request": request, "i": i, "sections": sections})
+
+
 def encode_partial(H_E: bytes, request: bytes, i: int, sections: Mapping[str, PartialDecryption]) -> bytes:
     """``partial-decryption`` (round 1): per section, M_i, a_i, b_i for every target (eq. 66, 69)."""
-    return encode_message(
+    return _encode_sections(
         MessageType.PARTIAL,
         H_E,
+        request,
+        i,
         {
-            "request": request,
-            "i": i,
-            "sections": {
-                name: {"M": _enc_elems(p.M), "a": _enc_elems(p.a), "b": _enc_elems(p.b)}
-                for name, p in sections.items()
-            },
+            name: {"M": _enc_elems(p.M), "a": _enc_elems(p.a), "b": _enc_elems(p.b)}
+            for name, p in sections.items()
         },
     )
 
@@ -757,14 +761,12 @@ def encode_challenge(
     H_E: bytes, request: bytes, i: int, sections: Mapping[str, DecryptionChallenge]
 ) -> bytes:
     """``decryption-challenge`` (round 2, official → guardian i): c_i = c·w_i per target (eq. 72)."""
-    return encode_message(
+    return _encode_sections(
         MessageType.CHALLENGE,
         H_E,
-        {
-            "request": request,
-            "i": i,
-            "sections": {n: [c.to_bytes() for c in ch.c] for n, ch in sections.items()},
-        },
+        request,
+        i,
+        {n: [c.to_bytes() for c in ch.c] for n, ch in sections.items()},
     )
 
 
@@ -777,43 +779,46 @@ def _scalar_sections(group: Group, secs: Mapping[str, Any]) -> dict[str, tuple[S
     return out
 
 
+_Round2 = TypeVar("_Round2", DecryptionChallenge, DecryptionResponse)
+
+
+def _decode_round2(
+    group: Group,
+    H_E: bytes,
+    data: bytes,
+    what: str,
+    mtype: str,
+    make: Callable[[int, tuple[Scalar, ...]], _Round2],
+) -> tuple[bytes, int, dict[str, _Round2]]:
+    """Decode a round-2 message (challenge or response): one scalar per target in every section,
+    each section's scalars wrapped as ``make(i, scalars)``. Returns (request digest, i, sections)."""
+    body = decode_message(data, mtype, H_E, what)
+
+    def build() -> tuple[bytes, int, dict[str, _Round2]]:
+        req, i, secs = _sections(body, what)
+        return req, i, {n: make(i, xs) for n, xs in _scalar_sections(group, secs).items()}
+
+    result: tuple[bytes, int, dict[str, _Round2]] = _guard(what, build)
+    return result
+
+
 def decode_challenge(
     group: Group, H_E: bytes, data: bytes, what: str = "decryption challenge"
 ) -> tuple[bytes, int, dict[str, DecryptionChallenge]]:
-    body = decode_message(data, MessageType.CHALLENGE, H_E, what)
-
-    def build() -> tuple[bytes, int, dict[str, DecryptionChallenge]]:
-        req, i, secs = _sections(body, what)
-        return req, i, {n: DecryptionChallenge(i, cs) for n, cs in _scalar_sections(group, secs).items()}
-
-    result: tuple[bytes, int, dict[str, DecryptionChallenge]] = _guard(what, build)
-    return result
+    return _decode_round2(group, H_E, data, what, MessageType.CHALLENGE, DecryptionChallenge)
 
 
 def encode_response(H_E: bytes, request: bytes, i: int, sections: Mapping[str, DecryptionResponse]) -> bytes:
     """``decryption-response`` (round 2, guardian i): v_i = u_i − c_i·P(i) per target (eq. 73)."""
-    return encode_message(
-        MessageType.RESPONSE,
-        H_E,
-        {
-            "request": request,
-            "i": i,
-            "sections": {n: [v.to_bytes() for v in r.v] for n, r in sections.items()},
-        },
+    return _encode_sections(
+        MessageType.RESPONSE, H_E, request, i, {n: [v.to_bytes() for v in r.v] for n, r in sections.items()}
     )
 
 
 def decode_response(
     group: Group, H_E: bytes, data: bytes, what: str = "decryption response"
 ) -> tuple[bytes, int, dict[str, DecryptionResponse]]:
-    body = decode_message(data, MessageType.RESPONSE, H_E, what)
-
-    def build() -> tuple[bytes, int, dict[str, DecryptionResponse]]:
-        req, i, secs = _sections(body, what)
-        return req, i, {n: DecryptionResponse(i, vs) for n, vs in _scalar_sections(group, secs).items()}
-
-    result: tuple[bytes, int, dict[str, DecryptionResponse]] = _guard(what, build)
-    return result
+    return _decode_round2(group, H_E, data, what, MessageType.RESPONSE, DecryptionResponse)
 
 
 @dataclass(frozen=True, slots=True)
