@@ -23,7 +23,12 @@ from nacl._sodium import ffi as _ffi
 from nacl._sodium import lib as _lib
 
 from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError
-from e2evote.groups.base import Element, Scalar, random_scalar, scalar_checked, scalar_from_bytes_checked
+from e2evote.groups.base import (
+    Element,
+    FrozenElement,
+    GroupScalars,
+    Scalar,
+)
 from e2evote.groups.parallel import map_shared
 
 __all__ = ["Ed25519Group", "Ed25519Element", "ED25519"]
@@ -95,20 +100,11 @@ def _validate(data: bytes) -> str | None:
     return None
 
 
-class Ed25519Element:
-    """A point of the order-l subgroup of edwards25519, held in its canonical 32-byte encoding."""
+class Ed25519Element(FrozenElement["Ed25519Group", bytes]):
+    """A point of the order-l subgroup of edwards25519, held in its canonical 32-byte encoding;
+    build one with ``Ed25519Group.element()``."""
 
-    __slots__ = ("group", "value")
-
-    group: Ed25519Group
-    value: bytes
-
-    def __init__(self, group: Ed25519Group, value: bytes) -> None:  # unchecked: use group.element()
-        object.__setattr__(self, "group", group)
-        object.__setattr__(self, "value", value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Ed25519Element is immutable")
+    __slots__ = ()
 
     def _v(self, other: Any) -> bytes:
         if not isinstance(other, Ed25519Element):
@@ -172,7 +168,7 @@ class _Ed25519FixedBase:
         return self.base.group.pow_exp_list(self.base, exponents)
 
 
-class Ed25519Group:
+class Ed25519Group(GroupScalars):
     """edwards25519's prime-order subgroup, order l = 2^252 + 27742317777372353535851937790883648493."""
 
     __slots__ = ("_gen", "_one")
@@ -343,18 +339,6 @@ class Ed25519Group:
             raise ValueError("ed25519: l is not prime")
         if _smul_var(_le(self.q - 1), _BASE) != _sub(_IDENTITY, _BASE):
             raise ValueError("ed25519: base point does not have order l")
-
-    def scalar(self, value: int) -> Scalar:
-        return scalar_checked(self, value)
-
-    def scalar_from_bytes(self, data: bytes) -> Scalar:
-        return scalar_from_bytes_checked(self, data)
-
-    def scalar_reduce(self, value: int) -> Scalar:
-        return Scalar(self, mpz(value) % self.q)
-
-    def random_scalar(self) -> Scalar:
-        return random_scalar(self)
 
 
 ED25519 = Ed25519Group()

@@ -17,29 +17,18 @@ from gmpy2 import mpz
 from e2evote.errors import EncodingError, GroupMismatchError, InvalidElementError
 from e2evote.groups.base import (
     Element,
+    FrozenElement,
+    GroupScalars,
     Scalar,
-    random_scalar,
-    scalar_checked,
-    scalar_from_bytes_checked,
 )
 
 __all__ = ["ModPGroup", "ModPElement", "ModPFixedBase", "STANDARD", "TEST"]
 
 
-class ModPElement:
-    """An element of the order-q subgroup Z_p^r (EG 2.0 §3.1)."""
+class ModPElement(FrozenElement["ModPGroup", mpz]):
+    """An element of the order-q subgroup Z_p^r (EG 2.0 §3.1); build one with ``ModPGroup.element()``."""
 
-    __slots__ = ("group", "value")
-
-    group: ModPGroup
-    value: mpz
-
-    def __init__(self, group: ModPGroup, value: mpz) -> None:  # unchecked: use ModPGroup.element()
-        object.__setattr__(self, "group", group)
-        object.__setattr__(self, "value", value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("ModPElement is immutable")
+    __slots__ = ()
 
     def _v(self, other: Any) -> mpz:
         if not isinstance(other, ModPElement):
@@ -166,7 +155,7 @@ def _multi_exp_small(xs: Sequence[mpz], exps: Sequence[int], p: mpz, bits: int) 
 _SHARED_W = 4  # digit width of pow_shared (measured best of 3, 4, 5 for 2-3 exponents of 256 bits)
 
 
-class ModPGroup:
+class ModPGroup(GroupScalars):
     """The order-q subgroup of Z_p^* with generator g (EG 2.0 §3.1)."""
 
     __slots__ = (
@@ -414,20 +403,6 @@ class ModPGroup:
             raise ValueError(f"{self.name}: p - 1 != q r or q | r")
         if not 1 < self.g < self.p or gmpy2.powmod(self.g, self.q, self.p) != 1:
             raise ValueError(f"{self.name}: g is not of order q")
-
-    # ---- scalars -----------------------------------------------------------------------------------
-
-    def scalar(self, value: int) -> Scalar:
-        return scalar_checked(self, value)
-
-    def scalar_from_bytes(self, data: bytes) -> Scalar:
-        return scalar_from_bytes_checked(self, data)
-
-    def scalar_reduce(self, value: int) -> Scalar:
-        return Scalar(self, mpz(value) % self.q)
-
-    def random_scalar(self) -> Scalar:
-        return random_scalar(self)
 
 
 # EG 2.0 §3.1.1 standard baseline parameters
