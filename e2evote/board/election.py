@@ -12,7 +12,8 @@ The board (e2evote.board) is generic over the election; this module binds it to 
   close voting, the counted ballots and their encrypted tally (eq. 62), publish the tally;
 * :func:`export_record` — a sealed native record (specs/07-record.md) made from the board: the
   counted ballots (the §6.3 counted set), the challenged ballots, the tally parts if given, and the
-  whole log as the ``ext/board.msgpack`` extension (§12.3), which the verifier re-checks (B1, B4);
+  whole log as the ``ext/board.msgpack`` extension with its event files ``ext/board/`` (§12.3),
+  which the verifier re-checks (B1, B4); :func:`iter_board_events` reads the log back in chunks;
 * :func:`load_election` — the election context and guardian keys from a native record or an
   election directory.
 
@@ -35,8 +36,8 @@ from e2evote.board.errors import BoardStateError
 from e2evote.board.events import BoardSetup, Event, EventKind
 from e2evote.board.signing import BoardKey, Receipt, SignedTreeHead
 from e2evote.board.storage import Storage
-from e2evote.board.verify import CountedBallot, counted_set
-from e2evote.encoding import pack, unpack
+from e2evote.board.verify import CountedBallot, CountedTracker, counted_set
+from e2evote.encoding import MAX_OBJECT_BYTES, pack, unpack
 from e2evote.errors import (
     E2EVoteError,
     EncodingError,
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BOARD_EXTENSION",
     "BOARD_EXTENSION_FORMAT",
+    "BOARD_EXTENSION_FORMAT_V1",
+    "MAX_EVENTS_PER_FILE",
+    "MAX_EVENT_FILE_BYTES",
     "ELECTION_BINDING_FORMAT",
     "REPLAY_TAG",
     "MAX_BALLOT_BYTES",
@@ -74,14 +78,25 @@ __all__ = [
     "decode_ballot",
     "decode_board_extension",
     "encode_board_extension",
+    "event_file_name",
     "export_record",
+    "iter_board_events",
     "load_election",
+    "read_event_file",
     "replay_key",
 ]
 
 BOARD_EXTENSION: Final = "board"
 """name of the record extension holding the log: ``ext/board.msgpack``"""
-BOARD_EXTENSION_FORMAT: Final = "e2evote-board-ext-v1"
+BOARD_EXTENSION_FORMAT: Final = "e2evote-board-ext-v2"
+"""the format :func:`export_record` writes: events streamed into ``ext/board/events-NNNNNN.msgpack``"""
+BOARD_EXTENSION_FORMAT_V1: Final = "e2evote-board-ext-v1"
+"""the older format, every event inline in ``ext/board.msgpack`` (still read)"""
+MAX_EVENTS_PER_FILE: Final = 4096
+"""at most this many events per v2 event file"""
+MAX_EVENT_FILE_BYTES: Final = 40 * 1024 * 1024
+"""a v2 event file is closed before its events pass this size (one event is at most 16 MiB, so a
+file stays under the 64 MiB msgpack bound of the record reader)"""
 ELECTION_BINDING_FORMAT: Final = "e2evote-board-election-v1"
 REPLAY_TAG: Final = b"E2EVOTE-BOARD-BALLOT-REPLAY-v1"
 MAX_BALLOT_BYTES: Final = 4 * 1024 * 1024
@@ -482,14 +497,20 @@ def _ballots_of(
 
 @dataclass(frozen=True, slots=True)
 class BoardExtension:
-    """The tree of ``ext/board.msgpack`` (§12.3)::
+    """The tree of ``ext/board.msgpack`` (§12.3), in one of two formats::
 
-        {format: "e2evote-board-ext-v1", public_key: bin32, sth: bin, credentials: bin | nil,
-         events: [bin, …], checkpoints: [bin, …]}
+        v1 {format: "e2evote-board-ext-v1", public_key: bin32, sth: bin, credentials: bin | nil,
+            events: [bin, …], checkpoints: [bin, …]}
+        v2 {format: "e2evote-board-ext-v2", public_key: bin32, sth: bin, credentials: bin | nil,
+            events: n, event_files: [name, …], checkpoints: [bin, …]}
 
-    ``sth`` is the tree head of the whole log (§4.1 msgpack), ``events`` every event in log order,
-    ``credentials`` the public credential list (§5.2) if the setup commits to one, ``checkpoints``
-    earlier signed tree heads worth re-checking (the one made by the close event, B1.K).
+    ``sth`` is the tree head of the whole log (§4.1 msgpack), ``credentials`` the public credential
+    list (§5.2) if the setup commits to one, ``checkpoints`` earlier signed tree heads worth
+    re-checking (the one made by the close event, B1.K). v1 carries every event inline (``events``);
+    v2 (written by :func:`export_record`) streams them: ``event_files`` names the files
+    ``ext/board/events-NNNNNN.msgpack`` (each a list of at most :data:`MAX_EVENTS_PER_FILE` raw events,
+    in log order) and ``event_count`` their total, so no file grows with the log (§12.3).
+    ``event_files is None`` means v1. Read the events with :func:`iter_board_events`.
     """
 
     public_key: bytes
@@ -497,34 +518,61 @@ class BoardExtension:
     credentials: CredentialList | None
     events: tuple[bytes, ...]
     checkpoints: tuple[SignedTreeHead, ...] = ()
+    event_files: tuple[str, ...] | None = None
+    event_count: int = 0
 
     def __repr__(self) -> str:
-        return f"BoardExtension(tree_size={self.sth.tree_size}, events=<{len(self.events)}>)"
+        n = len(self.events) if self.event_files is None else self.event_count
+        return f"BoardExtension(tree_size={self.sth.tree_size}, events=<{n}>)"
+
+
+def event_file_name(i: int) -> str:
+    """The name of the ``i``-th event file (v2), relative to ``ext/board/``."""
+    return f"events-{i:06d}.msgpack"
 
 
 def encode_board_extension(ext: BoardExtension) -> dict[str, Any]:
-    """The ``ext/board.msgpack`` tree."""
-    return {
-        "format": BOARD_EXTENSION_FORMAT,
+    """The ``ext/board.msgpack`` tree (v1 if ``ext.event_files is None``, else v2)."""
+    common = {
         "public_key": ext.public_key,
         "sth": ext.sth.to_bytes(),
         "credentials": None if ext.credentials is None else ext.credentials.to_bytes(),
-        "events": list(ext.events),
         "checkpoints": [c.to_bytes() for c in ext.checkpoints],
+    }
+    if ext.event_files is None:
+        return {"format": BOARD_EXTENSION_FORMAT_V1, **common, "events": list(ext.events)}
+    return {
+        "format": BOARD_EXTENSION_FORMAT,
+        **common,
+        "events": ext.event_count,
+        "event_files": list(ext.event_files),
     }
 
 
 def decode_board_extension(tree: Any) -> BoardExtension:
-    """Strict inverse of :func:`encode_board_extension`; raises :class:`EncodingError`."""
-    f = codec.fields(
-        tree, {"format", "public_key", "sth", "credentials", "events", "checkpoints"}, "ext/board"
-    )
-    if f["format"] != BOARD_EXTENSION_FORMAT:
+    """Strict inverse of :func:`encode_board_extension` (v1 or v2); raises :class:`EncodingError`."""
+    fmt = tree.get("format") if isinstance(tree, dict) else None
+    keys = {"format", "public_key", "sth", "credentials", "events", "checkpoints"}
+    if fmt == BOARD_EXTENSION_FORMAT:
+        keys.add("event_files")
+    f = codec.fields(tree, keys, "ext/board")
+    if f["format"] not in (BOARD_EXTENSION_FORMAT, BOARD_EXTENSION_FORMAT_V1):
         raise EncodingError(f"ext/board: unknown format {f['format']!r}")
     events = f["events"]
     checkpoints = f["checkpoints"]
-    if not isinstance(events, list) or not all(isinstance(e, bytes) for e in events):
-        raise EncodingError("ext/board: events must be a list of byte strings")
+    files: tuple[str, ...] | None = None
+    count = 0
+    if f["format"] == BOARD_EXTENSION_FORMAT_V1:
+        if not isinstance(events, list) or not all(isinstance(e, bytes) for e in events):
+            raise EncodingError("ext/board: events must be a list of byte strings")
+        events = tuple(events)
+    else:
+        if isinstance(events, bool) or not isinstance(events, int) or not 0 <= events < 2**53:
+            raise EncodingError("ext/board: events must be the number of events")
+        names = f["event_files"]
+        if not isinstance(names, list) or names != [event_file_name(i) for i in range(len(names))]:
+            raise EncodingError("ext/board: event_files must be events-000000.msgpack, … in order")
+        files, count, events = tuple(names), events, ()
     if not isinstance(checkpoints, list) or not all(isinstance(c, bytes) for c in checkpoints):
         raise EncodingError("ext/board: checkpoints must be a list of byte strings")
     creds = f["credentials"]
@@ -532,13 +580,69 @@ def decode_board_extension(tree: Any) -> BoardExtension:
         public_key=codec._bytes(f["public_key"], "ext/board public_key", 32),
         sth=SignedTreeHead.from_bytes(codec._bytes(f["sth"], "ext/board sth", max_len=512)),
         credentials=None if creds is None else CredentialList.from_bytes(codec._bytes(creds, "credentials")),
-        events=tuple(events),
+        events=events,
         checkpoints=tuple(SignedTreeHead.from_bytes(c) for c in checkpoints),
+        event_files=files,
+        event_count=count,
     )
 
 
-def _log_of(source: Board | Storage) -> tuple[SignedTreeHead, CredentialList | None, list[bytes], Storage]:
-    """The latest tree head, the credential list and every event up to it, from a board or storage."""
+def read_event_file(path: Path) -> list[bytes]:
+    """The raw events of one v2 event file: a non-empty msgpack list of at most
+    :data:`MAX_EVENTS_PER_FILE` byte strings. Raises :class:`EncodingError` (also for a file that
+    cannot be read, naming it, so that the verifier reports B1.A)."""
+    where = f"ext/{BOARD_EXTENSION}/{path.name}"
+    try:
+        if path.stat().st_size > MAX_OBJECT_BYTES:
+            raise EncodingError(f"{where}: larger than {MAX_OBJECT_BYTES} bytes")
+        items = unpack(path.read_bytes())
+    except OSError as exc:
+        raise EncodingError(f"{where}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    except EncodingError as exc:
+        raise EncodingError(f"{where}: {exc}") from None
+    if (
+        not isinstance(items, list)
+        or not 0 < len(items) <= MAX_EVENTS_PER_FILE
+        or not all(isinstance(e, bytes) for e in items)
+    ):
+        raise EncodingError(f"{where}: must be a list of 1 to {MAX_EVENTS_PER_FILE} byte strings")
+    return items
+
+
+def iter_board_events(ext: BoardExtension, record_dir: str | os.PathLike[str]) -> Iterator[bytes]:
+    """The log's raw events in order: v1 from the extension itself, v2 from its event files in
+    ``record_dir/ext/board/``, read one file at a time (memory bounded by one file, §12.3).
+
+    Each call starts a fresh pass. A missing or malformed file, or a total other than the stated
+    count, raises :class:`EncodingError` when reached. The files' integrity is the record's (R1).
+    """
+    if ext.event_files is None:
+        yield from ext.events
+        return
+    base = Path(record_dir) / "ext" / BOARD_EXTENSION
+    n = 0
+    for name in ext.event_files:
+        items = read_event_file(base / name)
+        n += len(items)
+        if n > ext.event_count:
+            raise EncodingError(f"ext/board: the event files hold more than the stated {ext.event_count}")
+        yield from items
+        del items
+    if n != ext.event_count:
+        raise EncodingError(f"ext/board: the event files hold {n} events, {ext.event_count} stated")
+
+
+def _iter_log(storage: Storage, size: int, *, page: int = 1024) -> Iterator[bytes]:
+    """Events ``0 <= i < size`` from storage, read ``page`` at a time."""
+    for start in range(0, size, page):
+        chunk = storage.events(start, min(start + page, size))
+        if len(chunk) != min(page, size - start):
+            raise BoardStateError("corrupt", "log has a gap")
+        yield from chunk
+
+
+def _log_of(source: Board | Storage) -> tuple[SignedTreeHead, CredentialList | None, Storage]:
+    """The latest tree head and the credential list of a board or storage, and the storage."""
     from e2evote.board.board import CREDENTIALS_META
 
     storage = source.storage if isinstance(source, Board) else source
@@ -548,13 +652,7 @@ def _log_of(source: Board | Storage) -> tuple[SignedTreeHead, CredentialList | N
     sth = SignedTreeHead.from_bytes(head.sth)
     raw_creds = storage.get_meta(CREDENTIALS_META)
     creds = None if raw_creds is None else CredentialList.from_bytes(raw_creds)
-    events: list[bytes] = []
-    for start in range(0, sth.tree_size, 1024):
-        chunk = storage.events(start, min(start + 1024, sth.tree_size))
-        if len(chunk) != min(1024, sth.tree_size - start):
-            raise BoardStateError("corrupt", "log has a gap")
-        events.extend(chunk)
-    return sth, creds, events, storage
+    return sth, creds, storage
 
 
 def export_record(
@@ -570,6 +668,7 @@ def export_record(
     outcomes: Mapping[str, Mapping[str, Any]] | None = None,
     checkpoints: Sequence[SignedTreeHead] | None = None,
     chunk_size: int = 500,
+    events_per_file: int = MAX_EVENTS_PER_FILE,
 ) -> bytes:
     """Write a sealed native record of the election on ``board`` (specs/08-board.md §12.3); its root.
 
@@ -577,21 +676,52 @@ def export_record(
     ``challenged``), interleaved in log order, byte for byte as logged. The encrypted tally is the
     product of the counted ballots (``encrypted_tally``, if given, must equal it); ``tally`` is its
     decryption (without it a record with cast ballots is a *pre-tally* record: R2.C). ``challenged``
-    opens the challenged ballots (V12-V14). ``ext/board.msgpack`` holds the whole log, its tree head,
-    the board key, the credential list and ``checkpoints`` (default: the tree head made by the close
-    event). ``board`` may be a :class:`Board` or a bare :class:`Storage` (no signing key needed).
+    opens the challenged ballots (V12-V14). ``ext/board.msgpack`` (format v2) holds the log's tree
+    head, the board key, the credential list and ``checkpoints`` (default: the tree head made by
+    the close event); the events go to ``ext/board/events-NNNNNN.msgpack``, ``events_per_file`` each
+    (fewer if a file would pass :data:`MAX_EVENT_FILE_BYTES`). ``board`` may be a :class:`Board`
+    or a bare :class:`Storage` (no signing key needed).
+
+    The log is streamed from storage twice (the counted set, then the record), never held whole.
     """
-    sth, creds, raws, storage = _log_of(board)
-    if not raws:
+    if not 0 < events_per_file <= MAX_EVENTS_PER_FILE:
+        raise ValueError(f"events_per_file must be 1..{MAX_EVENTS_PER_FILE}")
+    sth, creds, storage = _log_of(board)
+    if sth.tree_size == 0:
         raise BoardStateError("no_board", "the log is empty")
-    events = [Event.from_bytes(r) for r in raws]
-    setup = BoardSetup.from_bytes(events[0].payload)
+    setup = BoardSetup.from_bytes(Event.from_bytes(storage.events(0, 1)[0]).payload)
     _check_binding(setup, ctx)
-    counted = {c.index for c in counted_set(events)}
-    spoiled = {ev.ref for ev in events if ev.kind is EventKind.CHALLENGE}
+    tracker = CountedTracker()
+    close: int | None = None
+    for raw in _iter_log(storage, sth.tree_size):  # pass 1: the counted set (compact)
+        ev = Event.from_bytes(raw)
+        tracker.add(ev)
+        if ev.kind is EventKind.CLOSE and close is None:
+            close = ev.index
+    counted = {c.index for c in tracker.result()}
+    spoiled = tracker.challenged
     writer = RecordWriter(out_dir, ctx, guardians, chunk_size=chunk_size)
     acc = TallyAccumulator(ctx)
-    for ev in events:
+    files: list[str] = []
+    batch: list[bytes] = []
+    batch_bytes = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_bytes
+        if batch:
+            name = event_file_name(len(files))
+            writer.add_extension_file(BOARD_EXTENSION, name, pack(batch))
+            files.append(name)
+            batch, batch_bytes = [], 0
+
+    for raw in _iter_log(storage, sth.tree_size):  # pass 2: ballots and event files
+        if batch and batch_bytes + len(raw) > MAX_EVENT_FILE_BYTES:
+            flush()
+        batch.append(raw)
+        batch_bytes += len(raw)
+        if len(batch) >= events_per_file:
+            flush()
+        ev = Event.from_bytes(raw)
         if ev.kind is not EventKind.BALLOT:
             continue
         if ev.index in counted:
@@ -600,6 +730,7 @@ def export_record(
             acc.add(ballot)
         elif ev.code in spoiled:
             writer.add_ballot(decode_ballot(ctx, ev.payload)[0].with_state(BallotState.CHALLENGED))
+    flush()
     computed = acc.result()
     given = None if encrypted_tally is None else codec.enc_encrypted_tally(encrypted_tally)
     if given is not None and given != codec.enc_encrypted_tally(computed):
@@ -613,10 +744,17 @@ def export_record(
     if outcomes:
         writer.set_outcomes(outcomes)
     if checkpoints is None:
-        close = next((ev.index for ev in events if ev.kind is EventKind.CLOSE), None)
         raw_cp = None if close is None else storage.get_sth(close + 1)
         checkpoints = [] if raw_cp is None else [SignedTreeHead.from_bytes(raw_cp)]
-    ext = BoardExtension(setup.board_public_key, sth, creds, tuple(raws), tuple(checkpoints))
+    ext = BoardExtension(
+        setup.board_public_key,
+        sth,
+        creds,
+        (),
+        tuple(checkpoints),
+        event_files=tuple(files),
+        event_count=sth.tree_size,
+    )
     writer.set_extension(BOARD_EXTENSION, encode_board_extension(ext))
     return writer.seal()
 

@@ -1,8 +1,9 @@
 """A voter's board receipt checked against an exported election record (specs/08-board.md §12.6).
 
 The receipt (§4.2) is what the board signed when it acknowledged the ballot; the record (specs/07,
-§12.3) carries the board's whole log in ``ext/board.msgpack``. :func:`check_receipt_against_record`
-runs, each on its own so that every failure is named:
+§12.3) carries the board's whole log in ``ext/board.msgpack`` (v1) or its event files (v2), which
+are streamed once: B1 and everything B2.E-B2.G need are gathered in that one pass.
+:func:`check_receipt_against_record` runs, each on its own so that every failure is named:
 
 * **B2.A-B2.D** the receipt itself (signature, tree-head signature, tree size, audit path) under the
   board key — the one the voter supplies, else the record's;
@@ -23,16 +24,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from e2evote.board.election import BOARD_EXTENSION, BoardExtension, ballot_bytes, decode_board_extension
+from e2evote.board.election import (
+    BOARD_EXTENSION,
+    BoardExtension,
+    ballot_bytes,
+    decode_board_extension,
+    iter_board_events,
+)
 from e2evote.board.events import Event, EventKind
-from e2evote.board.merkle import MemoryTree, leaf_hash, verify_inclusion
+from e2evote.board.merkle import leaf_hash, verify_inclusion
 from e2evote.board.signing import Receipt, ed25519_verify
-from e2evote.board.verify import LogSummary, counted_set, verify_log
+from e2evote.board.verify import LogSummary, LogVerifier
 from e2evote.errors import E2EVoteError, EncodingError, RecordError, VerificationError
 from e2evote.protocol.ballot import BallotState, EncryptedBallot
 from e2evote.record.model import ElectionRecord, RecordIssue
@@ -199,41 +206,79 @@ def _receipt_steps(receipt: Receipt, key: bytes, board_id: str | None) -> list[R
     return [a, b, c, d]
 
 
-def _log_step(ext: BoardExtension, key: bytes) -> tuple[ReceiptStep, LogSummary | None]:
-    """B1.A-B1.J on the record's log (no ballot validator)."""
+@dataclass(slots=True)
+class _Seen:
+    """What B2.E-B2.G need from the log, gathered while B1 streams it: the event at the receipt's
+    leaf index (raw and decoded) and the first ballot event with the receipt's code."""
+
+    leaf_index: int
+    code: bytes
+    raw_leaf: bytes | None = None
+    leaf: Event | None = None
+    ballot: Event | None = None
+
+
+def _log_step(
+    ext: BoardExtension, key: bytes, record: ElectionRecord, receipt: Receipt
+) -> tuple[ReceiptStep, LogSummary | None, LogVerifier, _Seen]:
+    """B1.A-B1.J on the record's log (no ballot validator), streamed (v1 or v2 event files)."""
+    seen = _Seen(receipt.leaf_index, receipt.confirmation_code)
+    events = iter_board_events(ext, record.path or ".")
+    current: list[bytes] = []
+
+    def feed() -> Iterator[bytes]:
+        for raw in events:
+            current[:] = [raw]
+            yield raw
+
+    def observe(ev: Event) -> None:
+        if ev.index == seen.leaf_index:
+            seen.raw_leaf, seen.leaf = current[0], ev
+        if seen.ballot is None and ev.kind is EventKind.BALLOT and ev.code == seen.code:
+            seen.ballot = ev
+
+    lv = LogVerifier(
+        ext.sth,
+        key,
+        credentials=ext.credentials,
+        prefix_sizes=[receipt.sth.tree_size],
+        on_event=observe,
+    )
     try:
-        summary = verify_log(ext.events, ext.sth, key, credentials=ext.credentials)
+        for raw in feed():
+            lv.add(raw)
+        summary = lv.finish()
     except VerificationError as exc:
-        return ReceiptStep(exc.step, False, f"{exc.obj}: {exc.detail}"), None
+        return ReceiptStep(exc.step, False, f"{exc.obj}: {exc.detail}"), None, lv, seen
     except E2EVoteError as exc:
-        return ReceiptStep("B1.A", False, str(exc)), None
+        return ReceiptStep("B1.A", False, str(exc)), None, lv, seen
     detail = (
         f"{summary.tree_size} events of board {summary.setup.board_id!r} under its signed tree head "
         f"(root {summary.root_hash.hex()[:16]}…)"
     )
-    return ReceiptStep("B1", True, detail), summary
+    return ReceiptStep("B1", True, detail), summary, lv, seen
 
 
-def _leaf_step(receipt: Receipt, events: Sequence[bytes], decoded: Sequence[Event]) -> ReceiptStep:
+def _leaf_step(receipt: Receipt, size: int, seen: _Seen) -> ReceiptStep:
     """B2.E: event ``leaf_index`` of the record's log is the receipted ballot."""
     i = receipt.leaf_index
-    if i >= len(events):
-        return ReceiptStep("B2.E", False, f"the record's log has only {len(events)} events, no event {i}")
-    if leaf_hash(events[i]) != receipt.leaf_hash:
+    if i >= size or seen.raw_leaf is None or seen.leaf is None:
+        return ReceiptStep("B2.E", False, f"the record's log has only {size} events, no event {i}")
+    if leaf_hash(seen.raw_leaf) != receipt.leaf_hash:
         return ReceiptStep("B2.E", False, f"event {i} of the record's log is not the receipted one")
-    ev = decoded[i]
+    ev = seen.leaf
     if ev.kind is not EventKind.BALLOT or ev.code != receipt.confirmation_code:
         return ReceiptStep("B2.E", False, f"event {i} is not a ballot with the receipt's confirmation code")
     return ReceiptStep("B2.E", True, f"event {i} of the record's log is this ballot")
 
 
-def _prefix_step(receipt: Receipt, tree: MemoryTree) -> ReceiptStep:
+def _prefix_step(receipt: Receipt, lv: LogVerifier) -> ReceiptStep:
     """B2.F: the record's log extends the receipt's tree head (no fork, no rewritten history)."""
     size = receipt.sth.tree_size
-    if size > len(tree):
-        detail = f"the receipt's tree head covers {size} events, the record's log has {len(tree)}"
+    if size > lv.size:
+        detail = f"the receipt's tree head covers {size} events, the record's log has {lv.size}"
         return ReceiptStep("B2.F", False, detail)
-    if tree.root(size) != receipt.sth.root_hash:
+    if lv.prefix_root(size) != receipt.sth.root_hash:
         detail = (
             f"the root of the log's first {size} events is not the receipt's: the board forked or rewrote it"
         )
@@ -254,7 +299,7 @@ def _record_copies(record: ElectionRecord, code: bytes) -> tuple[list[EncryptedB
 
 
 def _fate_step(
-    record: ElectionRecord, ballot: Event, decoded: Sequence[Event]
+    record: ElectionRecord, ballot: Event, summary: LogSummary, challenged: set[bytes]
 ) -> tuple[ReceiptStep, BallotFate, int | None]:
     """B2.G: counted, challenged or superseded on the log, and the record agrees."""
     assert ballot.code is not None
@@ -282,9 +327,9 @@ def _fate_step(
             )
         return ReceiptStep("B2.G", ok, detail), fate, None
 
-    if any(ev.kind is EventKind.CHALLENGE and ev.ref == ballot.code for ev in decoded):
+    if ballot.code in challenged:
         return listed(BallotFate.CHALLENGED, BallotState.CHALLENGED)
-    counted = counted_set(decoded)
+    counted = summary.counted
     if any(c.index == ballot.index for c in counted):
         return listed(BallotFate.COUNTED, BallotState.CAST)
     cred = None if ballot.auth is None else ballot.auth.credential
@@ -337,7 +382,7 @@ def check_receipt_against_record(
     key = ext.public_key if public_key is None else public_key
     if key != ext.public_key:
         warnings.append("the record's ext/board names another board public key")
-    log, summary = _log_step(ext, key)
+    log, summary, lv, seen = _log_step(ext, key, record, receipt)
     if summary is None:
         steps = (
             *_receipt_steps(receipt, key, None),
@@ -347,17 +392,15 @@ def check_receipt_against_record(
         return ReceiptCheck(receipt, key, key_source, None, steps, None, None, tuple(warnings))
     if not summary.closed:
         warnings.append("voting is not closed in this record: the ballot's fate may still change")
-    decoded = [Event.from_bytes(raw) for raw in ext.events]  # verified by B1
-    leaf = _leaf_step(receipt, ext.events, decoded)
-    prefix = _prefix_step(receipt, MemoryTree(leaf_hash(raw) for raw in ext.events))
-    code = receipt.confirmation_code
-    ballot = next((ev for ev in decoded if ev.kind is EventKind.BALLOT and ev.code == code), None)
+    leaf = _leaf_step(receipt, lv.size, seen)
+    prefix = _prefix_step(receipt, lv)
+    ballot = seen.ballot
     fate: BallotFate | None = None
     superseded_by: int | None = None
     if ballot is None:
         fate_step = ReceiptStep("B2.G", False, "no ballot with this confirmation code in the record's log")
     else:
-        fate_step, fate, superseded_by = _fate_step(record, ballot, decoded)
+        fate_step, fate, superseded_by = _fate_step(record, ballot, summary, lv.challenged)
         if ballot.index != receipt.leaf_index:
             detail = f"{fate_step.detail} (found by its code, not at the receipt's leaf index)"
             fate_step = dataclasses.replace(fate_step, detail=detail)

@@ -6,7 +6,9 @@ if the credential extension is on, the credential list, re-runs steps B1.A-B1.K.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import hashlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Final
 
@@ -17,7 +19,7 @@ from e2evote.board.codec import MAX_EVENT_BYTES, expect_array, expect_bytes, exp
 from e2evote.board.credentials import BallotSubmission, CredentialList
 from e2evote.board.errors import PhaseViolation
 from e2evote.board.events import PHASE, BoardSetup, Event, EventKind
-from e2evote.board.merkle import MemoryTree, leaf_hash, verify_consistency
+from e2evote.board.merkle import EMPTY_ROOT, frontier_root, leaf_hash, node_hash, verify_consistency
 from e2evote.board.signing import SignedTreeHead
 from e2evote.errors import E2EVoteError, EncodingError, VerificationError
 from e2evote.hashing import EXT
@@ -25,7 +27,9 @@ from e2evote.hashing import EXT
 __all__ = [
     "RECORD_VERSION",
     "CountedBallot",
+    "CountedTracker",
     "LogSummary",
+    "LogVerifier",
     "BoardRecord",
     "counted_set",
     "verify_log",
@@ -60,44 +64,272 @@ class LogSummary:
     counted: tuple[CountedBallot, ...]
 
 
+class CountedTracker:
+    """The counted set (§6.3) of a log fed one event at a time, with compact per-ballot state.
+
+    Per ballot it keeps the log index and a small credential number (arrays of machine integers)
+    and a reference to the confirmation code; per credential one dict entry; per challenge the code.
+    No payload is kept, so a national log's counted set fits in memory (specs/08-board.md §12.4).
+    """
+
+    __slots__ = ("_indices", "_creds", "_codes", "_cred_ids", "_credentials", "challenged")
+
+    def __init__(self) -> None:
+        self._indices = array("q")
+        self._creds = array("q")  # -1: anonymous ballot
+        self._codes: list[bytes] = []
+        self._cred_ids: dict[bytes, int] = {}
+        self._credentials: list[bytes] = []
+        self.challenged: set[bytes] = set()
+
+    def add(self, ev: Event) -> None:
+        """Account for one event (only ballots and challenges matter)."""
+        if ev.kind is EventKind.BALLOT:
+            assert ev.code is not None
+            cred = -1
+            if ev.auth is not None:
+                cred = self._cred_ids.setdefault(ev.auth.credential, len(self._credentials))
+                if cred == len(self._credentials):
+                    self._credentials.append(ev.auth.credential)
+            self._indices.append(ev.index)
+            self._creds.append(cred)
+            self._codes.append(ev.code)
+        elif ev.kind is EventKind.CHALLENGE:
+            assert ev.ref is not None
+            self.challenged.add(ev.ref)
+
+    def result(self) -> tuple[CountedBallot, ...]:
+        """The counted ballots in log order: unchallenged, and the last such of each credential."""
+        seen: set[int] = set()
+        out: list[CountedBallot] = []
+        for i in range(len(self._indices) - 1, -1, -1):
+            code = self._codes[i]
+            if code in self.challenged:
+                continue
+            cred = self._creds[i]
+            if cred >= 0:
+                if cred in seen:
+                    continue
+                seen.add(cred)
+            out.append(CountedBallot(self._indices[i], code, None if cred < 0 else self._credentials[cred]))
+        out.reverse()
+        return tuple(out)
+
+
 def counted_set(events: Iterable[Event]) -> tuple[CountedBallot, ...]:
     """The counted ballots (§6.3), in log order.
 
     A ballot counts unless it is challenged; with voter credentials, only the *last* unchallenged
     ballot of each credential counts (re-voting). Ballots after ``close`` cannot exist (B1.D).
     """
-    ballots: list[Event] = []
-    challenged: set[bytes] = set()
+    tracker = CountedTracker()
     for ev in events:
-        if ev.kind is EventKind.BALLOT:
-            ballots.append(ev)
-        elif ev.kind is EventKind.CHALLENGE:
-            assert ev.ref is not None
-            challenged.add(ev.ref)
-    last: dict[bytes, Event] = {}
-    anonymous: list[Event] = []
-    for ev in ballots:
-        assert ev.code is not None
-        if ev.code in challenged:
-            continue
-        if ev.auth is None:
-            anonymous.append(ev)
-        else:
-            last[ev.auth.credential] = ev
-    chosen = sorted([*anonymous, *last.values()], key=lambda e: e.index)
-    out: list[CountedBallot] = []
-    for ev in chosen:
-        assert ev.code is not None
-        out.append(CountedBallot(ev.index, ev.code, None if ev.auth is None else ev.auth.credential))
-    return tuple(out)
+        tracker.add(ev)
+    return tracker.result()
 
 
 def _fail(step: str, obj: str, detail: str) -> VerificationError:
     return VerificationError(step, obj, detail)
 
 
+class LogVerifier:
+    """Steps B1.A-B1.J over a log fed one raw event at a time (specs/08-board.md §10, §12.4).
+
+    Memory does not grow with the events themselves: the Merkle root is computed on a frontier
+    (O(log n) hashes), and what the log's rules need per ballot is kept compact (code -> index,
+    payload and replay-key fingerprints, the counted-set tracker). The failure reported is the one
+    the step order of §10 names first, exactly as if the steps ran one after the other over the
+    whole log: B1.A/B1.B raise at once (they come first), the first B1.C, B1.D and B1.F-B1.H
+    failures are kept and raised by :meth:`finish` in step order, before B1.I and B1.J.
+
+    ``prefix_sizes``: tree sizes whose roots to remember (:meth:`prefix_root`) for B1.K.
+    ``on_event``: called with every decoded event in log order (cross-checks in the same pass).
+    """
+
+    def __init__(
+        self,
+        sth: SignedTreeHead,
+        public_key: bytes,
+        *,
+        credentials: CredentialList | None = None,
+        validator: BallotValidator | None = None,
+        board_id: str | None = None,
+        election_hash: bytes | None = None,
+        prefix_sizes: Iterable[int] = (),
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.sth = sth
+        self.public_key = public_key
+        self.credentials = credentials
+        self.validator = validator
+        self.board_id = board_id
+        self.election_hash = election_hash
+        self.on_event = on_event
+        self.size = 0
+        self._frontier: list[bytes] = []
+        self._last_ts = 0
+        self._wanted = frozenset(prefix_sizes)
+        self._prefix: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in self._wanted else {}
+        self.setup: BoardSetup | None = None
+        self._deferred_c: VerificationError | None = None
+        self._deferred_d: VerificationError | None = None
+        self._deferred_e: VerificationError | None = None
+        self._deferred_fh: VerificationError | None = None
+        self._phase = -1
+        self.codes: dict[bytes, int] = {}
+        """confirmation code -> log index of its ballot"""
+        self._replay: dict[bytes, int] = {}
+        self._payloads: dict[bytes, int] = {}  # SHA-256 of the ballot bytes -> log index
+        self.tracker = CountedTracker()
+        self.ballots = 0
+
+    @property
+    def challenged(self) -> set[bytes]:
+        """The confirmation codes challenged so far."""
+        return self.tracker.challenged
+
+    def prefix_root(self, size: int) -> bytes | None:
+        """The root of the first ``size`` events, if ``size`` was asked for and reached."""
+        return self._prefix.get(size)
+
+    def add(self, raw: bytes) -> None:
+        """Check the next event; raises :class:`VerificationError` for B1.A/B1.B at once."""
+        i = self.size
+        try:
+            ev = Event.from_bytes(raw)  # B1.A
+        except EncodingError as exc:
+            raise _fail("B1.A", f"event {i}", str(exc)) from None
+        if ev.index != i:  # B1.B
+            raise _fail("B1.B", f"event {i}", f"carries index {ev.index}")
+        if i and ev.timestamp_ms < self._last_ts:
+            raise _fail("B1.B", f"event {i}", "timestamp goes backwards")
+        self._last_ts = ev.timestamp_ms
+        h = leaf_hash(raw)
+        index = i
+        while index & 1:
+            h = node_hash(self._frontier.pop(), h)
+            index >>= 1
+        self._frontier.append(h)
+        self.size = i + 1
+        if self.size in self._wanted:
+            self._prefix[self.size] = frontier_root(self._frontier)
+        if i == 0:
+            self._setup(ev)
+        if self._deferred_d is None:  # B1.D
+            try:
+                check_phase(ev.index, self._phase, ev.kind)
+            except PhaseViolation as exc:
+                self._deferred_d = _fail("B1.D", f"event {ev.index}", exc.detail)
+            self._phase = max(self._phase, PHASE[ev.kind])
+        if self.setup is not None and self._deferred_e is None and self._deferred_fh is None:
+            try:
+                self._ballot_rules(ev, self.setup)
+            except VerificationError as exc:
+                self._deferred_fh = exc
+        if self.on_event is not None:
+            self.on_event(ev)
+
+    def _setup(self, first: Event) -> None:
+        """B1.C (kept for :meth:`finish`) and B1.E, from event 0."""
+        if first.kind is not EventKind.SETUP:
+            self._deferred_c = _fail("B1.C", "event 0", "the first event is not the setup event")
+            return
+        try:
+            setup = BoardSetup.from_bytes(first.payload)
+        except EncodingError as exc:
+            self._deferred_c = _fail("B1.C", "event 0", f"setup payload: {exc}")
+            return
+        if setup.board_public_key != self.public_key:
+            self._deferred_c = _fail("B1.C", "event 0", "setup names a different board public key")
+        elif self.board_id is not None and setup.board_id != self.board_id:
+            self._deferred_c = _fail("B1.C", "event 0", f"board id {setup.board_id!r} != {self.board_id!r}")
+        elif self.election_hash is not None and setup.election_hash != self.election_hash:
+            self._deferred_c = _fail("B1.C", "event 0", "setup names a different election hash")
+        if setup.credential_list_hash is not None:
+            if self.credentials is None:
+                self._deferred_e = _fail(
+                    "B1.E", "credential list", "the setup commits to a credential list; supply it"
+                )
+            elif self.credentials.hash() != setup.credential_list_hash:
+                self._deferred_e = _fail("B1.E", "credential list", "hash differs from the setup commitment")
+        elif self.credentials is not None:
+            self._deferred_e = _fail("B1.E", "credential list", "the setup commits to no credential list")
+        self.setup = setup
+
+    def _ballot_rules(self, ev: Event, setup: BoardSetup) -> None:
+        """B1.F-B1.H for one event."""
+        if ev.kind is EventKind.BALLOT:
+            self.ballots += 1
+            assert ev.code is not None
+            where = f"ballot event {ev.index}"
+            if setup.credentials_required:  # B1.F
+                assert self.credentials is not None
+                if ev.auth is None:
+                    raise _fail("B1.F", where, "ballot carries no credential signature")
+                if ev.auth.credential not in self.credentials:
+                    raise _fail("B1.F", where, "credential is not on the credential list")
+                sub = BallotSubmission(ev.payload, ev.auth.credential, ev.auth.signature)
+                if not sub.signature_valid(setup.election_hash):
+                    raise _fail("B1.F", where, "credential signature does not verify")
+            elif ev.auth is not None:
+                raise _fail("B1.F", where, "credential signature on a board without credentials")
+            if ev.code in self.codes:  # B1.G
+                raise _fail("B1.G", where, f"confirmation code already used by event {self.codes[ev.code]}")
+            self.codes[ev.code] = ev.index
+            fingerprint = hashlib.sha256(ev.payload).digest()
+            if fingerprint in self._payloads:
+                raise _fail("B1.G", where, f"same ballot bytes as event {self._payloads[fingerprint]}")
+            self._payloads[fingerprint] = ev.index
+            if self.validator is not None:
+                try:
+                    info = self.validator(ev.payload)
+                except E2EVoteError as exc:
+                    raise _fail("B1.G", where, f"invalid ballot: {exc}") from None
+                if info.confirmation_code != ev.code:
+                    raise _fail("B1.G", where, "confirmation code does not match the ballot")
+                if info.replay_key in self._replay:
+                    raise _fail("B1.G", where, f"replay of event {self._replay[info.replay_key]}")
+                self._replay[info.replay_key] = ev.index
+        elif ev.kind is EventKind.CHALLENGE:  # B1.H
+            assert ev.ref is not None
+            where = f"challenge event {ev.index}"
+            if ev.ref not in self.codes:
+                raise _fail("B1.H", where, "challenges no earlier ballot")
+            if ev.ref in self.tracker.challenged:
+                raise _fail("B1.H", where, "ballot challenged twice")
+        self.tracker.add(ev)
+
+    def finish(self) -> LogSummary:
+        """The remaining steps in order (B1.C, B1.D, B1.E, B1.F-B1.H, B1.I, B1.J); the summary."""
+        if self.size == 0:
+            raise _fail("B1.A", "log", "the log is empty")
+        for deferred in (self._deferred_c, self._deferred_d, self._deferred_e, self._deferred_fh):
+            if deferred is not None:
+                raise deferred
+        setup = self.setup
+        assert setup is not None
+        sth = self.sth
+        sth.verify(self.public_key, step="B1.I", board_id=setup.board_id)
+        if sth.tree_size != self.size:
+            raise _fail("B1.J", "signed tree head", f"covers {sth.tree_size} events, the log has {self.size}")
+        root = frontier_root(self._frontier)
+        if sth.root_hash != root:
+            raise _fail("B1.J", "signed tree head", "root hash differs from the recomputed Merkle root")
+        if sth.timestamp_ms < self._last_ts:
+            raise _fail("B1.J", "signed tree head", "tree head is older than the last event")
+        return LogSummary(
+            setup=setup,
+            tree_size=sth.tree_size,
+            root_hash=root,
+            ballots=self.ballots,
+            challenged=len(self.tracker.challenged),
+            closed=self._phase >= PHASE[EventKind.CLOSE],
+            counted=self.tracker.result(),
+        )
+
+
 def verify_log(
-    events: Sequence[bytes],
+    events: Iterable[bytes],
     sth: SignedTreeHead,
     public_key: bytes,
     *,
@@ -109,121 +341,30 @@ def verify_log(
 ) -> LogSummary:
     """Re-check a whole log against a signed tree head (steps B1.A-B1.K of specs/08-board.md).
 
-    ``events`` are the raw event bytes in log order; ``public_key`` is the board key obtained out of
-    band; ``credentials`` is the public credential list (required iff the setup commits to one);
+    ``events`` are the raw event bytes in log order, any iterable (read once, not kept: a
+    :class:`LogVerifier` pass); ``public_key`` is the board key obtained out of band;
+    ``credentials`` is the public credential list (required iff the setup commits to one);
     ``validator`` (optional) re-validates every ballot and recomputes its confirmation code;
     ``previous_sths`` are older (tree head, consistency proof to ``sth``) pairs a voter or monitor
     kept, checked with B1.K. Raises :class:`VerificationError`; returns a :class:`LogSummary`.
     """
-    if not events:
-        raise _fail("B1.A", "log", "the log is empty")
-    decoded: list[Event] = []
-    tree = MemoryTree()
-    for i, raw in enumerate(events):
-        try:
-            ev = Event.from_bytes(raw)  # B1.A
-        except EncodingError as exc:
-            raise _fail("B1.A", f"event {i}", str(exc)) from None
-        if ev.index != i:  # B1.B
-            raise _fail("B1.B", f"event {i}", f"carries index {ev.index}")
-        if decoded and ev.timestamp_ms < decoded[-1].timestamp_ms:
-            raise _fail("B1.B", f"event {i}", "timestamp goes backwards")
-        decoded.append(ev)
-        tree.append(leaf_hash(raw))
-
-    # B1.C setup
-    first = decoded[0]
-    if first.kind is not EventKind.SETUP:
-        raise _fail("B1.C", "event 0", "the first event is not the setup event")
-    try:
-        setup = BoardSetup.from_bytes(first.payload)
-    except EncodingError as exc:
-        raise _fail("B1.C", "event 0", f"setup payload: {exc}") from None
-    if setup.board_public_key != public_key:
-        raise _fail("B1.C", "event 0", "setup names a different board public key")
-    if board_id is not None and setup.board_id != board_id:
-        raise _fail("B1.C", "event 0", f"board id {setup.board_id!r} != {board_id!r}")
-    if election_hash is not None and setup.election_hash != election_hash:
-        raise _fail("B1.C", "event 0", "setup names a different election hash")
-
-    # B1.D ordering of kinds
-    phase = -1
-    for ev in decoded:
-        try:
-            check_phase(ev.index, phase, ev.kind)
-        except PhaseViolation as exc:
-            raise _fail("B1.D", f"event {ev.index}", exc.detail) from None
-        phase = max(phase, PHASE[ev.kind])
-
-    # B1.E credential list
-    if setup.credential_list_hash is not None:
-        if credentials is None:
-            raise _fail("B1.E", "credential list", "the setup commits to a credential list; supply it")
-        if credentials.hash() != setup.credential_list_hash:
-            raise _fail("B1.E", "credential list", "hash differs from the setup commitment")
-    elif credentials is not None:
-        raise _fail("B1.E", "credential list", "the setup commits to no credential list")
-
-    # B1.F-B1.H ballots and challenges
-    codes: dict[bytes, int] = {}
-    replay: dict[bytes, int] = {}
-    payloads: dict[bytes, int] = {}
-    challenged: set[bytes] = set()
-    n_ballots = 0
-    for ev in decoded:
-        if ev.kind is EventKind.BALLOT:
-            n_ballots += 1
-            assert ev.code is not None
-            where = f"ballot event {ev.index}"
-            if setup.credentials_required:  # B1.F
-                assert credentials is not None
-                if ev.auth is None:
-                    raise _fail("B1.F", where, "ballot carries no credential signature")
-                if ev.auth.credential not in credentials:
-                    raise _fail("B1.F", where, "credential is not on the credential list")
-                sub = BallotSubmission(ev.payload, ev.auth.credential, ev.auth.signature)
-                if not sub.signature_valid(setup.election_hash):
-                    raise _fail("B1.F", where, "credential signature does not verify")
-            elif ev.auth is not None:
-                raise _fail("B1.F", where, "credential signature on a board without credentials")
-            if ev.code in codes:  # B1.G
-                raise _fail("B1.G", where, f"confirmation code already used by event {codes[ev.code]}")
-            codes[ev.code] = ev.index
-            if ev.payload in payloads:
-                raise _fail("B1.G", where, f"same ballot bytes as event {payloads[ev.payload]}")
-            payloads[ev.payload] = ev.index
-            if validator is not None:
-                try:
-                    info = validator(ev.payload)
-                except E2EVoteError as exc:
-                    raise _fail("B1.G", where, f"invalid ballot: {exc}") from None
-                if info.confirmation_code != ev.code:
-                    raise _fail("B1.G", where, "confirmation code does not match the ballot")
-                if info.replay_key in replay:
-                    raise _fail("B1.G", where, f"replay of event {replay[info.replay_key]}")
-                replay[info.replay_key] = ev.index
-        elif ev.kind is EventKind.CHALLENGE:  # B1.H
-            assert ev.ref is not None
-            where = f"challenge event {ev.index}"
-            if ev.ref not in codes:
-                raise _fail("B1.H", where, "challenges no earlier ballot")
-            if ev.ref in challenged:
-                raise _fail("B1.H", where, "ballot challenged twice")
-            challenged.add(ev.ref)
-
-    # B1.I tree head signature; B1.J tree head matches the log
-    sth.verify(public_key, step="B1.I", board_id=setup.board_id)
-    if sth.tree_size != len(decoded):
-        raise _fail("B1.J", "signed tree head", f"covers {sth.tree_size} events, the log has {len(decoded)}")
-    root = tree.root()
-    if sth.root_hash != root:
-        raise _fail("B1.J", "signed tree head", "root hash differs from the recomputed Merkle root")
-    if sth.timestamp_ms < decoded[-1].timestamp_ms:
-        raise _fail("B1.J", "signed tree head", "tree head is older than the last event")
+    previous = list(previous_sths)
+    lv = LogVerifier(
+        sth,
+        public_key,
+        credentials=credentials,
+        validator=validator,
+        board_id=board_id,
+        election_hash=election_hash,
+        prefix_sizes=[old.tree_size for old, _ in previous],
+    )
+    for raw in events:
+        lv.add(raw)
+    summary = lv.finish()
 
     # B1.K older tree heads (kept by voters/monitors) are prefixes of this log
-    for old, proof in previous_sths:
-        old.verify(public_key, step="B1.K", board_id=setup.board_id)
+    for old, proof in previous:
+        old.verify(public_key, step="B1.K", board_id=summary.setup.board_id)
         verify_consistency(
             old.tree_size,
             sth.tree_size,
@@ -233,18 +374,9 @@ def verify_log(
             step="B1.K",
             obj=f"tree head of size {old.tree_size}",
         )
-        if old.tree_size <= len(decoded) and tree.root(old.tree_size) != old.root_hash:
+        if old.tree_size <= lv.size and lv.prefix_root(old.tree_size) != old.root_hash:
             raise _fail("B1.K", f"tree head of size {old.tree_size}", "not a prefix of this log")
-
-    return LogSummary(
-        setup=setup,
-        tree_size=sth.tree_size,
-        root_hash=root,
-        ballots=n_ballots,
-        challenged=len(challenged),
-        closed=phase >= PHASE[EventKind.CLOSE],
-        counted=counted_set(decoded),
-    )
+    return summary
 
 
 # ---------------------------------------------------------------------------------------- record file

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,9 +147,18 @@ class RecordWriter:
     def set_extension(self, name: str, tree: Any) -> None:
         """An e2evote extension object (e.g. precinct subtotals), stored as ext/<name>.msgpack and
         handed to the verifier's extension steps undecoded (specs/07-record.md §Extensions)."""
-        if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 64:
-            raise RecordError(f"bad extension name {name!r}")
+        _check_ext_name(name)
         _atomic_write(self.dir / "ext" / f"{name}.msgpack", pack(tree))
+
+    def add_extension_file(self, name: str, filename: str, data: bytes) -> None:
+        """A companion file of extension ``name``, stored as ext/<name>/<filename>: authenticated by
+        RECORD.msgpack like every file but not loaded by :func:`read_record` — the extension's
+        checker reads it from the record directory when it needs it, so a large extension (the board
+        log, specs/08-board.md §12.3) is written and read in bounded chunks (specs/07-record.md)."""
+        _check_ext_name(name)
+        if not _EXT_FILE.fullmatch(filename):
+            raise RecordError(f"bad extension file name {filename!r}")
+        _atomic_write(self.dir / "ext" / name / filename, data)
 
     def seal(self) -> bytes:
         """Flush ballots and write RECORD.msgpack; returns the record root."""
@@ -164,6 +174,14 @@ class RecordWriter:
             pack({"format": RECORD_FORMAT, "files": [[p, d] for p, d in files], "root": root}),
         )
         return root
+
+
+_EXT_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
+
+
+def _check_ext_name(name: str) -> None:
+    if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 64:
+        raise RecordError(f"bad extension name {name!r}")
 
 
 def _listing(directory: Path) -> list[str]:
@@ -352,8 +370,11 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         except EncodingError as exc:
             issues.append(RecordIssue("R2.A", "outcomes.msgpack", str(exc)))
     extensions: dict[str, Any] = {}
+    # only top-level ext/<name>.msgpack are extensions; ext/<name>/… are their companion files
     for path in sorted(p for p in present if p.startswith("ext/") and p.endswith(".msgpack")):
         name = path[len("ext/") : -len(".msgpack")]
+        if "/" in name:
+            continue
         try:
             extensions[name] = unpack(_read(d / path))
         except EncodingError as exc:
@@ -400,6 +421,11 @@ def write_record(
         w.set_outcomes(record.outcomes)
     for name, tree in record.extensions.items():
         w.set_extension(name, tree)
+        companions = Path(record.path or ".") / "ext" / name
+        if record.path is not None and companions.is_dir():  # e.g. the board log's event files
+            for f in sorted(companions.iterdir()):
+                if f.is_file() and _EXT_FILE.fullmatch(f.name):
+                    w.add_extension_file(name, f.name, _read(f))
     return w.seal()
 
 

@@ -1,15 +1,18 @@
 """Verification of the ``board`` record extension: the bulletin-board log behind the record
 (specs/08-board.md §12.4, steps B1 and B4).
 
-``ext/board.msgpack`` (e2evote.board.election.BoardExtension) holds the whole log, its signed tree
-head, the board key, the credential list and checkpoints. The checker
+``ext/board.msgpack`` (e2evote.board.election.BoardExtension) holds the log's signed tree head, the
+board key, the credential list and checkpoints, and the events themselves (format v1) or the names
+of the event files ``ext/board/events-NNNNNN.msgpack`` (v2), which are read one at a time. The
+checker streams the log once (memory independent of the number of events, §12.4) and
 
 * re-verifies the log (B1.A-B1.J, e2evote.board.verify_log): strict events, indices and timestamps,
   the setup event, the ordering rule, credential list and signatures, unique confirmation codes and
   replay keys, challenges, the tree-head signature and the recomputed Merkle root; every ballot on
   the log is valid (B1.G with the EG 2.0 ballot validator — ballots that the record does not carry,
   e.g. ones superseded by a re-vote, are checked here in full; the record's own ballots by V5-V7);
-* checks each checkpoint tree head (B1.K): signature, and equal to the recomputed root of its prefix;
+* checks each checkpoint tree head (B1.K): signature, and equal to the root of its prefix (the
+  prefix roots are taken from the Merkle frontier as the stream reaches those sizes);
 * cross-checks the record with the log (B4.B-B4.F): the setup binds the record's election, the
   record's cast ballots are exactly the log's counted set (§6.3), every record ballot is byte for
   byte the logged ballot, the challenged ballots are the log's challenged ballots, and a tally is
@@ -19,7 +22,6 @@ head, the board key, the credential list and checkpoints. The checker
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from e2evote.board.board import BallotInfo
 from e2evote.board.election import (
@@ -28,11 +30,11 @@ from e2evote.board.election import (
     ballot_bytes,
     ballot_validator,
     decode_board_extension,
+    iter_board_events,
     replay_key,
 )
 from e2evote.board.events import Event, EventKind
-from e2evote.board.merkle import MemoryTree, leaf_hash
-from e2evote.board.verify import LogSummary, verify_log
+from e2evote.board.verify import LogSummary, LogVerifier
 from e2evote.encoding import pack, unpack
 from e2evote.errors import E2EVoteError, EncodingError, VerificationError
 from e2evote.protocol.ballot import BallotState
@@ -58,8 +60,30 @@ def _light_info(payload: bytes) -> BallotInfo:
     return BallotInfo(confirmation_code=code, replay_key=replay_key(tree))
 
 
+class _Pass:
+    """What B4 needs from the log, gathered while B1 streams it (one pass, compact state): the
+    SHA-256 of each logged ballot whose code the record carries, and the tally events' verdicts."""
+
+    def __init__(self, wanted: set[bytes], expected_tally: bytes | None) -> None:
+        self.wanted = wanted
+        self.expected_tally = expected_tally
+        self.digests: dict[bytes, bytes] = {}
+        self.tallies: list[tuple[int, bool]] = []  # (index, equals the record's encrypted tally)
+
+    def __call__(self, ev: Event) -> None:
+        if ev.kind is EventKind.BALLOT:
+            if ev.code in self.wanted and ev.code not in self.digests:
+                self.digests[ev.code] = hashlib.sha256(ev.payload).digest()
+        elif ev.kind is EventKind.TALLY:
+            self.tallies.append((ev.index, ev.payload == self.expected_tally))
+
+
 def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) -> None:
-    """Steps B1 (the log) and B4 (record vs log) of specs/08-board.md §10, §12.4."""
+    """Steps B1 (the log) and B4 (record vs log) of specs/08-board.md §10, §12.4.
+
+    The log (v1 inline or v2 event files) is streamed once; memory holds the per-ballot state the
+    log's rules need (codes, fingerprints, the counted set), never the events themselves.
+    """
     report.checked("B1")
     try:
         ext = decode_board_extension(record.extensions[BOARD_EXTENSION])
@@ -84,18 +108,29 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
             return _light_info(payload)
         return full(payload)
 
-    # B1.A-B1.J the whole log
+    expected: bytes | None = None
+    if record.encrypted_tally is not None:
+        expected = pack(codec.enc_encrypted_tally(record.encrypted_tally))
+    gathered = _Pass({code for _, code, _, _ in recorded}, expected)
+    # B1.A-B1.J the whole log, streamed
+    lv = LogVerifier(
+        ext.sth,
+        ext.public_key,
+        credentials=ext.credentials,
+        validator=validate,
+        prefix_sizes=[cp.tree_size for cp in ext.checkpoints],
+        on_event=gathered,
+    )
     try:
-        summary = verify_log(
-            ext.events, ext.sth, ext.public_key, credentials=ext.credentials, validator=validate
-        )
+        for raw in iter_board_events(ext, record.path or "."):
+            lv.add(raw)
+        summary = lv.finish()
     except VerificationError as exc:
         report.fail(exc.step, exc.obj, exc.detail)
         return
     except E2EVoteError as exc:
         report.fail("B1.A", _OBJ, str(exc))
         return
-    events = [Event.from_bytes(raw) for raw in ext.events]  # verified above
     report.summary["board"] = {
         "board_id": summary.setup.board_id,
         "public_key": ext.public_key.hex(),
@@ -109,22 +144,20 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
     }
 
     # B1.K checkpoints: signed, and the root of a prefix of this log
-    if ext.checkpoints:
-        tree = MemoryTree(leaf_hash(raw) for raw in ext.events)
-        for cp in ext.checkpoints:
-            where = f"checkpoint tree head of size {cp.tree_size}"
-            try:
-                cp.verify(ext.public_key, step="B1.K", board_id=summary.setup.board_id)
-            except VerificationError as exc:
-                report.fail("B1.K", where, exc.detail)
-                continue
-            if cp.tree_size > summary.tree_size or tree.root(cp.tree_size) != cp.root_hash:
-                report.fail("B1.K", where, "not a prefix of this log")
+    for cp in ext.checkpoints:
+        where = f"checkpoint tree head of size {cp.tree_size}"
+        try:
+            cp.verify(ext.public_key, step="B1.K", board_id=summary.setup.board_id)
+        except VerificationError as exc:
+            report.fail("B1.K", where, exc.detail)
+            continue
+        if cp.tree_size > summary.tree_size or lv.prefix_root(cp.tree_size) != cp.root_hash:
+            report.fail("B1.K", where, "not a prefix of this log")
 
     report.checked("B4")
     _binding(record, ctx, summary, report)
-    _ballots(events, summary, recorded, complete, report)
-    _tally(record, events, summary, report)
+    _ballots(lv.codes, lv.challenged, gathered.digests, summary, recorded, complete, report)
+    _tally(record, gathered.tallies, summary, report)
 
 
 def _binding(record: ElectionRecord, ctx: ElectionContext, summary: LogSummary, report: Report) -> None:
@@ -142,15 +175,19 @@ def _binding(record: ElectionRecord, ctx: ElectionContext, summary: LogSummary, 
 
 
 def _ballots(
-    events: list[Event],
+    logged: dict[bytes, int],
+    spoiled: set[bytes],
+    digests: dict[bytes, bytes],
     summary: LogSummary,
     recorded: list[tuple[str, bytes, BallotState, bytes]],
     complete: bool,
     report: Report,
 ) -> None:
-    """B4.C counted set, B4.D bytes, B4.E challenged set."""
-    logged = {ev.code: ev for ev in events if ev.kind is EventKind.BALLOT and ev.code is not None}
-    spoiled = {ev.ref for ev in events if ev.kind is EventKind.CHALLENGE and ev.ref is not None}
+    """B4.C counted set, B4.D bytes, B4.E challenged set.
+
+    ``logged``: confirmation code -> log index of every ballot event; ``spoiled``: the challenged
+    codes; ``digests``: SHA-256 of the logged bytes of each ballot whose code the record carries.
+    """
     counted = [c.confirmation_code for c in summary.counted]
     counted_set = set(counted)
     cast = [code for _, code, state, _ in recorded if state is BallotState.CAST]
@@ -158,30 +195,28 @@ def _ballots(
     report.checked("B4", len(recorded))
     for bid, code, state, digest in recorded:
         obj = f"ballot {bid}"
-        ev = logged.get(code)
-        if ev is None:
+        index = logged.get(code)
+        if index is None:
             step = "B4.C" if state is BallotState.CAST else "B4.E"
             report.fail(step, obj, "not on the board (no ballot event with its confirmation code)")
             continue
-        if hashlib.sha256(ev.payload).digest() != digest:  # B4.D
-            report.fail("B4.D", obj, f"differs from the ballot logged at event {ev.index}")
+        if digests[code] != digest:  # B4.D
+            report.fail("B4.D", obj, f"differs from the ballot logged at event {index}")
         if state is BallotState.CAST and code not in counted_set:
             why = "challenged" if code in spoiled else "superseded by a later ballot of its credential"
-            report.fail("B4.C", obj, f"counted in the record but {why} on the board (event {ev.index})")
+            report.fail("B4.C", obj, f"counted in the record but {why} on the board (event {index})")
         if state is BallotState.CHALLENGED and code not in spoiled:
-            report.fail("B4.E", obj, f"challenged in the record but not on the board (event {ev.index})")
+            report.fail("B4.E", obj, f"challenged in the record but not on the board (event {index})")
     if complete:
         for code in counted:
             if code not in cast_set:
-                ev = logged[code]
                 report.fail(
-                    "B4.C", f"ballot event {ev.index}", "counted on the board but missing from the record"
+                    "B4.C", f"ballot event {logged[code]}", "counted on the board but missing from the record"
                 )
         record_spoiled = {code for _, code, state, _ in recorded if state is BallotState.CHALLENGED}
         for code in sorted(spoiled - record_spoiled):
-            ev = logged[code]
             report.fail(
-                "B4.E", f"ballot event {ev.index}", "challenged on the board but missing from the record"
+                "B4.E", f"ballot event {logged[code]}", "challenged on the board but missing from the record"
             )
         if cast_set == counted_set and len(cast) == len(cast_set) and cast != counted:
             report.fail(
@@ -189,20 +224,19 @@ def _ballots(
             )
 
 
-def _tally(record: ElectionRecord, events: list[Event], summary: LogSummary, report: Report) -> None:
-    """B4.F: a tally only for a closed log; ``tally`` events carry the record's encrypted tally."""
+def _tally(
+    record: ElectionRecord, tallies: list[tuple[int, bool]], summary: LogSummary, report: Report
+) -> None:
+    """B4.F: a tally only for a closed log; ``tally`` events (``(index, equal)`` pairs gathered in
+    the log pass) carry the record's encrypted tally."""
     has_tally = record.encrypted_tally is not None or record.decrypted_tally is not None
     if has_tally and not summary.closed:
         report.fail("B4.F", "tally", "the record has a tally but the board log was never closed")
-    expected: Any = None
-    if record.encrypted_tally is not None:
-        expected = pack(codec.enc_encrypted_tally(record.encrypted_tally))
-    for ev in events:
-        if ev.kind is EventKind.TALLY:
-            if expected is None:
-                report.fail("B4.F", f"tally event {ev.index}", "the record has no encrypted tally")
-            elif ev.payload != expected:
-                report.fail("B4.F", f"tally event {ev.index}", "differs from the record's encrypted tally")
+    for index, equal in tallies:
+        if record.encrypted_tally is None:
+            report.fail("B4.F", f"tally event {index}", "the record has no encrypted tally")
+        elif not equal:
+            report.fail("B4.F", f"tally event {index}", "differs from the record's encrypted tally")
 
 
 EXTENSION_CHECKS[BOARD_EXTENSION] = check_board

@@ -59,6 +59,7 @@ from e2evote.protocol.tally import DecryptedTally, decrypt_tally
 from e2evote.record.native import RECORD_FORMAT, RECORD_INDEX, record_root
 from e2evote.verifier import Report, verify_path
 
+from .boardlog import load_log, store_log
 from .elections import ceremony
 
 with warnings.catch_warnings():  # starlette's TestClient warns about its httpx backend on import
@@ -125,10 +126,8 @@ def reseal(d: Path) -> None:
 
 def edit_log(d: Path, fn: Any) -> None:
     """Apply ``fn(events: list[bytes]) -> list[bytes]`` to the exported log and reseal."""
-    path = d / "ext" / "board.msgpack"
-    ext = decode_board_extension(unpack(path.read_bytes()))
-    ext = dataclasses.replace(ext, events=tuple(fn(list(ext.events))))
-    path.write_bytes(pack(encode_board_extension(ext)))
+    ext, events = load_log(d)
+    store_log(d, ext, fn(events))
     reseal(d)
 
 
@@ -282,7 +281,7 @@ def revote(election: Election, tmp_path_factory: pytest.TempPathFactory) -> tupl
     opened = [ChallengedBallot("c3-1", None, None, decrypt_ballot(ctx, election.pubs, guardians, spoiled[0]))]
     out = tmp / "record"
     eb.export(election.pubs, out, tally=dt, challenged=opened)
-    info = {"first": first, "last": last, "storage": storage, "ctx": ctx}
+    info = {"first": first, "last": last, "storage": storage, "ctx": ctx, "tally": dt, "opened": opened}
     return out, info
 
 
@@ -297,8 +296,7 @@ def test_revote_counts_only_the_last_ballot_and_export_verifies(revote: tuple[Pa
     assert report.summary["cast"] == 4 and report.summary["challenged"] == 1
     assert report.summary["counts"]["A"] == {"a": 1, "b": 1, "c": 2}
     # the superseded ballot is on the log (and verifiable from it) but not in the record's ballots
-    ext = decode_board_extension(unpack((out / "ext" / "board.msgpack").read_bytes()))
-    payloads = {Event.from_bytes(e).payload for e in ext.events}
+    payloads = {Event.from_bytes(e).payload for e in load_log(out)[1]}
     assert ballot_bytes(info["first"]) in payloads
     ids = [t["id"] for c in sorted((out / "ballots").glob("*.msgpack")) for t in unpack(c.read_bytes())]
     assert "c0-1" not in ids and "c0-2" in ids
