@@ -101,6 +101,14 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="largest accepted request")] = (
         1024 * 1024
     ),
+    fresh_seconds: Annotated[
+        float,
+        typer.Option(
+            "--fresh-seconds",
+            min=0,
+            help="while idle, re-sign the tree head with the current time this often (0: never)",
+        ),
+    ] = 60.0,
 ) -> None:
     """Serve the election's board over HTTP (creates the board on first use)."""
     from e2evote.board.http import serve as serve_http
@@ -109,7 +117,7 @@ def serve(
     b = eb.board
     out.print(f"board {b.board_id!r}, public key {b.public_key.hex()}, {b.latest_sth().tree_size} events")
     out.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
-    serve_http(b, host, port, max_body_bytes=max_body_bytes, log_level="warning")
+    serve_http(b, host, port, max_body_bytes=max_body_bytes, fresh_seconds=fresh_seconds, log_level="warning")
 
 
 @app.command()
@@ -119,6 +127,14 @@ def monitor(
     state: Annotated[Path, typer.Option("--state", help="state file kept between runs")],
     public_key: Annotated[str, typer.Option("--public-key", help="the board's public key (hex)")],
     board_id: Annotated[str | None, typer.Option("--board-id", help="expected board id")] = None,
+    max_age: Annotated[
+        float | None,
+        typer.Option(
+            "--max-age",
+            min=0,
+            help="alarm (B3.E stale) if the latest tree head is older than this many seconds",
+        ),
+    ] = None,
 ) -> None:
     """One monitor run (steps B3): exit 0 if the board's tree head is consistent, 1 on an alarm."""
     from e2evote.board.monitor import monitor as run_monitor
@@ -130,7 +146,7 @@ def monitor(
     if len(pk) != 32:
         fail("--public-key must be 32 bytes (64 hex digits)")
     try:
-        report = run_monitor(url, state, pk, board_id=board_id)
+        report = run_monitor(url, state, pk, board_id=board_id, max_age_s=max_age)
     except MonitorAlarm as exc:
         err.print(f"ALARM {exc}", markup=False, highlight=False)
         raise typer.Exit(ALARM_EXIT) from None

@@ -310,6 +310,26 @@ class Board:
         """Append the close event: no ballots or challenges are accepted afterwards."""
         return self.append_event(EventKind.CLOSE, payload)
 
+    def refresh_sth(self, *, min_age_ms: int = 0) -> SignedTreeHead:
+        """Sign a freshness STH (same size and root, current time; §4.1); return the latest STH.
+
+        No event is appended, so an idle board can still show monitors that it is live (B3.E). The
+        ``sths`` table keeps the append's STH of each size (``sth_at``, receipts and checkpoints refer
+        to it); only the head's latest STH and timestamp advance. The timestamp is ``max(now, previous
+        timestamp)``, so it never goes backwards and later events are not older than it (B1.B, B1.J).
+        If the latest STH is younger than ``min_age_ms`` (the board was not idle), nothing is signed.
+        """
+
+        def prepare(head: HeadState) -> HeadState | None:
+            _sth_of(head)  # raises on an empty log
+            now = self._clock()
+            if now - head.timestamp_ms < min_age_ms or now <= head.timestamp_ms:
+                return None  # recent enough, or the clock has not moved past the last head
+            sth = SignedTreeHead.sign(self._key, self.board_id, head.size, now, frontier_root(head.frontier))
+            return HeadState(head.size, head.frontier, now, head.phase, sth.to_bytes())
+
+        return _sth_of(self._storage.refresh(prepare))
+
     # ------------------------------------------------------------------ reads
 
     def latest_sth(self) -> SignedTreeHead:

@@ -442,11 +442,13 @@ class ElectionBoard:
         """Append the encrypted tally as a ``tally`` event (checked against the record: B4.F)."""
         return self.board.append_event(EventKind.TALLY, pack(codec.enc_encrypted_tally(tally)))
 
-    def app(self, *, max_body_bytes: int | None = None) -> Starlette:
-        """The board's Starlette application (specs/08-board.md §8)."""
+    def app(self, *, max_body_bytes: int | None = None, fresh_seconds: float = 0) -> Starlette:
+        """The board's Starlette application (specs/08-board.md §8); ``fresh_seconds``: see create_app."""
         from e2evote.board.http import DEFAULT_MAX_BODY_BYTES, create_app
 
-        return create_app(self.board, max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES)
+        return create_app(
+            self.board, max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES, fresh_seconds=fresh_seconds
+        )
 
     def export(
         self, guardians: Sequence[GuardianPublicKeys], out_dir: str | os.PathLike[str], **kwargs: Any

@@ -7,7 +7,11 @@ traceback ever reaches a client.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from starlette.applications import Starlette
@@ -19,12 +23,22 @@ from starlette.routing import Route
 
 from e2evote.board.board import Board
 from e2evote.board.errors import BoardRejection, MalformedSubmission, NotFound, SubmissionTooLarge
-from e2evote.board.signing import MAX_CODE_SIZE
+from e2evote.board.signing import MAX_CODE_SIZE, SignedTreeHead
 from e2evote.board.verify import record_stream
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "MSGPACK_TYPES", "create_app", "openapi_document", "serve"]
+__all__ = [
+    "DEFAULT_FRESH_SECONDS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "MSGPACK_TYPES",
+    "create_app",
+    "openapi_document",
+    "refresh_idle",
+    "serve",
+]
 
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+DEFAULT_FRESH_SECONDS: Final = 60.0
+_log = logging.getLogger(__name__)
 MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "application/octet-stream")
 _HEX_CODE = re.compile(r"[0-9a-f]{2,128}")
 _UINT = re.compile(r"[0-9]{1,19}")
@@ -61,6 +75,24 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise SubmissionTooLarge("too_large", f"body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def refresh_idle(board: Board, fresh_seconds: float) -> SignedTreeHead:
+    """One step of the serve loop: sign a freshness STH if the latest one is ``fresh_seconds`` old (§4.1).
+
+    A board that appended in the meantime has a recent STH already and signs nothing.
+    """
+    return board.refresh_sth(min_age_ms=int(fresh_seconds * 1000))
+
+
+async def _refresh_loop(board: Board, fresh_seconds: float) -> None:
+    """Keep the latest STH at most about ``fresh_seconds`` old while the server runs (§8)."""
+    while True:
+        await asyncio.sleep(fresh_seconds)
+        try:
+            await run_in_threadpool(refresh_idle, board, fresh_seconds)
+        except Exception:  # e.g. the database is briefly unavailable: try again next time
+            _log.exception("could not sign a freshness tree head")
 
 
 def openapi_document(max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
@@ -136,7 +168,10 @@ def openapi_document(max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, 
                 }
             },
             "/v1/sth": {
-                "get": {"summary": "Latest signed tree head", "responses": {"200": ok(ref("SignedTreeHead"))}}
+                "get": {
+                    "summary": "Latest signed tree head (the last append's, or a later freshness STH)",
+                    "responses": {"200": ok(ref("SignedTreeHead"))},
+                }
             },
             "/v1/sth/{size}": {
                 "get": {
@@ -197,9 +232,28 @@ def openapi_document(max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, 
     }
 
 
-def create_app(board: Board, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
-    """The Starlette application serving ``board`` (specs/08-board.md §8)."""
+def create_app(
+    board: Board, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, fresh_seconds: float = 0
+) -> Starlette:
+    """The Starlette application serving ``board`` (specs/08-board.md §8).
+
+    ``fresh_seconds > 0``: while the app runs (its lifespan), a background task signs a freshness STH
+    whenever the latest one is that old, so ``GET /v1/sth`` shows monitors a live board (B3.E).
+    """
+    if fresh_seconds < 0:
+        raise ValueError("fresh_seconds must be >= 0")
     doc = openapi_document(max_body_bytes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_refresh_loop(board, fresh_seconds)) if fresh_seconds > 0 else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def post_ballot(request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -295,6 +349,7 @@ def create_app(board: Board, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) ->
             Route("/openapi.json", get_openapi, methods=["GET"]),
         ],
         exception_handlers={BoardRejection: on_rejection, HTTPException: on_http, Exception: on_crash},
+        lifespan=lifespan,
     )
 
 
@@ -304,13 +359,17 @@ def serve(
     port: int = 8080,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    fresh_seconds: float = DEFAULT_FRESH_SECONDS,
     log_level: str = "info",
 ) -> None:
-    """Run the API with uvicorn until interrupted (``e2evote board serve`` wraps this)."""
+    """Run the API with uvicorn until interrupted (``e2evote board serve`` wraps this).
+
+    ``fresh_seconds``: refresh the STH of an idle board that often (0: never); see :func:`create_app`.
+    """
     import uvicorn
 
     uvicorn.run(
-        create_app(board, max_body_bytes=max_body_bytes),
+        create_app(board, max_body_bytes=max_body_bytes, fresh_seconds=fresh_seconds),
         host=host,
         port=port,
         log_level=log_level,

@@ -4,6 +4,10 @@ Each run fetches the latest STH, checks its signature, and proves it consistent 
 in ``state_file`` by the previous run; only then is the new STH stored. Any failure raises
 :class:`~e2evote.board.errors.MonitorAlarm` — and leaves the state file untouched, so the evidence (two
 signed, inconsistent heads) is kept.
+
+With ``max_age_s``, a run also alarms when the latest STH is older than that by the monitor's clock
+(B3.E): an idle board re-signs its head periodically (freshness STHs, specs/08-board.md §4.1), so an
+old head means a frozen board or one withholding new events from this monitor.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -70,23 +76,35 @@ def _save_state(state_file: Path, sth: SignedTreeHead) -> None:
         raise
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def monitor(
     source: str | TreeHeadSource,
     state_file: str | os.PathLike[str],
     public_key: bytes,
     *,
     board_id: str | None = None,
+    max_age_s: float | None = None,
+    clock: Callable[[], int] | None = None,
 ) -> MonitorReport:
-    """One monitor run against ``source`` (a board URL, a BoardClient or a Board); steps B3.A-B3.D.
+    """One monitor run against ``source`` (a board URL, a BoardClient or a Board); steps B3.A-B3.E.
 
-    Raises :class:`MonitorAlarm` with ``reason`` ``bad_signature``, ``wrong_board``, ``rollback``,
-    ``fork``, ``time_reversal`` or ``unreachable``.
+    ``max_age_s``: alarm (B3.E, ``stale``) if the latest STH's timestamp is more than that many seconds
+    behind ``clock()`` (milliseconds since the epoch; default the system clock). Without it, B3.E is
+    skipped. Raises :class:`MonitorAlarm` with ``reason`` ``bad_signature``, ``wrong_board``,
+    ``rollback``, ``fork``, ``time_reversal``, ``stale`` or ``unreachable``.
     """
+    if max_age_s is not None and not max_age_s >= 0:
+        raise ValueError("max_age_s must be >= 0")
     if isinstance(source, str):
         from e2evote.board.client import BoardClient
 
         with BoardClient(source) as client:
-            return monitor(client, state_file, public_key, board_id=board_id)
+            return monitor(
+                client, state_file, public_key, board_id=board_id, max_age_s=max_age_s, clock=clock
+            )
     path = Path(state_file)
     previous = load_state(path)
     try:
@@ -129,5 +147,12 @@ def monitor(
             except VerificationError as exc:
                 raise MonitorAlarm("fork", "B3.C", exc.detail) from None
             status = "extended"
+    if max_age_s is not None:  # B3.E, before B3.D: a stale head is not stored
+        now_ms = (clock or _now_ms)()
+        age_ms = now_ms - current.timestamp_ms
+        if age_ms > max_age_s * 1000:
+            raise MonitorAlarm(
+                "stale", "B3.E", f"tree head is {age_ms / 1000:.1f} s old (more than {max_age_s:g} s)"
+            )
     _save_state(path, current)  # B3.D
     return MonitorReport(status, previous, current)

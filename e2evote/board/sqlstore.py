@@ -73,6 +73,7 @@ _INSERT_BALLOT = (
 _INSERT_EVENT = "INSERT INTO events (idx, data) VALUES (?, ?)"
 _INSERT_NODE = "INSERT INTO nodes (k, hash) VALUES (?, ?)"
 _UPDATE_HEAD = "UPDATE head SET size = ?, frontier = ?, ts = ?, phase = ?, sth = ? WHERE id = 1"
+_REFRESH_HEAD = "UPDATE head SET ts = ?, sth = ? WHERE id = 1 AND size = ?"
 _INSERT_STH = "INSERT INTO sths (size, data) VALUES (?, ?)"
 _MARK_CHALLENGED = "UPDATE ballots SET challenged = ? WHERE code = ? AND challenged = ?"
 _SELECT_EVENTS = "SELECT data FROM events WHERE idx >= ? AND idx < ? ORDER BY idx"
@@ -103,6 +104,7 @@ class Connection(Protocol):
 
 
 ConnT = TypeVar("ConnT", bound=Connection)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,20 +271,23 @@ class SQLStorage(ABC, Generic[ConnT]):
         with self._cursor(self._reader()) as cur:
             return _read_head(cur, _HEAD)
 
-    def append(self, prepare: Callable[[WriteTx], PreparedAppend]) -> PreparedAppend:
+    def _in_write_tx(self, body: Callable[[Cursor], T]) -> T:
+        """Run ``body`` in one write transaction of the writer (serialized in-process by the lock)."""
         with self._lock:
             if self._closed:
                 raise BoardStateError("closed", "storage is closed")
             conn = self._get_writer()
             try:
                 with self._transaction(conn) as cur:
-                    prepared = self._write(cur, prepare)
+                    return body(cur)
             except Exception as exc:
                 error = self._translate_error(exc)
                 if error is None:
                     raise
                 raise error from None
-            return prepared
+
+    def append(self, prepare: Callable[[WriteTx], PreparedAppend]) -> PreparedAppend:
+        return self._in_write_tx(lambda cur: self._write(cur, prepare))
 
     def _write(self, cur: Cursor, prepare: Callable[[WriteTx], PreparedAppend]) -> PreparedAppend:
         """The body of :meth:`append`, inside the write transaction (the head row is locked)."""
@@ -309,6 +314,25 @@ class SQLStorage(ABC, Generic[ConnT]):
             if cur.rowcount != 1:
                 raise BoardStateError("corrupt", "challenged ballot vanished")
         return prepared
+
+    def refresh(self, prepare: Callable[[HeadState], HeadState | None]) -> HeadState:
+        return self._in_write_tx(lambda cur: self._write_refresh(cur, prepare))
+
+    def _write_refresh(self, cur: Cursor, prepare: Callable[[HeadState], HeadState | None]) -> HeadState:
+        """The body of :meth:`refresh`: only the head row's timestamp and latest STH may change."""
+        d = self.DIALECT
+        old = _read_head(cur, _HEAD + d.lock_head)
+        new = prepare(old)
+        if new is None:
+            return old
+        if (new.size, new.frontier, new.phase) != (old.size, old.frontier, old.phase) or new.sth is None:
+            raise BoardStateError("corrupt", "a refresh may only change the timestamp and the tree head")
+        if new.timestamp_ms < old.timestamp_ms:
+            raise BoardStateError("corrupt", "a refresh may not move the head's timestamp backwards")
+        cur.execute(d.sql(_REFRESH_HEAD), (new.timestamp_ms, new.sth, old.size))
+        if cur.rowcount != 1:
+            raise BoardStateError("corrupt", "head row vanished")
+        return new
 
     def events(self, start: int, stop: int) -> list[bytes]:
         with self._cursor(self._reader()) as cur:

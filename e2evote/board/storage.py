@@ -6,7 +6,8 @@ threads *and* processes, and an append is durable when ``append`` returns (after
 
 Tables (both backends, created and written by the shared code in :mod:`e2evote.board.sqlstore`):
 
-* ``head``: one row ``(size, frontier, timestamp_ms, phase, sth)`` — the compact range of the tree;
+* ``head``: one row ``(size, frontier, timestamp_ms, phase, sth)`` — the compact range of the tree and
+  the latest STH (an append's, or a later freshness STH of the same size, :meth:`Storage.refresh`);
 * ``events(idx, data)``: canonical event bytes;
 * ``nodes(k, hash)``: every complete perfect subtree, ``k = level << 56 | index``;
 * ``sths(size, data)``: the signed tree head produced by each append;
@@ -130,6 +131,15 @@ class Storage(Protocol):
         """Lock the head, call ``prepare``, write its result and COMMIT; return it.
 
         If ``prepare`` raises, nothing is written and the exception propagates.
+        """
+        ...
+
+    def refresh(self, prepare: Callable[[HeadState], HeadState | None]) -> HeadState:
+        """Lock the head, call ``prepare`` on it and store the head it returns; return the stored head.
+
+        For freshness STHs (specs/08-board.md §4.1): the new head must keep the size, frontier and
+        phase and only change the timestamp and the latest STH; the ``sths`` table (one STH per size,
+        the append's) is not touched. ``prepare`` returning ``None`` writes nothing.
         """
         ...
 

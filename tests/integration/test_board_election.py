@@ -447,13 +447,23 @@ def test_served_board_monitor_export_and_cli(
         # a monitor holding another key raises the alarm: exit 1, one line, B3.A
         r = runner.invoke(app, ["monitor", url, "--state", str(state), "--public-key", "00" * 32])
         assert r.exit_code == 1 and "[B3.A] bad_signature" in r.output and len(r.output.splitlines()) == 1
+        # --max-age (B3.E): a head older than the bound is an alarm, a refreshed one is fine
+        time.sleep(0.02)
+        r = runner.invoke(app, ["monitor", url, "--state", str(state), "--public-key", pk, "--max-age", "0"])
+        assert r.exit_code == 1 and "[B3.E] stale" in r.output, r.output
+        r = runner.invoke(app, ["monitor", url, "--state", str(state), "--public-key", pk, "--max-age", "60"])
+        assert r.exit_code == 0 and r.stdout.startswith("unchanged"), r.output
     eb.close_voting()
     dt = election.decrypt(eb)
+    time.sleep(0.002)
+    fresh = eb.board.refresh_sth()  # the export carries a freshness STH, not the last append's
+    assert fresh != eb.board.sth_at(fresh.tree_size) and fresh == eb.board.latest_sth()
     rec = tmp_path / "record"
     export_record(storage, ctx, election.pubs, rec, tally=dt)  # from the storage alone: no key needed
     report = verify_path(rec)
     assert report.ok, report.failures
     assert report.summary["board"]["counted"] == 4
+    assert decode_board_extension(unpack((rec / "ext" / "board.msgpack").read_bytes())).sth == fresh
 
     # `e2evote board export` of the same board (SQLite only: the CLI opens the database by URL)
     if isinstance(storage, SQLiteStorage):
