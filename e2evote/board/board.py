@@ -42,6 +42,7 @@ __all__ = [
     "BallotLookup",
     "Board",
     "check_phase",
+    "stored_events",
     "CREDENTIALS_META",
 ]
 
@@ -374,11 +375,17 @@ class Board:
     def iter_events(self, stop: int | None = None, *, batch: int = 1024) -> Iterator[bytes]:
         """All raw event bytes up to ``stop`` (default: the size when called), in order."""
         end = self._storage.read_head().size if stop is None else stop
-        for start in range(0, end, batch):
-            chunk = self._storage.events(start, min(start + batch, end))
-            if len(chunk) != min(batch, end - start):
-                raise BoardStateError("corrupt", "log has a gap")
-            yield from chunk
+        return stored_events(self._storage, end, batch=batch)
+
+
+def stored_events(storage: Storage, stop: int, *, batch: int = 1024) -> Iterator[bytes]:
+    """Raw event bytes ``0 <= i < stop`` from ``storage``, read ``batch`` at a time (memory bounded by
+    one batch); a missing event raises :class:`BoardStateError` ``corrupt``."""
+    for start in range(0, stop, batch):
+        chunk = storage.events(start, min(start + batch, stop))
+        if len(chunk) != min(batch, stop - start):
+            raise BoardStateError("corrupt", "log has a gap")
+        yield from chunk
 
 
 def _sth_of(head: HeadState) -> SignedTreeHead:

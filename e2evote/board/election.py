@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from e2evote.board.board import BallotInfo, BallotValidator, Board
+from e2evote.board.board import BallotInfo, BallotValidator, Board, stored_events
 from e2evote.board.credentials import BallotSubmission, CredentialList, VoterCredential
 from e2evote.board.errors import BoardStateError
 from e2evote.board.events import BoardSetup, Event, EventKind
@@ -634,15 +634,6 @@ def iter_board_events(ext: BoardExtension, record_dir: str | os.PathLike[str]) -
         raise EncodingError(f"ext/board: the event files hold {n} events, {ext.event_count} stated")
 
 
-def _iter_log(storage: Storage, size: int, *, page: int = 1024) -> Iterator[bytes]:
-    """Events ``0 <= i < size`` from storage, read ``page`` at a time."""
-    for start in range(0, size, page):
-        chunk = storage.events(start, min(start + page, size))
-        if len(chunk) != min(page, size - start):
-            raise BoardStateError("corrupt", "log has a gap")
-        yield from chunk
-
-
 def _log_of(source: Board | Storage) -> tuple[SignedTreeHead, CredentialList | None, Storage]:
     """The latest tree head and the credential list of a board or storage, and the storage."""
     from e2evote.board.board import CREDENTIALS_META
@@ -695,7 +686,7 @@ def export_record(
     _check_binding(setup, ctx)
     tracker = CountedTracker()
     close: int | None = None
-    for raw in _iter_log(storage, sth.tree_size):  # pass 1: the counted set (compact)
+    for raw in stored_events(storage, sth.tree_size):  # pass 1: the counted set (compact)
         ev = Event.from_bytes(raw)
         tracker.add(ev)
         if ev.kind is EventKind.CLOSE and close is None:
@@ -716,7 +707,7 @@ def export_record(
             files.append(name)
             batch, batch_bytes = [], 0
 
-    for raw in _iter_log(storage, sth.tree_size):  # pass 2: ballots and event files
+    for raw in stored_events(storage, sth.tree_size):  # pass 2: ballots and event files
         if batch and batch_bytes + len(raw) > MAX_EVENT_FILE_BYTES:
             flush()
         batch.append(raw)
