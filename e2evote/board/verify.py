@@ -188,6 +188,11 @@ class LogVerifier:
         """The confirmation codes challenged so far."""
         return self.tracker.challenged
 
+    def payload_index(self, digest: bytes) -> int | None:
+        """The log index of the ballot whose bytes have SHA-256 ``digest``, if any (B1.G keeps the
+        ballots' bytes unique, so a record can compare its own ballots without re-hashing the log)."""
+        return self._payloads.get(digest)
+
     def prefix_root(self, size: int) -> bytes | None:
         """The root of the first ``size`` events, if ``size`` was asked for and reached."""
         return self._prefix.get(size)

@@ -60,22 +60,17 @@ def _light_info(payload: bytes) -> BallotInfo:
     return BallotInfo(confirmation_code=code, replay_key=replay_key(tree))
 
 
-class _Pass:
-    """What B4 needs from the log, gathered while B1 streams it (one pass, compact state): the
-    SHA-256 of each logged ballot whose code the record carries, and the tally events' verdicts."""
+class _Tallies:
+    """What B4.F needs from the log, gathered while B1 streams it: each ``tally`` event's index and
+    whether it carries the record's encrypted tally."""
 
-    def __init__(self, wanted: set[bytes], expected_tally: bytes | None) -> None:
-        self.wanted = wanted
+    def __init__(self, expected_tally: bytes | None) -> None:
         self.expected_tally = expected_tally
-        self.digests: dict[bytes, bytes] = {}
-        self.tallies: list[tuple[int, bool]] = []  # (index, equals the record's encrypted tally)
+        self.found: list[tuple[int, bool]] = []
 
     def __call__(self, ev: Event) -> None:
-        if ev.kind is EventKind.BALLOT:
-            if ev.code in self.wanted and ev.code not in self.digests:
-                self.digests[ev.code] = hashlib.sha256(ev.payload).digest()
-        elif ev.kind is EventKind.TALLY:
-            self.tallies.append((ev.index, ev.payload == self.expected_tally))
+        if ev.kind is EventKind.TALLY:
+            self.found.append((ev.index, ev.payload == self.expected_tally))
 
 
 def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) -> None:
@@ -111,7 +106,7 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
     expected: bytes | None = None
     if record.encrypted_tally is not None:
         expected = pack(codec.enc_encrypted_tally(record.encrypted_tally))
-    gathered = _Pass({code for _, code, _, _ in recorded}, expected)
+    tallies = _Tallies(expected)
     # B1.A-B1.J the whole log, streamed
     lv = LogVerifier(
         ext.sth,
@@ -119,7 +114,7 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
         credentials=ext.credentials,
         validator=validate,
         prefix_sizes=[cp.tree_size for cp in ext.checkpoints],
-        on_event=gathered,
+        on_event=tallies,
     )
     try:
         for raw in iter_board_events(ext, record.path or "."):
@@ -156,8 +151,8 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
 
     report.checked("B4")
     _binding(record, ctx, summary, report)
-    _ballots(lv.codes, lv.challenged, gathered.digests, summary, recorded, complete, report)
-    _tally(record, gathered.tallies, summary, report)
+    _ballots(lv, summary, recorded, complete, report)
+    _tally(record, tallies.found, summary, report)
 
 
 def _binding(record: ElectionRecord, ctx: ElectionContext, summary: LogSummary, report: Report) -> None:
@@ -175,19 +170,16 @@ def _binding(record: ElectionRecord, ctx: ElectionContext, summary: LogSummary, 
 
 
 def _ballots(
-    logged: dict[bytes, int],
-    spoiled: set[bytes],
-    digests: dict[bytes, bytes],
+    lv: LogVerifier,
     summary: LogSummary,
     recorded: list[tuple[str, bytes, BallotState, bytes]],
     complete: bool,
     report: Report,
 ) -> None:
-    """B4.C counted set, B4.D bytes, B4.E challenged set.
-
-    ``logged``: confirmation code -> log index of every ballot event; ``spoiled``: the challenged
-    codes; ``digests``: SHA-256 of the logged bytes of each ballot whose code the record carries.
-    """
+    """B4.C counted set, B4.D bytes, B4.E challenged set, from the log pass ``lv``: its confirmation
+    codes (code -> log index of the ballot), challenged codes and ballot-bytes fingerprints."""
+    logged = lv.codes
+    spoiled = lv.challenged
     counted = [c.confirmation_code for c in summary.counted]
     counted_set = set(counted)
     cast = [code for _, code, state, _ in recorded if state is BallotState.CAST]
@@ -200,7 +192,7 @@ def _ballots(
             step = "B4.C" if state is BallotState.CAST else "B4.E"
             report.fail(step, obj, "not on the board (no ballot event with its confirmation code)")
             continue
-        if digests[code] != digest:  # B4.D
+        if lv.payload_index(digest) != index:  # B4.D: the logged bytes at ``index`` are not these
             report.fail("B4.D", obj, f"differs from the ballot logged at event {index}")
         if state is BallotState.CAST and code not in counted_set:
             why = "challenged" if code in spoiled else "superseded by a later ballot of its credential"
