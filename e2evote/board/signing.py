@@ -43,6 +43,7 @@ __all__ = [
     "Receipt",
     "ed25519_verify",
     "check_board_id",
+    "receipt_failures",
     "verify_receipt",
 ]
 
@@ -338,24 +339,52 @@ class Receipt:
         )
 
 
+def receipt_failures(
+    receipt: Receipt, public_key: bytes, *, board_id: str | None = None
+) -> list[VerificationError | None]:
+    """Steps B2.A-B2.D of specs/08-board.md, each checked on its own (no log needed): one entry per
+    step, in that order, ``None`` where the step holds (a voter's report names every failure)."""
+    sth = receipt.sth
+    a: VerificationError | None = None
+    if board_id is not None and sth.board_id != board_id:
+        a = VerificationError("B2.A", "receipt", f"board id {sth.board_id!r} != {board_id!r}")
+    elif not ed25519_verify(public_key, receipt.signed_bytes(), receipt.signature):
+        a = VerificationError("B2.A", "receipt", "bad board signature")
+    b: VerificationError | None = None
+    try:
+        sth.verify(public_key, step="B2.B")
+    except VerificationError as exc:
+        b = exc
+    c: VerificationError | None = None
+    if sth.tree_size != receipt.leaf_index + 1:
+        c = VerificationError(
+            "B2.C",
+            "receipt",
+            f"tree size {sth.tree_size} != leaf index {receipt.leaf_index} + 1: "
+            "the tree head is not the one that appended the ballot",
+        )
+    d: VerificationError | None = None
+    try:
+        verify_inclusion(
+            receipt.leaf_hash,
+            receipt.leaf_index,
+            sth.tree_size,
+            receipt.audit_path,
+            sth.root_hash,
+            step="B2.D",
+            obj="receipt audit path",
+        )
+    except VerificationError as exc:
+        d = exc
+    return [a, b, c, d]
+
+
 def verify_receipt(receipt: Receipt, public_key: bytes, *, board_id: str | None = None) -> None:
     """Steps B2.A-B2.D of specs/08-board.md: check a receipt on its own (no log needed).
 
-    Raises :class:`VerificationError`; returns ``None`` if the receipt is genuine and self-consistent.
+    Raises the first failing step's :class:`VerificationError`; returns ``None`` if the receipt is
+    genuine and self-consistent.
     """
-    if board_id is not None and receipt.sth.board_id != board_id:
-        raise VerificationError("B2.A", "receipt", f"board id {receipt.sth.board_id!r} != {board_id!r}")
-    if not ed25519_verify(public_key, receipt.signed_bytes(), receipt.signature):
-        raise VerificationError("B2.A", "receipt", "bad board signature")
-    receipt.sth.verify(public_key, step="B2.B")
-    if receipt.sth.tree_size != receipt.leaf_index + 1:
-        raise VerificationError("B2.C", "receipt", "tree head is not the one that appended the ballot")
-    verify_inclusion(
-        receipt.leaf_hash,
-        receipt.leaf_index,
-        receipt.sth.tree_size,
-        receipt.audit_path,
-        receipt.sth.root_hash,
-        step="B2.D",
-        obj="receipt audit path",
-    )
+    for failure in receipt_failures(receipt, public_key, board_id=board_id):
+        if failure is not None:
+            raise failure
