@@ -53,7 +53,7 @@ from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.tally import DecryptedTally, EncryptedTally, TallyAccumulator
 from e2evote.record import codec
 from e2evote.record.model import ChallengedBallot
-from e2evote.record.native import RecordWriter
+from e2evote.record.native import CHUNK_SIZE, RecordWriter
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -660,7 +660,7 @@ def export_record(
     device_closes: Mapping[str, bytes] | None = None,
     outcomes: Mapping[str, Mapping[str, Any]] | None = None,
     checkpoints: Sequence[SignedTreeHead] | None = None,
-    chunk_size: int = 500,
+    chunk_size: int = CHUNK_SIZE,
     events_per_file: int = MAX_EVENTS_PER_FILE,
 ) -> bytes:
     """Write a sealed native record of the election on ``board`` (specs/08-board.md §12.3); its root.

@@ -43,10 +43,13 @@ __all__ = [
     "decode_ballots",
     "write_record",
     "RECORD_FORMAT",
+    "CHUNK_SIZE",
     "is_native_record",
 ]
 
 RECORD_FORMAT = "e2evote-record-v1"
+CHUNK_SIZE = 500
+"""ballots per chunk file unless the writer is told otherwise"""
 RECORD_INDEX = "RECORD.msgpack"
 MAX_FILE = 256 * 1024 * 1024
 
@@ -77,7 +80,7 @@ class RecordWriter:
         ctx: ElectionContext,
         guardians: Sequence[GuardianPublicKeys],
         *,
-        chunk_size: int = 500,
+        chunk_size: int = CHUNK_SIZE,
     ) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -400,7 +403,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
 
 
 def write_record(
-    record: ElectionRecord, directory: str | os.PathLike[str], *, chunk_size: int = 500
+    record: ElectionRecord, directory: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE
 ) -> bytes:
     """Write any loaded record (native or imported) as a sealed native record; returns its root.
 

@@ -38,6 +38,7 @@ from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
 from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, contest_data_statement
 from e2evote.record.model import ElectionRecord, RecordIssue
+from e2evote.record.native import CHUNK_SIZE, is_native_record, read_record
 from e2evote.verifier.report import Report
 
 __all__ = [
@@ -70,8 +71,6 @@ def verify_path(
     ``partial``: the record is published mid-election (before the tally or the openings); the
     parts not yet due are reported as warnings instead of failures (specs/10-verification.md §Phases).
     """
-    from e2evote.record.native import is_native_record, read_record
-
     report = Report(source=str(path))
     try:
         if not os.path.isdir(path):
@@ -143,9 +142,10 @@ def verify_record(
 
 
 def wants_large_tables(record: ElectionRecord) -> bool:
-    """More than ~2000 ballots (native chunks hold up to 500, egk files one): 12-bit fixed-base
-    tables, ~1.5 s to build for g and K, then pay for themselves (specs/02-groups.md §Tables)."""
-    per_file = 500 if record.source == "native" else 1
+    """More than ~2000 ballots (native chunks hold up to CHUNK_SIZE unless written otherwise, egk
+    files one): 12-bit fixed-base tables, ~1.5 s to build for g and K, then pay for themselves
+    (specs/02-groups.md §Tables)."""
+    per_file = CHUNK_SIZE if record.source == "native" else 1
     return len(record.chunks) * per_file > 2000
 
 
