@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from e2evote.board.credentials import BallotSubmission, CredentialList
 from e2evote.board.errors import (
@@ -34,7 +34,7 @@ from e2evote.board.merkle import (
 )
 from e2evote.board.signing import MAX_CODE_SIZE, BoardKey, Receipt, SignedTreeHead
 from e2evote.board.storage import BallotRow, HeadState, PreparedAppend, Storage, WriteTx
-from e2evote.errors import E2EVoteError, EncodingError
+from e2evote.errors import BoardError, E2EVoteError, EncodingError
 
 __all__ = [
     "BallotInfo",
@@ -56,11 +56,15 @@ class BallotInfo:
 
     ``confirmation_code``: the ballot's confirmation code (1-64 bytes; EG 2.0 eq. 58-59);
     ``replay_key``: 1-64 bytes identifying the ballot's ciphertexts/proofs, e.g. a hash of them; two
-    submissions with the same replay key are the same ballot.
+    submissions with the same replay key are the same ballot;
+    ``confirm``: optional, called inside the append's write transaction once the board's own replay
+    and code checks pass; it raises an :class:`~e2evote.errors.E2EVoteError` to refuse the ballot
+    against what other processes appended meanwhile (e.g. the V7.H/V19.E index, §12.1).
     """
 
     confirmation_code: bytes
     replay_key: bytes
+    confirm: Callable[[WriteTx], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if (
@@ -248,6 +252,13 @@ class Board:
                 raise DuplicateBallot("replay", "this ballot is already on the board")
             if tx.ballot_by_code(info.confirmation_code) is not None:
                 raise DuplicateBallot("confirmation_code_collision", "confirmation code already on the board")
+            if info.confirm is not None:
+                try:
+                    info.confirm(tx)
+                except BoardError:
+                    raise
+                except E2EVoteError as exc:
+                    raise InvalidBallot("invalid_ballot", str(exc)) from None
 
         prepared = _append(
             self._storage,

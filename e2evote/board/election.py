@@ -35,7 +35,7 @@ from e2evote.board.credentials import BallotSubmission, CredentialList, VoterCre
 from e2evote.board.errors import BoardStateError
 from e2evote.board.events import BoardSetup, Event, EventKind
 from e2evote.board.signing import BoardKey, Receipt, SignedTreeHead
-from e2evote.board.storage import Storage
+from e2evote.board.storage import Storage, WriteTx
 from e2evote.board.verify import CountedBallot, CountedTracker, counted_set
 from e2evote.encoding import MAX_OBJECT_BYTES, pack, unpack
 from e2evote.errors import (
@@ -202,47 +202,108 @@ class BallotIndex:
 
     A new ballot may reuse neither another ballot's id (V19.E) nor any of its ciphertexts (V7.H); the
     *same* ballot (same replay key) passes, so the board then refuses it as a ``replay`` (§6.1 step 4).
-    Thread-safe. A ballot that passes :meth:`claim` but is then refused by the board keeps its claim;
-    that only blocks copies of that very ballot.
+    Two layers (specs/08-board.md §12.1): *logged* entries, read from the log, and *pending* ones,
+    claimed by this process's validator for a ballot not yet appended. :meth:`claim` checks both;
+    :meth:`confirm`, inside the append's write transaction, first reads what other processes sharing
+    the database appended since, then checks the ballot against the logged layer, which is
+    authoritative. Thread-safe. A pending claim whose ballot is then refused stays; that only blocks
+    copies of that very ballot.
     """
 
-    __slots__ = ("_lock", "_ids", "_alphas")
+    __slots__ = ("_lock", "_ids", "_alphas", "_pending_ids", "_pending_alphas", "_synced")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids: dict[str, bytes] = {}
         self._alphas: dict[bytes, bytes] = {}
+        self._pending_ids: dict[str, bytes] = {}
+        self._pending_alphas: dict[bytes, bytes] = {}
+        self._synced = 0  # events 0 .. _synced - 1 of the log are in the logged layer
 
     def __len__(self) -> int:
+        """The number of logged ballots."""
         return len(self._ids)
 
-    def claim(self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
-        """Check and record a ballot; ``alphas`` are ``(object name, α bytes)``. Raises VerificationError."""
-        with self._lock:
-            prev = self._ids.get(ballot_id)
-            if prev is not None and prev != key:
-                raise VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
-            for name, a in alphas:
-                other = self._alphas.get(a)
-                if other is not None and other != key:
-                    raise VerificationError(
-                        "V7.H", name, "ciphertext copied from a ballot already on the board"
-                    )
-            self._ids[ballot_id] = key
-            for _, a in alphas:
-                self._alphas[a] = key
+    @property
+    def synced(self) -> int:
+        """The size of the log prefix the logged layer holds."""
+        return self._synced
 
-    def add_logged(self, payload: bytes) -> None:
-        """Index a ballot already on the log (no proof checks: the board validated it on submission)."""
+    @staticmethod
+    def _conflict(
+        ids: Mapping[str, bytes],
+        alphas_of: Mapping[bytes, bytes],
+        ballot_id: str,
+        alphas: Sequence[tuple[str, bytes]],
+        key: bytes,
+    ) -> VerificationError | None:
+        prev = ids.get(ballot_id)
+        if prev is not None and prev != key:
+            return VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
+        for name, a in alphas:
+            other = alphas_of.get(a)
+            if other is not None and other != key:
+                return VerificationError("V7.H", name, "ciphertext copied from a ballot already on the board")
+        return None
+
+    def claim(self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
+        """Check a ballot against logged and pending entries, then hold it as pending; ``alphas`` are
+        ``(object name, α bytes)``. Raises VerificationError."""
+        with self._lock:
+            for ids, alphas_of in ((self._ids, self._alphas), (self._pending_ids, self._pending_alphas)):
+                err = self._conflict(ids, alphas_of, ballot_id, alphas, key)
+                if err is not None:
+                    raise err
+            self._pending_ids[ballot_id] = key
+            for _, a in alphas:
+                self._pending_alphas[a] = key
+
+    def confirm(self, tx: WriteTx, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
+        """Inside the append's write transaction: catch up with the log (:meth:`catch_up`), then check
+        the ballot against the logged layer. Raises VerificationError (V19.E, V7.H)."""
+        self.catch_up(tx.head.size, tx.events)
+        with self._lock:
+            err = self._conflict(self._ids, self._alphas, ballot_id, alphas, key)
+        if err is not None:
+            raise err
+
+    def catch_up(self, size: int, read: Callable[[int, int], Sequence[bytes]], batch: int = 1024) -> None:
+        """Log the ballots of events ``synced .. size - 1``, read by ``read(start, stop)`` a batch at a
+        time. Raises BoardStateError("corrupt") if the log itself holds a copy."""
+        with self._lock:
+            while self._synced < size:
+                stop = min(size, self._synced + batch)
+                raws = read(self._synced, stop)
+                if len(raws) != stop - self._synced:
+                    raise BoardStateError("corrupt", f"events {self._synced}..{stop - 1} are missing")
+                for raw in raws:
+                    ev = Event.from_bytes(raw)
+                    if ev.kind is EventKind.BALLOT:
+                        try:
+                            self._log(ev.payload)
+                        except E2EVoteError as exc:
+                            raise BoardStateError("corrupt", f"ballot event {ev.index}: {exc}") from None
+                    self._synced += 1
+
+    def _log(self, payload: bytes) -> None:
+        """Move a logged ballot into the logged layer (no proof checks: the board validated it on
+        submission); its pending entries, if this process claimed it, go."""
         tree = _tree(payload)
         bid = tree.get("id")
         if not isinstance(bid, str):
             raise EncodingError("logged ballot has no id")
-        alphas = []
-        for c in tree["contests"]:
-            for s in c["sel"]:
-                alphas.append((f"ballot {bid}", bytes(s["ct"][0])))
-        self.claim(bid, alphas, replay_key(tree))
+        alphas = [(f"ballot {bid}", bytes(s["ct"][0])) for c in tree["contests"] for s in c["sel"]]
+        key = replay_key(tree)
+        err = self._conflict(self._ids, self._alphas, bid, alphas, key)
+        if err is not None:
+            raise err
+        self._ids[bid] = key
+        if self._pending_ids.get(bid) == key:
+            del self._pending_ids[bid]
+        for _, a in alphas:
+            self._alphas[a] = key
+            if self._pending_alphas.get(a) == key:
+                del self._pending_alphas[a]
 
 
 def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) -> BallotValidator:
@@ -267,6 +328,8 @@ def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) 
                 for sel in ec.selections
             ]
             index.claim(ballot.ballot_id, alphas, key)
+            bid = ballot.ballot_id
+            return BallotInfo(ballot.code, key, confirm=lambda tx: index.confirm(tx, bid, alphas, key))
         return BallotInfo(confirmation_code=ballot.code, replay_key=key)
 
     return validate
@@ -328,8 +391,8 @@ class ElectionBoard:
 
     The setup event names ``H_E`` as the board's election hash (voter credentials sign it, §5.3) and
     carries an :class:`ElectionBinding`. Ballots are checked by :func:`ballot_validator` with a
-    :class:`BallotIndex` rebuilt from the log on :meth:`open` (one index per process: several board
-    processes sharing a PostgreSQL database each check copies only against the log as they opened it).
+    :class:`BallotIndex` rebuilt from the log on :meth:`open` (one index per process; inside each append
+    it catches up with what other board processes sharing the database appended, §12.1).
     """
 
     __slots__ = ("board", "ctx", "index")
@@ -376,13 +439,7 @@ class ElectionBoard:
         index = BallotIndex()
         board = Board(storage, key, ballot_validator(ctx, index=index), clock=clock)
         _check_binding(board.setup, ctx)
-        for raw in board.iter_events():
-            ev = Event.from_bytes(raw)
-            if ev.kind is EventKind.BALLOT:
-                try:
-                    index.add_logged(ev.payload)
-                except E2EVoteError as exc:
-                    raise BoardStateError("corrupt", f"ballot event {ev.index}: {exc}") from None
+        index.catch_up(storage.read_head().size, storage.events)
         return cls(board, ctx, index)
 
     @classmethod

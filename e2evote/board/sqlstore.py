@@ -140,6 +140,11 @@ class Dialect:
         )
 
 
+def _select_events(cur: Cursor, query: str, start: int, stop: int) -> list[bytes]:
+    cur.execute(query, (start, stop))
+    return [bytes(r[0]) for r in cur.fetchall()]
+
+
 def _select_ballot(cur: Cursor, query: str, key: bytes) -> BallotRow | None:
     cur.execute(query, (key,))
     row = cur.fetchone()
@@ -186,6 +191,9 @@ class _Tx:
 
     def ballot_by_replay_key(self, replay_key: bytes) -> BallotRow | None:
         return _select_ballot(self._cur, self._dialect.sql(_SELECT_BY_REPLAY), replay_key)
+
+    def events(self, start: int, stop: int) -> list[bytes]:
+        return _select_events(self._cur, self._dialect.sql(_SELECT_EVENTS), start, stop)
 
 
 class SQLStorage(ABC, Generic[ConnT]):
@@ -336,9 +344,7 @@ class SQLStorage(ABC, Generic[ConnT]):
 
     def events(self, start: int, stop: int) -> list[bytes]:
         with self._cursor(self._reader()) as cur:
-            cur.execute(self.DIALECT.sql(_SELECT_EVENTS), (start, stop))
-            rows = cur.fetchall()
-        return [bytes(r[0]) for r in rows]
+            return _select_events(cur, self.DIALECT.sql(_SELECT_EVENTS), start, stop)
 
     def get_nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
         ks = [node_key(k) for k in keys]

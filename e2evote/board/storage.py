@@ -121,6 +121,11 @@ class WriteTx(Protocol):
 
     def ballot_by_replay_key(self, replay_key: bytes) -> BallotRow | None: ...
 
+    def events(self, start: int, stop: int) -> list[bytes]:
+        """Encoded events ``start <= index < stop`` (``stop`` at most the locked head's size), as this
+        transaction sees them: everything any process committed before the head row was locked."""
+        ...
+
 
 class Storage(Protocol):
     """A board storage backend (specs/08-board.md §9)."""

@@ -39,6 +39,7 @@ from e2evote.board.election import (
     encode_board_extension,
     export_record,
 )
+from e2evote.board.errors import InvalidBallot
 from e2evote.board.events import Event
 from e2evote.encoding import pack, unpack
 from e2evote.errors import VerificationError
@@ -500,6 +501,40 @@ def test_reopened_board_remembers_its_ballots(election: Election, tmp_path: Path
     with pytest.raises(Exception, match="another election"):
         ElectionBoard.open(SQLiteStorage(path), key, other)
     assert os.path.exists(path)
+
+
+def test_board_processes_sharing_a_database_refuse_each_others_copies(
+    election: Election, storage_factory: Any
+) -> None:
+    """Two boards on one database (as two processes would be, each with its own storage and index):
+    the second, opened before the first accepts a ballot, still refuses a copy of that ballot's
+    ciphertexts (V7.H) or of its id (V19.E), because the index catches up with the log inside the
+    append's transaction; nothing refused is logged, and a fresh ballot is accepted by either."""
+    ctx = election.ctx
+    key = BoardKey.generate()
+    first = ElectionBoard.create(storage_factory(), key, ctx, board_id="eg-shared")
+    second = ElectionBoard.open(storage_factory(), key, ctx)  # its index: the log as it was now
+    original = vote(ctx, "s0")
+    first.submit(original)
+    copy = vote(ctx, "s-copy")
+    chis = [original.contests[0].chi, copy.contests[1].chi]
+    copied = dataclasses.replace(
+        copy,
+        contests=(original.contests[0], copy.contests[1]),
+        code=confirmation_code(ctx.H_E, chis, copy.B_aux, ctx.dialect),
+    )
+    assert len(second.index) == 0  # the copy passes its validator: only the append's check catches it
+    with pytest.raises(InvalidBallot, match=r"\[V7.H\] ballot s-copy contest 1 option 1"):
+        second.submit(copied)
+    with pytest.raises(InvalidBallot, match=r"\[V19.E\] ballot s0"):
+        second.submit(vote(ctx, "s0"))
+    assert len(second.index) == 1 and second.index.synced == 2
+    second.submit(vote(ctx, "s1"))
+    with pytest.raises(InvalidBallot, match=r"\[V19.E\] ballot s1"):
+        first.submit(vote(ctx, "s1"))
+    first.submit(vote(ctx, "s2"))
+    assert first.board.latest_sth().tree_size == 4  # setup and s0, s1, s2
+    assert [b.ballot_id for b in first.counted_ballots()] == ["s0", "s1", "s2"]
 
 
 def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp_path: Path) -> None:
