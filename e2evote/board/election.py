@@ -479,12 +479,27 @@ class ElectionBoard:
         return counted_set(Event.from_bytes(raw) for raw in self.board.iter_events())
 
     def counted_ballots(self) -> Iterator[EncryptedBallot]:
-        """The counted ballots, decoded, in log order."""
-        return iter(_ballots_of(self.ctx, _events(self.board.iter_events()))[0])
+        """The counted ballots, decoded one at a time, in log order (two passes over the log, paged
+        from storage: the counted set, then the ballots; memory does not grow with the ballots)."""
+        return self._ballots(counted=True)
 
     def challenged_ballots(self) -> list[EncryptedBallot]:
         """The challenged ballots (state ``challenged``), in log order."""
-        return _ballots_of(self.ctx, _events(self.board.iter_events()))[1]
+        return list(self._ballots(counted=False))
+
+    def _ballots(self, *, counted: bool) -> Iterator[EncryptedBallot]:
+        stop = self.board.storage.read_head().size  # both passes read the same prefix of the log
+        tracker = CountedTracker()
+        for ev in _events(self.board.iter_events(stop)):
+            tracker.add(ev)
+        counted_at = {c.index for c in tracker.result()} if counted else set()
+        for ev in _events(self.board.iter_events(stop)):
+            if ev.kind is not EventKind.BALLOT:
+                continue
+            if counted and ev.index in counted_at:
+                yield decode_ballot(self.ctx, ev.payload)[0]
+            elif not counted and ev.code in tracker.challenged:
+                yield decode_ballot(self.ctx, ev.payload)[0].with_state(BallotState.CHALLENGED)
 
     def encrypted_tally(self) -> EncryptedTally:
         """The encrypted tally (eq. 62) of the counted ballots; requires voting to be closed."""
@@ -528,25 +543,6 @@ def _check_binding(setup: BoardSetup, ctx: ElectionContext) -> None:
 def _events(raws: Iterable[bytes]) -> Iterator[Event]:
     for raw in raws:
         yield Event.from_bytes(raw)
-
-
-def _ballots_of(
-    ctx: ElectionContext, events: Iterable[Event]
-) -> tuple[list[EncryptedBallot], list[EncryptedBallot]]:
-    """(counted ballots, challenged ballots) of a log, decoded, in log order."""
-    evs = list(events)
-    counted = {c.index for c in counted_set(evs)}
-    challenged = {ev.ref for ev in evs if ev.kind is EventKind.CHALLENGE}
-    cast: list[EncryptedBallot] = []
-    spoiled: list[EncryptedBallot] = []
-    for ev in evs:
-        if ev.kind is not EventKind.BALLOT:
-            continue
-        if ev.index in counted:
-            cast.append(decode_ballot(ctx, ev.payload)[0])
-        elif ev.code in challenged:
-            spoiled.append(decode_ballot(ctx, ev.payload)[0].with_state(BallotState.CHALLENGED))
-    return cast, spoiled
 
 
 # ---------------------------------------------------------------------------------------------------

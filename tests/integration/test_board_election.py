@@ -537,6 +537,34 @@ def test_board_processes_sharing_a_database_refuse_each_others_copies(
     assert [b.ballot_id for b in first.counted_ballots()] == ["s0", "s1", "s2"]
 
 
+def test_counted_ballots_are_decoded_one_at_a_time(
+    election: Election, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ElectionBoard.counted_ballots streams: taking the first counted ballot decodes that ballot
+    only (a national log is never held decoded); superseded and challenged ballots are skipped."""
+    from e2evote.board import election as board_election
+
+    ctx = election.ctx
+    eb = ElectionBoard.create(SQLiteStorage(tmp_path / "b.sqlite"), BoardKey.generate(), ctx, board_id="eg-s")
+    ballots = [vote(ctx, f"c{i}", a="abc"[i % 3]) for i in range(4)]
+    for b in ballots:
+        eb.submit(b)
+    eb.challenge(ballots[1].code)
+    decoded: list[bytes] = []
+    real = board_election.decode_ballot
+
+    def counting(ctx_: ElectionContext, data: bytes) -> Any:
+        decoded.append(data)
+        return real(ctx_, data)
+
+    monkeypatch.setattr(board_election, "decode_ballot", counting)
+    stream = eb.counted_ballots()
+    assert next(stream).ballot_id == "c0" and len(decoded) == 1
+    assert [b.ballot_id for b in stream] == ["c2", "c3"] and len(decoded) == 3
+    assert [b.ballot_id for b in eb.challenged_ballots()] == ["c1"]
+    assert eb.challenged_ballots()[0].state is BallotState.CHALLENGED
+
+
 def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp_path: Path) -> None:
     """`board tally` closes and writes the trustees' request; after their decryption (here: in
     process), `board export` writes a final record that verifies."""
