@@ -190,8 +190,7 @@ class ModPGroup(GroupScalars):
             raise ValueError(f"{name}: encoding widths too small")
         self._gen = ModPElement(self, self.g)
         self._one = ModPElement(self, mpz(1))
-        # the batched membership test needs r = 2 r' with r' prime (checked once, cheaply)
-        self._safe_cofactor = self.r % 2 == 0 and bool(gmpy2.is_prime(self.r // 2, 5))
+        self._safe_cofactor: bool | None = None  # r = 2 r' with r' prime: see _cofactor_is_safe
         self._g_table: ModPFixedBase | None = None
 
     # equality: groups are equal iff their parameters are
@@ -211,6 +210,13 @@ class ModPGroup(GroupScalars):
         if not isinstance(x, ModPElement) or (x.group is not self and x.group != self):
             raise GroupMismatchError(f"{x!r} used with {self.name}")
         return x
+
+    def _cofactor_is_safe(self) -> bool:
+        """r = 2 r' with r' prime, as the batched membership test needs: the strong Baillie-PSW test,
+        run on first use (not at import: ~0.1 s for 4096 bits) and shared with check_parameters."""
+        if self._safe_cofactor is None:
+            self._safe_cofactor = self.r % 2 == 0 and bool(gmpy2.is_strong_bpsw_prp(self.r // 2))
+        return self._safe_cofactor
 
     def _exp(self, exponent: Scalar) -> mpz:
         if not isinstance(exponent, Scalar):
@@ -341,7 +347,7 @@ class ModPGroup(GroupScalars):
             xs.append(x)
         if not xs:
             return []
-        if len(xs) < 4 or self.r % 2 or not self._safe_cofactor:
+        if len(xs) < 4 or not self._cofactor_is_safe():
             return [self.element_from_int(x) for x in xs]
         for n, x in enumerate(xs):
             if gmpy2.jacobi(x, p) != 1:
@@ -397,7 +403,7 @@ class ModPGroup(GroupScalars):
             raise ValueError(f"{self.name}: q is not prime")
         if not gmpy2.is_strong_bpsw_prp(self.p):
             raise ValueError(f"{self.name}: p is not prime")
-        if self.r % 2 or not gmpy2.is_strong_bpsw_prp(self.r // 2):
+        if not self._cofactor_is_safe():
             raise ValueError(f"{self.name}: r/2 is not prime")
         if self.p - 1 != self.q * self.r or self.r % self.q == 0:
             raise ValueError(f"{self.name}: p - 1 != q r or q | r")
