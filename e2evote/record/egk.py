@@ -907,6 +907,10 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
 
     by_name = {name: path for path, name in good}
 
+    def ballots_with_ids(ids: frozenset[str]) -> Iterator[EncryptedBallot | RecordIssue]:
+        # the pre-scan read every file's ballot id: only the wanted files are read again
+        return _stream(ctx, tuple((i.path, i.name) for i in infos if i.ballot_id in ids))
+
     def one_file(name: str) -> Iterator[EncryptedBallot | RecordIssue]:
         return _stream(ctx, ((by_name[name], name),))
 
@@ -980,4 +984,5 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         path=str(d),
         chunks=tuple(name for _, name in good),
         read_chunk=one_file,
+        ballots_with_ids=ballots_with_ids,
     )

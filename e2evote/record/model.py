@@ -79,3 +79,7 @@ class ElectionRecord:
     read_chunk: Callable[[str], Iterator[EncryptedBallot | RecordIssue]] | None = None
     """the ballots of one of ``chunks``, decoded and validated as ``ballots()`` does them: reading
     every chunk in order gives exactly ``ballots()`` (local parallel verification)"""
+    ballots_with_ids: Callable[[frozenset[str]], Iterator[EncryptedBallot | RecordIssue]] | None = None
+    """the ballots of ``ballots()`` whose id is in the set, in record order, decoded and validated as
+    ``ballots()`` does them; the others are skipped before their elements are decoded (V12-V14 read
+    the challenged ballots again this way)"""

@@ -205,9 +205,16 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def read_chunk(directory: Path, group: Group, path: str) -> Iterator[EncryptedBallot | RecordIssue]:
+def _str_in(value: Any, ids: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in ids
+
+
+def read_chunk(
+    directory: Path, group: Group, path: str, ids: frozenset[str] | None = None
+) -> Iterator[EncryptedBallot | RecordIssue]:
     """The ballots of one chunk file, decoded with batched membership tests; an undecodable ballot
-    appears as a RecordIssue in its place (specs/07-record.md §4)."""
+    appears as a RecordIssue in its place (specs/07-record.md §4). With ``ids``, only the ballots
+    whose unpacked tree names one of them are decoded (the others are skipped undecoded)."""
     try:
         items = unpack(_read(directory / path))
         if not isinstance(items, list):
@@ -215,6 +222,8 @@ def read_chunk(directory: Path, group: Group, path: str) -> Iterator[EncryptedBa
     except (EncodingError, OSError) as exc:
         yield RecordIssue("R2.B", path, str(exc))
         return
+    if ids is not None:
+        items = [it for it in items if isinstance(it, dict) and _str_in(it.get("id"), ids)]
     yield from decode_ballots(group, items, path)
 
 
@@ -321,6 +330,10 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         for path in chunk_paths:
             yield from read_chunk(d, group, path)
 
+    def ballots_with_ids(ids: frozenset[str]) -> Iterator[EncryptedBallot | RecordIssue]:
+        for path in chunk_paths:
+            yield from read_chunk(d, group, path, ids)
+
     enc_tally = dec_tally = None
     if (d / "tally.msgpack").exists():
         try:
@@ -386,6 +399,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         path=str(d),
         chunks=tuple(chunk_paths),
         read_chunk=one_chunk,
+        ballots_with_ids=ballots_with_ids,
         extensions=extensions,
         parameters=params,
         stated=stated,

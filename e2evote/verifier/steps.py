@@ -938,7 +938,8 @@ def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
     if not opened:
         return
     by_id: dict[str, EncryptedBallot] = {}
-    for b in record.ballots():
+    select = record.ballots_with_ids
+    for b in select(frozenset(opened)) if select is not None else record.ballots():
         if isinstance(b, EncryptedBallot) and b.ballot_id in opened:
             by_id[b.ballot_id] = b
     for bid, ch in sorted(opened.items()):

@@ -396,6 +396,9 @@ def test_challenged_ballots(honest: Report, tmp_path: Path) -> None:
     ok = read_egk_record(rec)
     assert ok.issues == () and [c.ballot_id for c in ok.challenged] == ["id-5", "id-6"]
     assert ok.encrypted_tally is not None and ok.encrypted_tally.ballots == 8
+    assert ok.ballots_with_ids is not None  # V12-V14 read only the challenged ballots' files again
+    got = list(ok.ballots_with_ids(frozenset({"id-6", "id-5", "id-404"})))
+    assert [b.ballot_id for b in got if isinstance(b, EncryptedBallot)] == ["id-5", "id-6"] and len(got) == 2
 
     def wrong_status(doc: Any) -> None:
         cd = doc["contests"][4]["decrypted_contest_data"]["contest_data"]

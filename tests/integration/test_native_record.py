@@ -177,6 +177,31 @@ def test_unopened_challenge_and_lying_opening(honest: tuple[Group, Path], tmp_pa
         assert any(f.step.startswith("V13.N") for f in r.failures)
 
 
+def test_challenged_ballots_are_read_again_without_decoding_the_others(
+    honest: tuple[Group, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """V12-V14 read the challenged ballots again through ballots_with_ids: only their trees are
+    decoded (a national record is not decoded a second time for a few opened ballots)."""
+    from e2evote.record import codec
+
+    rec = read_record(honest[1])
+    assert rec.ballots_with_ids is not None
+    decoded: list[str] = []
+    real = codec.dec_ballots
+
+    def counting(group: Group, objs: list[dict[str, object]]) -> list[EncryptedBallot]:
+        decoded.extend(str(o["id"]) for o in objs)
+        return real(group, objs)
+
+    monkeypatch.setattr(codec, "dec_ballots", counting)
+    got = [b.ballot_id for b in rec.ballots_with_ids(frozenset({"b5", "b2", "nobody"}))]
+    assert got == ["b2", "b5"] and sorted(decoded) == ["b2", "b5"]
+    decoded.clear()
+    r = verify_path(honest[1])  # in this process: the ballot pass, then V12-V14
+    assert r.ok, r.failures
+    assert len(decoded) == 7 + 2  # every ballot once, the two challenged ones again
+
+
 def test_eligible_voters_exceeded(tmp_path: Path) -> None:
     m = Manifest.from_json(
         {"label": "t", "contests": [{"label": "A", "options": ["a", "b"]}], "eligible_voters": 2}
