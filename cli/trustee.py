@@ -12,13 +12,16 @@ through its public constructors; the checks are the library's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.common import cli_errors, err, fail, out, passphrase
+from cli.common import cli_errors, err, fail, out, passphrase, progress_bar
+from e2evote.errors import DecryptionError
+from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.ceremony import (
     AwaitingShares,
     Complaint,
@@ -28,7 +31,8 @@ from e2evote.protocol.ceremony import (
     ShareReveal,
 )
 from e2evote.protocol.decryption import DecryptingGuardian, PendingDecryption
-from e2evote.protocol.election import ElectionParameters
+from e2evote.protocol.election import ElectionContext, ElectionParameters
+from e2evote.protocol.tally import check_request
 from e2evote.record import files
 from e2evote.record.files import (
     ElectionDir,
@@ -38,6 +42,8 @@ from e2evote.record.files import (
     TrusteeSecrets,
     TrusteeState,
 )
+from e2evote.record.model import RecordIssue
+from e2evote.record.native import is_native_record, read_record
 
 __all__ = ["app", "STEPS"]
 
@@ -277,8 +283,21 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
 
 @app.command()
 @cli_errors
-def decrypt(election: ElectionOpt, trustee: TrusteeOpt) -> None:
-    """Round 1: partial decryption of the tally and of the challenged ballots to open (M_i, a_i, b_i)."""
+def decrypt(
+    election: ElectionOpt,
+    trustee: TrusteeOpt,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            help="the election's record so far (`e2evote board export`), to check the request against "
+            "when the election directory holds no ballots",
+        ),
+    ] = None,
+) -> None:
+    """Round 1: partial decryption of the tally and of the challenged ballots to open (M_i, a_i, b_i),
+    after checking the request: the tally is the aggregate of the cast ballots and every ballot to
+    open is a challenged one (specs/06-decryption.md §4)."""
     s = _Session(election, trustee)
     s.require("finalize", "decrypt", once=False)
     ctx, _ = s.edir.context(s.params)
@@ -287,6 +306,7 @@ def decrypt(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     req = files.decode_request(ctx.group, ctx.H_E, s.edir.read(s.edir.request_file), str(s.edir.request_file))
     if s.state.request == req.digest:
         fail("already committed to this decryption request; run `e2evote trustee respond`")
+    _check_request(s.edir, ctx, req, record)
     ks, secrets = s.unlock()
     if secrets.P_i is None:
         fail("run `e2evote trustee finalize` first")
@@ -302,6 +322,53 @@ def decrypt(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     out.print(
         f"guardian {s.i}: partial decryption of {sum(len(p.M) for p in partials.values())} values published"
     )
+
+
+def _check_request(
+    edir: ElectionDir, ctx: ElectionContext, req: files.DecryptionRequest, record: Path | None
+) -> None:
+    """Refuse a request whose tally is not the aggregate of the election's cast ballots or that asks
+    to open a ballot that is not challenged (check_request), before any secret is used."""
+    if record is not None:
+        if not is_native_record(record):
+            fail(f"{record} is not an e2evote record directory")
+        rec = read_record(record)
+        if rec.issues:
+            fail(f"{record}: [{rec.issues[0].step}] {rec.issues[0].obj}: {rec.issues[0].detail}")
+        if rec.stated.H_E != ctx.H_E:
+            fail(f"{record} is the record of another election (H_E differs)")
+        where, total = str(record), 0  # a record does not state its number of ballots up front
+
+        def ballots() -> Iterator[EncryptedBallot]:
+            for b in rec.ballots():
+                if isinstance(b, RecordIssue):
+                    fail(f"{record}: [{b.step}] {b.obj}: {b.detail}")
+                yield b
+
+    elif edir.ballot_files():
+        where, total = "the election directory", len(edir.ballot_files())
+
+        def ballots() -> Iterator[EncryptedBallot]:
+            return (sb.ballot for sb in edir.iter_ballots(ctx.group, ctx.H_E))
+
+    else:
+        fail(
+            "cannot check the decryption request: the election directory holds no ballots; pass "
+            "--record with the election's record so far (`e2evote board export`)"
+        )
+    with progress_bar() as bar:
+        task = bar.add_task("checking the request", total=total or None)
+
+        def counted() -> Iterator[EncryptedBallot]:
+            for b in ballots():
+                bar.advance(task)
+                yield b
+
+        try:
+            cast = check_request(ctx, req.tally, req.ballots, counted())
+        except DecryptionError as exc:
+            fail(f"refusing to decrypt: {exc} ({where})")
+    out.print(f"request checked against {where}: tally of {cast} cast ballots, {len(req.ballots)} to open")
 
 
 @app.command()

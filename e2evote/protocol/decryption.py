@@ -86,6 +86,10 @@ class CombinedDecryption:
     M: tuple[Element, ...]
     proofs: tuple[DecryptionProof, ...]
 
+    def __post_init__(self) -> None:
+        if len(self.M) != len(self.proofs):
+            raise DecryptionError(f"{len(self.M)} decryptions with {len(self.proofs)} proofs")
+
 
 def lagrange_coefficients(group: Group, U: Sequence[int]) -> dict[int, Scalar]:
     """w_i = Π_{ℓ ∈ U∖{i}} ℓ / (ℓ − i) mod q (eq. 67)."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, HashedCiphertext, decrypt_contest_data
@@ -235,6 +235,63 @@ def _tally_from(
     )
 
 
+def check_request(
+    ctx: ElectionContext,
+    tally: EncryptedTally,
+    to_open: Sequence[EncryptedBallot],
+    ballots: Iterable[EncryptedBallot],
+) -> int:
+    """What a guardian checks before decrypting anything (specs/06-decryption.md §4): ``tally`` is
+    the aggregate (eq. 62) of the cast ballots among ``ballots``, and every ballot in ``to_open`` is
+    one of their challenged ballots, contest for contest, none of whose ciphertexts (selections,
+    contest data) is also a cast ballot's. Otherwise a coordinator could have the guardians decrypt
+    a cast ballot, listed as a challenged one or as tally cells. ``ballots`` is streamed once (the
+    record's or the election directory's). Returns the number of cast ballots; raises
+    DecryptionError naming the first problem."""
+    wanted: dict[str, EncryptedBallot] = {}
+    for b in to_open:
+        if b.ballot_id in wanted:
+            raise DecryptionError(f"the request lists ballot {b.ballot_id} twice")
+        wanted[b.ballot_id] = b
+    owner: dict[bytes, str] = {}
+    for b in to_open:
+        for x in _ciphertext_pads(b):
+            owner.setdefault(x, b.ballot_id)
+    acc = TallyAccumulator(ctx)
+    found: set[str] = set()
+    cast = 0
+    for b in ballots:
+        if b.state == BallotState.CAST:
+            cast += 1
+            acc.add(b)
+            for x in _ciphertext_pads(b):
+                other = owner.get(x)
+                if other is not None:
+                    raise DecryptionError(
+                        f"ballot {other} to open shares a ciphertext with cast ballot {b.ballot_id}"
+                    )
+        elif b.ballot_id in wanted:
+            w = wanted[b.ballot_id]
+            if (b.code, b.contests) != (w.code, w.contests):
+                raise DecryptionError(f"ballot {b.ballot_id} to open differs from the challenged ballot")
+            found.add(b.ballot_id)
+    missing = sorted(set(wanted) - found)
+    if missing:
+        raise DecryptionError(f"ballot {missing[0]} to open is not a challenged ballot of the election")
+    if acc.result() != tally:
+        raise DecryptionError(f"the tally to decrypt is not the aggregate of the {cast} cast ballots")
+    return cast
+
+
+def _ciphertext_pads(b: EncryptedBallot) -> Iterator[bytes]:
+    """The first components of every ciphertext a decryption of ``b`` would open."""
+    for ec in b.contests:
+        for sel in ec.selections:
+            yield sel.ct.alpha.to_bytes()
+        if ec.data is not None:
+            yield ec.data.C0.to_bytes()
+
+
 # ---------------------------------------------------------------------------------------------------
 # challenged ballots (§3.6.5, guardian route)
 # ---------------------------------------------------------------------------------------------------
@@ -304,6 +361,11 @@ def ballot_from_combined(
 ) -> DecryptedBallot:
     """Assemble a decrypted challenged ballot from the combined decryption of :func:`ballot_targets`."""
     g = ctx.group
+    expected = sum(len(ec.selections) + (ec.data is not None) for ec in ballot.contests)
+    if len(combined.M) != expected:
+        raise DecryptionError(
+            f"{len(combined.M)} decryptions for {expected} targets of ballot {ballot.ballot_id}"
+        )
     n = 0
     contests = []
     for ec in ballot.contests:

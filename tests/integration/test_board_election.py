@@ -593,8 +593,16 @@ def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp
     assert "3 counted ballots; 1 challenged" in r.stdout
     assert runner.invoke(app, argv).exit_code == 2  # only once
     req = files.decode_request(ctx.group, ctx.H_E, edir.read(edir.request_file))
+    # what `trustee decrypt --record` checks the request against: the board's record so far
+    so_far = tmp_path / "so-far"
+    r = runner.invoke(app, ["export", "--db", str(db), "--election", str(edir.path), "--out", str(so_far)])
+    assert r.exit_code == 0 and "record so far" in r.stdout, r.output
+    from e2evote.protocol.tally import check_request, decrypt_ballot
+    from e2evote.record.native import read_record
+
+    ballots = (b for b in read_record(so_far).ballots() if isinstance(b, EncryptedBallot))
+    assert check_request(ctx, req.tally, req.ballots, ballots) == 3
     guardians = [DecryptingGuardian.from_key(k) for k in election.keys[:2]]
-    from e2evote.protocol.tally import decrypt_ballot
 
     result = DecryptionResult(
         req.digest,

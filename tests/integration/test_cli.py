@@ -258,6 +258,19 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     one_line_error(trustee("decrypt", el, tmp_path, 1, expect=2), "official tally")
     run("official", "tally", "--election", el)
     one_line_error(run("voter", "cast", tmp_path / "v1.enc", "--election", el, expect=2), "already cast")
+    # a trustee decrypts nothing it was not meant to: a cast ballot slipped in among the ballots to
+    # open, or tally cells that are not the cast ballots' aggregate, are refused before any secret
+    ctx, _ = edir.context()
+    honest_request = edir.request_file.read_bytes()
+    req = files.decode_request(ctx.group, ctx.H_E, honest_request)
+    cast = next(sb.ballot for sb in edir.iter_ballots(ctx.group, ctx.H_E) if sb.ballot.state.value == "cast")
+    for forged, why in [
+        (replace(req, ballots=(*req.ballots, cast)), "shares a ciphertext with cast ballot"),
+        (replace(req, tally=replace(req.tally, ballots=req.tally.ballots + 1)), "not the aggregate"),
+    ]:
+        edir.request_file.write_bytes(files.encode_request(ctx.H_E, forged))
+        one_line_error(trustee("decrypt", el, tmp_path, 1, expect=2), why)
+    edir.request_file.write_bytes(honest_request)
     for i in (1, 3):
         trustee("decrypt", el, tmp_path, i)
     one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "decrypt-challenge")

@@ -1,0 +1,61 @@
+"""A guardian's check of a decryption request (specs/06-decryption.md §4): only the cast ballots'
+aggregate and genuinely challenged ballots are decrypted."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from e2evote.errors import DecryptionError
+from e2evote.groups import Group
+from e2evote.protocol.ballot import BallotState, EncryptedBallot, PlaintextBallot, encrypt_ballot
+from e2evote.protocol.ceremony import GuardianSetup
+from e2evote.protocol.election import ElectionContext, ElectionParameters
+from e2evote.protocol.manifest import simple_manifest
+from e2evote.protocol.tally import TallyAccumulator, check_request
+
+MANIFEST = simple_manifest("t", [("A", ["a", "b", "c"], 1)])
+
+
+def _election(group: Group) -> tuple[ElectionContext, list[EncryptedBallot]]:
+    setup = GuardianSetup.start(ElectionParameters(group, MANIFEST, 1, 1), 1)
+    awaiting = setup.receive_public_keys([setup.public])
+    ctx = awaiting.receive_shares([]).finalize().context
+    ballots = []
+    for n, (opt, state) in enumerate(
+        [("a", BallotState.CAST), ("b", BallotState.CHALLENGED), ("c", BallotState.CAST)]
+    ):
+        ballots.append(
+            encrypt_ballot(ctx, PlaintextBallot(f"v{n}", "default", {"A": {opt: 1}}), state=state)[0]
+        )
+    return ctx, ballots
+
+
+def test_honest_and_forged_requests(fast_group: Group) -> None:
+    ctx, ballots = _election(fast_group)
+    acc = TallyAccumulator(ctx)
+    for b in ballots:
+        if b.state == BallotState.CAST:
+            acc.add(b)
+    tally = acc.result()
+    spoiled = ballots[1]
+    assert check_request(ctx, tally, [spoiled], iter(ballots)) == 2
+    assert check_request(ctx, tally, [], iter(ballots)) == 2
+
+    def refused(to_open: list[EncryptedBallot], why: str, stream: list[EncryptedBallot] = ballots) -> None:
+        with pytest.raises(DecryptionError, match=why):
+            check_request(ctx, tally, to_open, iter(stream))
+
+    # a cast ballot to open (as is, or relabelled challenged): its ciphertexts are a cast ballot's
+    refused([ballots[0]], "shares a ciphertext with cast ballot v0")
+    relabelled = dataclasses.replace(ballots[0], ballot_id="fake", state=BallotState.CHALLENGED)
+    refused([relabelled], "shares a ciphertext with cast ballot v0", [*ballots, relabelled])
+    # not on the record at all; listed twice; the challenged ballot's contests swapped for another's
+    refused([relabelled], "fake to open is not a challenged ballot", ballots[1:2])
+    refused([spoiled, spoiled], "twice")
+    other = dataclasses.replace(spoiled, contests=ballots[2].contests)
+    refused([other], "v1 to open differs from the challenged ballot", [ballots[1]])
+    # tally cells that are not the cast ballots' aggregate (here: a cast ballot left out)
+    with pytest.raises(DecryptionError, match="not the aggregate of the 1 cast ballots"):
+        check_request(ctx, tally, [spoiled], iter(ballots[1:]))
