@@ -234,7 +234,7 @@ def answer(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     _, secrets = s.unlock()
     aw = s.awaiting(secrets)
     sent = {sh.ell: sh for sh in aw.outgoing}
-    reveals: list[tuple[ShareReveal, EncryptedShare]] = [(aw.reveal(c), sent[c.ell]) for c in against]
+    reveals: list[tuple[ShareReveal, EncryptedShare]] = [(r, sent[r.ell]) for r in aw.reveal_all(against)]
     s.edir.write(s.edir.reveals_file(s.i), files.encode_reveals(s.H_B, s.i, reveals))
     s.done("answer")
     if against:

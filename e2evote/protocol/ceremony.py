@@ -252,7 +252,7 @@ class GuardianSetup(_Once):
 class AwaitingShares(_Once):
     """State 2: commitments checked; ``outgoing`` shares are to be sent to the other guardians."""
 
-    __slots__ = ("setup", "all_public", "outgoing", "_nonces")
+    __slots__ = ("setup", "all_public", "outgoing", "_nonces", "_revealed")
 
     def __init__(
         self,
@@ -266,6 +266,7 @@ class AwaitingShares(_Once):
         self.all_public = all_public
         self.outgoing = outgoing
         self._nonces = dict(nonces)
+        self._revealed: set[int] = set()
 
     def __repr__(self) -> str:
         return f"AwaitingShares(i={self.setup.i})"
@@ -276,11 +277,28 @@ class AwaitingShares(_Once):
 
     def reveal(self, complaint: Complaint) -> ShareReveal:
         """Answer a complaint against this guardian by publishing the share and its nonce."""
-        if complaint.i != self.setup.i or complaint.ell not in self._nonces:
-            raise CeremonyError("complaint is not about a share this guardian sent")
-        return ShareReveal(
-            self.setup.i, complaint.ell, self.setup.P(complaint.ell), self._nonces[complaint.ell]
-        )
+        return self.reveal_all([complaint])[0]
+
+    def reveal_all(self, complaints: Sequence[Complaint]) -> list[ShareReveal]:
+        """Answer complaints against this guardian (specs/06-ceremony.md §Complaints). Refused, with
+        nothing revealed, if the shares published would number k or more: k points of P_i determine
+        it, and with it this guardian's secret a_{i,0}; the ceremony must then restart without it.
+        (Complaints are not signed: the limit is what keeps forged ones from disclosing the key.)"""
+        ells: list[int] = []
+        for c in complaints:
+            if c.i != self.setup.i or c.ell not in self._nonces:
+                raise CeremonyError("complaint is not about a share this guardian sent")
+            if c.ell not in ells:
+                ells.append(c.ell)
+        k = self.setup.params.k
+        if len(self._revealed | set(ells)) >= k:
+            raise CeremonyError(
+                f"{len(self._revealed | set(ells))} complaints against guardian {self.setup.i} with quorum "
+                f"{k}: answering would reveal its secret key; the ceremony must restart without it",
+                [self.setup.i],
+            )
+        self._revealed.update(ells)
+        return [ShareReveal(self.setup.i, ell, self.setup.P(ell), self._nonces[ell]) for ell in ells]
 
     def receive_shares(self, incoming: Sequence[EncryptedShare]) -> SharesChecked:
         """Decrypt and check every share addressed to this guardian (eq. 20-21)."""

@@ -109,6 +109,16 @@ def test_bad_share_triggers_complaint_and_reveal(fast_group: Group) -> None:
     # a state cannot be used twice
     with pytest.raises(CeremonyError):
         aw[1].receive_shares(inbox)
+    # a second (here forged) complaint would make k = 2 points of P_1 public, i.e. guardian 1's
+    # secret: refused, nothing revealed; so are k complaints at once, to a fresh state
+    with pytest.raises(CeremonyError, match="would reveal its secret key") as exc:
+        aw[0].reveal(Complaint(3, 1, "forged"))
+    assert exc.value.culprits == (1,)
+    fresh = GuardianSetup.start(params, 1)
+    again = fresh.receive_public_keys([fresh.public, *pubs[1:]])
+    with pytest.raises(CeremonyError, match="2 complaints against guardian 1 with quorum 2"):
+        again.reveal_all([Complaint(2, 1, "x"), Complaint(3, 1, "y"), Complaint(2, 1, "x")])
+    assert [r.ell for r in again.reveal_all([Complaint(3, 1, "y"), Complaint(3, 1, "y")])] == [3]
 
 
 def test_bad_commitment_proof_names_the_guardian(fast_group: Group) -> None:
