@@ -71,12 +71,15 @@ class ModPElement(FrozenElement["ModPGroup", mpz]):
 
 
 class ModPFixedBase:
-    """Fixed-base table: T[i][d] = base^(d * 2^(w*i)); a power costs ceil(bits/w) multiplications.
+    """Fixed-base table with shifted digits: T[i][d] = base^((d + 1) · 2^(w·i)) for 0 <= d < 2^w, and
+    F = base^(-Σ_i 2^(w·i)); base^e = F · Π_i T[i][d_i] over the w-bit digits d_i of e (0 <= e < q).
 
-    Variable time in the exponent's digits (table look-ups); see specs/02-groups.md §Timing.
+    Every power costs the same ⌈bits(q)/w⌉ + 1 multiplications by full-size values, whatever the
+    exponent (no digit is skipped, no entry is 1, the loop never stops early), so per-ballot secret
+    nonces can use it; the table look-up itself still depends on the digit (specs/02-groups.md §7).
     """
 
-    __slots__ = ("base", "_group", "_w", "_table")
+    __slots__ = ("base", "_group", "_w", "_table", "_fix")
 
     def __init__(self, base: ModPElement, window: int = 8) -> None:
         if not 1 <= window <= 16:
@@ -89,16 +92,19 @@ class ModPFixedBase:
         digits = 1 << window
         n_windows = (group.q.bit_length() + window - 1) // window
         table: list[list[mpz]] = []
-        b = base.value
+        b = base.value  # base^(2^(w i)) for the row being built
+        shift = mpz(1)  # Π of the rows' b so far: what the shifted digits add
         for _ in range(n_windows):
-            row = [mpz(1), b]
+            row = [b]
             acc = b
-            for _d in range(2, digits):
+            for _d in range(2, digits + 1):
                 acc = acc * b % p
                 row.append(acc)
             table.append(row)
-            b = acc * b % p  # b^(2^w)
+            shift = shift * b % p
+            b = acc  # base^(2^w · 2^(w i))
         self._table = table
+        self._fix = gmpy2.invert(shift, p)
 
     def pow(self, exponent: Scalar) -> ModPElement:
         group = self._group
@@ -106,14 +112,10 @@ class ModPFixedBase:
         p = group.p
         mask = (1 << self._w) - 1
         w = self._w
-        acc = mpz(1)
+        acc = self._fix
         for row in self._table:
-            d = e & mask
-            if d:
-                acc = acc * row[d] % p
+            acc = acc * row[e & mask] % p
             e >>= w
-            if not e:
-                break
         return ModPElement(group, acc)
 
     def pow_many(self, exponents: Sequence[Scalar]) -> list[ModPElement]:

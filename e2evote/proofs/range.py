@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, PublicKey
-from e2evote.errors import VerificationError
+from e2evote.errors import BallotError, VerificationError
 from e2evote.groups.base import Element, FixedBase, Group, Scalar
 from e2evote.groups.parallel import SharedJob, start_shared, workers
 from e2evote.hashing import H, Tag
@@ -55,25 +55,22 @@ def range_challenge(H_E: bytes, K: Element, ct: Ciphertext, commitments: Sequenc
 def prove_range(key: PublicKey, H_E: bytes, ct: Ciphertext, ell: int, R: int, xi: Scalar) -> RangeProof:
     """Prove ``ct = Enc(ell, xi)`` with 0 <= ell <= R (eq. 44-48)."""
     if not 0 <= ell <= R:
-        raise ValueError(f"plaintext {ell} outside the range 0..{R}")
+        raise BallotError(f"plaintext {ell} outside the range 0..{R}")
     g = key.group
+    # the same work for every j, whichever is the plaintext (its position is what a timing observer
+    # of the encrypting device must not learn): a c_j is drawn for every j, and t_j = u_j + (ℓ - j) c_j
+    # is computed for every j (for j = ℓ it is u_ℓ); c_ℓ is then overwritten (eq. 44-48)
     u = [g.random_scalar() for _ in range(R + 1)]
-    cs: list[Scalar] = [g.random_scalar() if j != ell else g.scalar(0) for j in range(R + 1)]
+    cs: list[Scalar] = [g.random_scalar() for _ in range(R + 1)]
     commitments: list[Element] = []
     for j in range(R + 1):
-        a_j = g.g_pow(u[j])
-        if j == ell:
-            b_j = key.K_pow(u[j])
-        else:
-            t_j = u[j] + g.scalar_reduce(ell - j) * cs[j]
-            b_j = key.K_pow(t_j)
-        commitments += [a_j, b_j]
+        t_j = u[j] + g.scalar_reduce(ell - j) * cs[j]
+        commitments += [g.g_pow(u[j]), key.K_pow(t_j)]
     c = g.scalar_reduce(int.from_bytes(range_challenge(H_E, key.K, ct, commitments), "big"))
-    c_ell = c
-    for j in range(R + 1):
-        if j != ell:
-            c_ell = c_ell - cs[j]
-    cs[ell] = c_ell
+    others = g.scalar(0)
+    for c_j in cs:
+        others = others + c_j
+    cs[ell] = c - (others - cs[ell])
     v = tuple(u[j] - cs[j] * xi for j in range(R + 1))
     return RangeProof(tuple(cs), v)
 
@@ -162,7 +159,9 @@ class RangeBatch:
             if len(it.proof.c) != it.R + 1 or len(it.proof.v) != it.R + 1:
                 terms = f"range proof has {len(it.proof.c)} terms, expected {it.R + 1}"
                 self.failures.append(VerificationError(f"{it.step}.B", it.obj, terms))
-            elif any(x.group != g for x in (*it.proof.c, *it.proof.v)) or it.ct.alpha.group != g:
+            elif any(x.group != g for x in (*it.proof.c, *it.proof.v)) or not (
+                it.ct.alpha.group == g == it.ct.beta.group
+            ):
                 self.failures.append(VerificationError(f"{it.step}.C", it.obj, "value of another group"))
             else:
                 ok.append(it)

@@ -65,6 +65,38 @@ def test_fixed_base_matches_plain_pow(group: Group) -> None:
     assert table.pow(group.scalar(0)).is_identity()
 
 
+def test_fixed_base_is_uniform_and_exact_for_every_window() -> None:
+    """The shifted-digit table (specs/02-groups.md §7): exact for edge exponents and every window
+    width, and the same number of multiplications whatever the exponent (counted on the values)."""
+    from e2evote.groups.modp import ModPFixedBase
+
+    K = TEST.g_pow(TEST.random_scalar())
+    q = int(TEST.q)
+    for w in (1, 3, 8, 13):
+        table = TEST.fixed_base(K, w)
+        for e in (0, 1, 2, (1 << w) - 1, 1 << w, q - 1, q - 2, int(TEST.random_scalar())):
+            assert table.pow(TEST.scalar(e)) == K ** TEST.scalar(e)
+
+    table = ModPFixedBase(K, 8)  # type: ignore[arg-type]
+    counts = []
+    for e in (0, 1, q - 1, 1 << 40):
+        n = 0
+        rows = table._table
+        original = [list(r) for r in rows]
+
+        class Row(list):  # type: ignore[type-arg]
+            def __getitem__(self, d: int) -> object:
+                nonlocal n
+                n += 1
+                return list.__getitem__(self, d)
+
+        table._table = [Row(r) for r in original]
+        table.pow(TEST.scalar(e))
+        table._table = original
+        counts.append(n)
+    assert len(set(counts)) == 1 and counts[0] == len(original)
+
+
 def test_product_is_the_fold_of_the_group_operation(group: Group) -> None:
     xs = [group.g_pow(group.random_scalar()) for _ in range(7)] + [group.identity()]
     fold = group.identity()

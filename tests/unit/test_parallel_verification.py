@@ -60,6 +60,27 @@ def test_batched_range_proofs_flag_exactly_the_bad_ones(g: Group) -> None:
     assert all(f.step == "V5.D" for f in failures)
 
 
+def test_a_ciphertext_half_of_another_group_is_a_failure_not_a_crash() -> None:
+    """V5.C for a β (not only an α) of another group, in the batch as in verify_range."""
+    H_E = secrets.token_bytes(32)
+    key = PublicKey(TEST, TEST.g_pow(TEST.random_scalar()))
+    xi = TEST.random_scalar()
+    ct = key.encrypt(1, xi)
+    proof = prove_range(key, H_E, ct, 1, 1, xi)
+    mixed = Ciphertext(ct.alpha, ED25519.generator())
+    failures = verify_range_many(key, H_E, [RangeStatement(mixed, proof, 1, "V5", "s")])
+    assert [(f.step, f.obj) for f in failures] == [("V5.C", "s")]
+
+
+def test_prover_refuses_a_value_out_of_range_with_a_ballot_error() -> None:
+    from e2evote.errors import BallotError
+
+    key = PublicKey(TEST, TEST.g_pow(TEST.random_scalar()))
+    xi = TEST.random_scalar()
+    with pytest.raises(BallotError, match="outside the range 0..1"):
+        prove_range(key, b"h" * 32, key.encrypt(2, xi), 2, 1, xi)
+
+
 @pytest.mark.parametrize("g", [TEST, ED25519], ids=lambda g: g.name)
 def test_commitments_as_lists_equal_the_plain_ones(g: Group) -> None:
     key = PublicKey(g, g.g_pow(g.random_scalar()))
