@@ -304,12 +304,16 @@ def decrypt(
     if not s.edir.exists(s.edir.request_file):
         fail("nothing to decrypt yet (run `e2evote official tally` first)")
     req = files.decode_request(ctx.group, ctx.H_E, s.edir.read(s.edir.request_file), str(s.edir.request_file))
-    if s.state.request == req.digest:
-        fail("already committed to this decryption request; run `e2evote trustee respond`")
-    _check_request(s.edir, ctx, req, record)
     ks, secrets = s.unlock()
     if secrets.P_i is None:
         fail("run `e2evote trustee finalize` first")
+    if s.state.request == req.digest:
+        if secrets.pending is not None and secrets.pending.request == req.digest:
+            fail("already committed to this decryption request; run `e2evote trustee respond`")
+        # committed, but the nonces are gone without a published response (an interrupted
+        # `respond`): commit afresh; the official then writes new challenges
+        err.print("note: the earlier commitment to this request was used up; committing afresh")
+    _check_request(s.edir, ctx, req, record)
     guardian = DecryptingGuardian(s.i, secrets.P_i, ctx.group)
     partials, nonces = {}, {}
     for name, targets in req.sections(ctx).items():
@@ -345,17 +349,18 @@ def _check_request(
                     fail(f"{record}: [{b.step}] {b.obj}: {b.detail}")
                 yield b
 
-    elif edir.ballot_files():
-        where, total = "the election directory", len(edir.ballot_files())
+    else:
+        paths = edir.ballot_files()
+        if not paths and (req.tally.ballots or req.ballots):
+            fail(
+                "cannot check the decryption request: the election directory holds no ballots; pass "
+                "--record with the election's record so far (`e2evote board export`)"
+            )
+        where, total = "the election directory", len(paths)
 
         def ballots() -> Iterator[EncryptedBallot]:
             return (sb.ballot for sb in edir.iter_ballots(ctx.group, ctx.H_E))
 
-    else:
-        fail(
-            "cannot check the decryption request: the election directory holds no ballots; pass "
-            "--record with the election's record so far (`e2evote board export`)"
-        )
     with progress_bar() as bar:
         task = bar.add_task("checking the request", total=total or None)
 
@@ -394,8 +399,20 @@ def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     if req.digest != request:
         fail("the decryption request changed since `trustee decrypt`; run `trustee decrypt` again")
     ks, secrets = s.unlock()
+    final = s.edir.response_file(s.i)
+    staged = final.with_name(final.name + ".pending")
     if secrets.pending is None or secrets.pending.request != request or secrets.P_i is None:
-        fail("no pending decryption in the key file (run `e2evote trustee decrypt` first)")
+        if s.edir.exists(staged):  # answered, nonces erased, but not yet published: publish it now
+            r, j, _ = files.decode_response(ctx.group, ctx.H_E, s.edir.read(staged), str(staged))
+            if (r, j) == (request, s.i):
+                staged.replace(final)
+                s.done("respond", request=None)
+                out.print(f"guardian {s.i}: decryption responses published (from an interrupted run)")
+                return
+        fail(
+            "no pending decryption in the key file: run `e2evote trustee decrypt` (it commits afresh "
+            "if an earlier `respond` was interrupted)"
+        )
     guardian = DecryptingGuardian(s.i, secrets.P_i, ctx.group)
     sections = req.sections(ctx)
     if set(challenges) != set(sections) or set(secrets.pending.sections) != set(sections):
@@ -406,7 +423,10 @@ def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
         )
         for name, targets in sections.items()
     }
-    ks.save(replace(secrets, pending=None))  # nonces are never used twice
-    s.edir.write(s.edir.response_file(s.i), files.encode_response(ctx.H_E, request, s.i, responses))
+    # staged, then the nonces erased (never used twice), then published: an interruption at any
+    # point leaves either the nonces (answer again: the same responses) or the staged responses
+    s.edir.write(staged, files.encode_response(ctx.H_E, request, s.i, responses))
+    ks.save(replace(secrets, pending=None))
+    staged.replace(final)
     s.done("respond", request=None)
     out.print(f"guardian {s.i}: decryption responses published")
