@@ -8,6 +8,8 @@ string encodes each value. Every decoder has an explicit size bound.
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 import msgpack
@@ -20,11 +22,21 @@ __all__ = [
     "pack",
     "unpack",
     "MAX_OBJECT_BYTES",
+    "MAX_CONTAINER_ITEMS",
+    "container_bound",
     "hex_to_fixed",
+    "read_regular_file",
 ]
 
 #: default upper bound on any single msgpack object we decode (64 MiB)
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
+#: upper bound on the entries of one msgpack array or map (specs/01-encoding.md §2 rule 8), unless
+#: the decoder's byte bound allows more at one entry per :data:`BYTES_PER_ITEM` bytes
+MAX_CONTAINER_ITEMS = 1 << 20
+#: a decoder given a byte bound above 40 MiB accepts one container entry per this many bytes (the
+#: board's credential list, 2^24 keys of 34 bytes in 640 MiB, is the one long list)
+BYTES_PER_ITEM = 40
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def int_to_fixed(value: int, width: int) -> bytes:
@@ -43,9 +55,13 @@ def fixed_to_int(data: bytes, width: int) -> int:
 
 
 def hex_to_fixed(text: str, width: int) -> bytes:
-    """Hex text (either case, as egk writes it) of at most ``width`` bytes, left-padded to ``width``."""
+    """Hex text (either case, as egk writes it) of at most ``width`` bytes, left-padded to ``width``.
+
+    Only hex digits: no whitespace, sign or prefix (``bytes.fromhex`` alone would skip whitespace)."""
     if not isinstance(text, str) or len(text) > 2 * width or len(text) == 0:
         raise EncodingError(f"expected hex of at most {width} bytes")
+    if not _HEX_DIGITS.issuperset(text):
+        raise EncodingError(f"not hex: {text[:16]!r}…")
     try:
         raw = bytes.fromhex(text if len(text) % 2 == 0 else "0" + text)
     except ValueError as exc:
@@ -92,12 +108,22 @@ def pack(obj: Any) -> bytes:
     return msgpack.packb(tree, use_bin_type=True, strict_types=False)  # type: ignore[no-any-return]
 
 
-def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES) -> Any:
-    """Strictly decode canonical msgpack: bounded size, no trailing bytes, re-encodes identically."""
+def container_bound(max_bytes: int) -> int:
+    """The most entries one array or map may hold in an object of at most ``max_bytes`` bytes:
+    :data:`MAX_CONTAINER_ITEMS`, or one per :data:`BYTES_PER_ITEM` bytes if that is more."""
+    return max(MAX_CONTAINER_ITEMS, max_bytes // BYTES_PER_ITEM)
+
+
+def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES, *, max_items: int | None = None) -> Any:
+    """Strictly decode canonical msgpack: bounded size, no trailing bytes, re-encodes identically.
+
+    An array or map holds at most ``max_items`` entries (default :func:`container_bound` of
+    ``max_bytes``), checked on its header before anything is allocated."""
     if not isinstance(data, bytes | bytearray):
         raise EncodingError("expected bytes")
     if len(data) > max_bytes:
         raise EncodingError(f"object of {len(data)} bytes exceeds the bound of {max_bytes}")
+    items = container_bound(max_bytes) if max_items is None else max_items
     try:
         obj = msgpack.unpackb(
             bytes(data),
@@ -106,8 +132,8 @@ def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES) -> Any:
             use_list=True,
             max_str_len=max_bytes,
             max_bin_len=max_bytes,
-            max_array_len=max_bytes,
-            max_map_len=max_bytes,
+            max_array_len=items,
+            max_map_len=items,
             max_ext_len=0,
             ext_hook=_reject_ext,
         )
@@ -119,3 +145,68 @@ def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES) -> Any:
     if msgpack.packb(obj, use_bin_type=True) != bytes(data):
         raise EncodingError("msgpack is not in canonical form")
     return obj
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, of at most ``max_bytes`` bytes.
+
+    A symbolic link, directory, FIFO, device or socket is refused without being opened (so it can
+    neither block nor stream without end), the file is opened with ``O_NOFOLLOW | O_NONBLOCK`` and
+    checked again (a swap between the two checks is refused), and at most ``max_bytes + 1`` bytes
+    are read whatever its stated size (a file that grows past the bound is refused).
+
+    Raises :class:`FileNotFoundError` if ``path`` does not exist, :class:`EncodingError` naming
+    ``path`` for every other refusal or read error."""
+    name = os.fspath(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise EncodingError(f"{name}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise EncodingError(f"{name}: {_kind(st.st_mode)}, not a regular file")
+    if st.st_size > max_bytes:
+        raise EncodingError(f"{name}: larger than {max_bytes} bytes")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise EncodingError(f"{name}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    parts: list[bytes] = []
+    total = 0
+    limit = max_bytes + 1
+    try:
+        with os.fdopen(fd, "rb", buffering=0) as fh:
+            now = os.fstat(fh.fileno())
+            if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                raise EncodingError(f"{name}: replaced while being opened")
+            while total < limit:
+                # the stated size first (one read for an unchanged file), then small steps to EOF
+                chunk = fh.read(min(limit - total, max(now.st_size + 1 - total, 1 << 16)))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                total += len(chunk)
+    except OSError as exc:
+        raise EncodingError(f"{name}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    if total > max_bytes:
+        raise EncodingError(f"{name}: larger than {max_bytes} bytes")
+    return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -37,7 +37,7 @@ from e2evote.board.events import BoardSetup, Event, EventKind
 from e2evote.board.signing import BoardKey, Receipt, SignedTreeHead
 from e2evote.board.storage import Storage, WriteTx
 from e2evote.board.verify import CountedBallot, CountedTracker, counted_set
-from e2evote.encoding import MAX_OBJECT_BYTES, pack, unpack
+from e2evote.encoding import MAX_OBJECT_BYTES, pack, read_regular_file, unpack
 from e2evote.errors import (
     E2EVoteError,
     EncodingError,
@@ -645,14 +645,17 @@ def decode_board_extension(tree: Any) -> BoardExtension:
 def read_event_file(path: Path) -> list[bytes]:
     """The raw events of one v2 event file: a non-empty msgpack list of at most
     :data:`MAX_EVENTS_PER_FILE` byte strings. Raises :class:`EncodingError` (also for a file that
-    cannot be read, naming it, so that the verifier reports B1.A)."""
+    cannot be read or is not a regular file — a link, FIFO or device —, naming it, so that the
+    verifier reports B1.A)."""
     where = f"ext/{BOARD_EXTENSION}/{path.name}"
     try:
-        if path.stat().st_size > MAX_OBJECT_BYTES:
-            raise EncodingError(f"{where}: larger than {MAX_OBJECT_BYTES} bytes")
-        items = unpack(path.read_bytes())
+        data = read_regular_file(path, MAX_OBJECT_BYTES)
     except OSError as exc:
         raise EncodingError(f"{where}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    except EncodingError as exc:
+        raise EncodingError(f"{where}: {str(exc).removeprefix(os.fspath(path) + ': ')}") from None
+    try:
+        items = unpack(data, max_items=MAX_EVENTS_PER_FILE)  # a flat list of bins: no larger container
     except EncodingError as exc:
         raise EncodingError(f"{where}: {exc}") from None
     if (

@@ -235,9 +235,14 @@ class Manifest:
             raise ManifestError("manifest too large")
         try:
             doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ManifestError(f"manifest is not valid UTF-8 JSON: {exc}") from exc
-        m = Manifest.from_json(doc)
+        except RecursionError:
+            raise ManifestError("manifest JSON is nested too deeply") from None
+        except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, an int of over 4300 digits
+            raise ManifestError(f"manifest is not valid UTF-8 JSON: {str(exc)[:200]}") from None
+        try:
+            m = Manifest.from_json(doc)
+        except RecursionError:  # e.g. deeply nested metadata, re-encoded by canonical_json
+            raise ManifestError("manifest JSON is nested too deeply") from None
         if m.raw != raw:
             raise ManifestError("manifest file is not in canonical form (specs/06-manifest.md §Bytes)")
         return m

@@ -28,13 +28,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from e2evote.elgamal import Ciphertext, HashedCiphertext, decrypt_contest_data
-from e2evote.encoding import hex_to_fixed
+from e2evote.encoding import hex_to_fixed, read_regular_file
 from e2evote.errors import E2EVoteError, EncodingError, ManifestError, RecordError
 from e2evote.groups import STANDARD
 from e2evote.groups.base import Element, Group, Scalar
@@ -136,19 +137,25 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _load_json(path: Path, name: str, max_bytes: int = MAX_FILE) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, bounded size."""
+def _read_file(path: Path, name: str, max_bytes: int = MAX_FILE) -> bytes:
+    """A record file: a regular file (not a link, FIFO or device) of at most ``max_bytes`` bytes."""
     try:
-        if path.stat().st_size > max_bytes:
-            raise _Bad(name, f"file larger than {max_bytes} bytes")
-        text = path.read_bytes().decode("utf-8")
-        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
-    except FileNotFoundError as exc:
-        raise _Bad(name, "file is missing") from exc
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        if isinstance(exc, _Bad):
-            raise
-        raise _Bad(name, f"not valid JSON: {exc}") from exc
+        return read_regular_file(path, max_bytes)
+    except FileNotFoundError:
+        raise _Bad(name, "file is missing") from None
+    except (EncodingError, OSError) as exc:
+        raise _Bad(name, f"cannot read: {str(exc).removeprefix(os.fspath(path) + ': ')}") from None
+
+
+def _load_json(path: Path, name: str, max_bytes: int = MAX_FILE) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, bounded size, a regular file."""
+    raw = _read_file(path, name, max_bytes)
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise _Bad(name, "not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, duplicate keys, huge integers
+        raise _Bad(name, f"not valid JSON: {str(exc)[:200]}") from None
 
 
 def _map(obj: Any, what: str) -> Mapping[str, Any]:
@@ -199,10 +206,9 @@ def _hex_var(text: Any, what: str, max_len: int) -> bytes:
     """egk's byte arrays (code_baux, c1): hex of any even length, "" allowed."""
     if not isinstance(text, str) or len(text) > 2 * max_len or len(text) % 2:
         raise _Bad(what, f"expected hex of an even number of digits, at most {max_len} bytes")
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise _Bad(what, "not hex") from exc
+    if text.strip("0123456789abcdefABCDEF"):  # bytes.fromhex alone would skip whitespace
+        raise _Bad(what, "not hex")
+    return bytes.fromhex(text)
 
 
 def _h32(text: Any, what: str) -> bytes:
@@ -570,15 +576,56 @@ def _stream(ctx: _Context, files: Sequence[tuple[Path, str]]) -> Iterator[Encryp
             yield RecordIssue("R2.B", name, f"{exc} (ballot not verified)")
 
 
-def _ballot_files(d: Path) -> list[tuple[Path, str]]:
-    root = d / BALLOT_DIR
-    if not root.is_dir():
-        return []
-    out = []
-    for p in root.rglob("eballot-*.json"):
-        if p.is_file():
-            out.append((p, p.relative_to(d).as_posix()))
+def _entries(
+    d: Path, sub: str, prefix: str, issues: list[RecordIssue], recurse: bool
+) -> list[tuple[Path, str]]:
+    """The regular files ``<prefix>*.json`` under ``d/sub`` (in its subdirectories if ``recurse``),
+    sorted by path. Links are not followed: a symbolic link, FIFO, device or socket there (or ``sub``
+    itself being a link) is an R2.A issue naming it, and is not read."""
+    out: list[tuple[Path, str]] = []
+    stack = [d / sub]
+    while stack:
+        here = stack.pop()
+        rel = here.relative_to(d).as_posix()
+        try:
+            mode = os.lstat(here).st_mode
+            if stat.S_ISDIR(mode):
+                with os.scandir(here) as it:
+                    entries = [Path(e.path) for e in it]
+            else:
+                entries = []
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            issues.append(RecordIssue("R2.A", rel, f"cannot be listed ({exc.strerror}); not read"))
+            continue
+        if not stat.S_ISDIR(mode):
+            if here == d / sub and stat.S_ISREG(mode):
+                continue  # not a directory: nothing to read (as if absent)
+            issues.append(RecordIssue("R2.A", rel, "not a regular file or directory; not read"))
+            continue
+        for path in entries:
+            name = path.relative_to(d).as_posix()
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                issues.append(RecordIssue("R2.A", name, "cannot be examined; not read"))
+                continue
+            if stat.S_ISDIR(mode):
+                if recurse:
+                    stack.append(path)
+            elif stat.S_ISREG(mode):
+                if path.name.startswith(prefix) and path.name.endswith(".json"):
+                    out.append((path, name))
+            else:
+                issues.append(
+                    RecordIssue("R2.A", name, "not a regular file (a link, FIFO or device); not read")
+                )
     return sorted(out, key=lambda t: t[1])
+
+
+def _ballot_files(d: Path, issues: list[RecordIssue]) -> list[tuple[Path, str]]:
+    return _entries(d, BALLOT_DIR, "eballot-", issues, recurse=True)
 
 
 def _prescan(
@@ -866,10 +913,7 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             _load_json(d / "election_initialized.json", "election_initialized.json"),
             "election_initialized.json",
         )
-        try:
-            manifest_raw = (d / "manifest.json").read_bytes()
-        except OSError as exc:
-            raise _Bad("manifest.json", f"cannot read: {exc}") from exc
+        manifest_raw = _read_file(d / "manifest.json", "manifest.json", MAX_MANIFEST_BYTES)
         manifest = _manifest(manifest_raw, config)
         cw = "election_config.json"
         version = _str(_get(config, "config_version", cw), cw + " config_version", 32)
@@ -899,7 +943,7 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             issues.append(RecordIssue("R2.A", exc.obj, exc.detail + " (guardian not read)"))
     ctx = _Context(manifest, H_E)
     # --- ballots (pre-scan; streamed later) -----------------------------------------------------------
-    infos = _prescan(ctx, _ballot_files(d), issues)
+    infos = _prescan(ctx, _ballot_files(d, issues), issues)
     good = tuple((i.path, i.name) for i in infos)
 
     def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
@@ -920,7 +964,7 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     dec_tally: DecryptedTally | None = None
     listed: tuple[str, ...] | None = None
     enc_raw: dict[tuple[int, int], bytes] = {}
-    if (d / "encrypted_tally.json").exists():
+    if os.path.lexists(d / "encrypted_tally.json"):
         try:
             enc_tally, listed, enc_raw = _encrypted_tally(
                 ctx, _load_json(d / "encrypted_tally.json", "encrypted_tally.json"), issues
@@ -946,7 +990,7 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
                     f"omits cast ballots of the record: {', '.join(unlisted[:10])}",
                 )
             )
-    if (d / "tally.json").exists():
+    if os.path.lexists(d / "tally.json"):
         try:
             dec_tally = _decrypted_tally(
                 ctx,
@@ -959,17 +1003,26 @@ def read_egk_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             issues.append(RecordIssue("R2.A", exc.obj, exc.detail))
     # --- challenged ballots ----------------------------------------------------------------------------
     challenged: list[ChallengedBallot] = []
-    cdir = d / CHALLENGED_DIR
-    if cdir.is_dir():
-        for path in sorted(cdir.glob("dballot-*.json")):
-            name = path.relative_to(d).as_posix()
-            try:
-                dec, notes = _decrypted_ballot(ctx, K, _load_json(path, name), name)
-            except _Bad as exc:
-                issues.append(RecordIssue("R2.A", exc.obj, exc.detail + f" ({name}; not read)"))
-                continue
-            issues.extend(notes)
-            challenged.append(ChallengedBallot(dec.ballot_id, decrypted=dec))
+    opened: dict[str, str] = {}  # ballot id -> the file that opened it
+    for path, name in _entries(d, CHALLENGED_DIR, "dballot-", issues, recurse=False):
+        try:
+            dec, notes = _decrypted_ballot(ctx, K, _load_json(path, name), name)
+        except _Bad as exc:
+            issues.append(RecordIssue("R2.A", exc.obj, exc.detail + f" ({name}; not read)"))
+            continue
+        if dec.ballot_id in opened:
+            issues.append(
+                RecordIssue(
+                    "R2.A",
+                    name,
+                    f"opens ballot {dec.ballot_id!r} again, already opened by {opened[dec.ballot_id]}"
+                    " (not read)",
+                )
+            )
+            continue
+        opened[dec.ballot_id] = name
+        issues.extend(notes)
+        challenged.append(ChallengedBallot(dec.ballot_id, decrypted=dec))
     return ElectionRecord(
         parameters=params,
         stated=stated,

@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from e2evote.encoding import pack, unpack
+from e2evote.encoding import pack, read_regular_file, unpack
 from e2evote.errors import EncodingError, RecordError
 from e2evote.groups import Group, group_by_name
 from e2evote.hashing import EG20, EGK, EXT, H_ext, b_str
@@ -52,6 +53,8 @@ CHUNK_SIZE = 500
 """ballots per chunk file unless the writer is told otherwise"""
 RECORD_INDEX = "RECORD.msgpack"
 MAX_FILE = 256 * 1024 * 1024
+MANDATORY_FILES = ("election.msgpack", "manifest.json")
+"""files every sealed record lists (specs/07-record.md §1; RECORD.msgpack does not list itself)"""
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -167,10 +170,14 @@ class RecordWriter:
         """Flush ballots and write RECORD.msgpack; returns the record root."""
         self._flush()
         files = []
-        for path in sorted(_listing(self.dir)):
+        regular, irregular = _scan(self.dir)
+        if irregular:
+            path, kind = sorted(irregular.items())[0]
+            raise RecordError(f"{self.dir}: {path} is {kind}; a record holds regular files only")
+        for path in sorted(regular):
             if path == RECORD_INDEX:
                 continue
-            files.append((path, hashlib.sha256((self.dir / path).read_bytes()).digest()))
+            files.append((path, hashlib.sha256(_read(self.dir / path)).digest()))
         root = record_root(self.ctx.H_E, files)
         _atomic_write(
             self.dir / RECORD_INDEX,
@@ -187,12 +194,47 @@ def _check_ext_name(name: str) -> None:
         raise RecordError(f"bad extension name {name!r}")
 
 
-def _listing(directory: Path) -> list[str]:
-    out = []
-    for root, _dirs, names in os.walk(directory):
-        for name in names:
-            out.append(Path(root, name).relative_to(directory).as_posix())
-    return out
+def _scan(directory: Path) -> tuple[set[str], dict[str, str]]:
+    """The regular files under ``directory`` (relative POSIX paths), and every other entry — symbolic
+    link, FIFO, device, socket, unreadable directory — with what it is. Links are never followed."""
+    regular: set[str] = set()
+    irregular: dict[str, str] = {}
+    stack = [directory]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = list(it)
+        except OSError as exc:
+            irregular[here.relative_to(directory).as_posix()] = (
+                f"a directory that cannot be listed ({exc.strerror or type(exc).__name__})"
+            )
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            rel = path.relative_to(directory).as_posix()
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                irregular[rel] = "an entry that cannot be examined"
+                continue
+            if stat.S_ISDIR(mode):
+                stack.append(path)
+            elif stat.S_ISREG(mode):
+                regular.add(rel)
+            else:
+                irregular[rel] = (
+                    "a symbolic link"
+                    if stat.S_ISLNK(mode)
+                    else "a FIFO"
+                    if stat.S_ISFIFO(mode)
+                    else "a device"
+                    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a socket"
+                    if stat.S_ISSOCK(mode)
+                    else "not a regular file"
+                )
+    return regular, irregular
 
 
 def is_native_record(directory: str | os.PathLike[str]) -> bool:
@@ -200,9 +242,51 @@ def is_native_record(directory: str | os.PathLike[str]) -> bool:
 
 
 def _read(path: Path) -> bytes:
-    if path.stat().st_size > MAX_FILE:
-        raise RecordError(f"{path.name} is larger than {MAX_FILE} bytes")
-    return path.read_bytes()
+    """A record file: a regular file (not a link, FIFO or device) of at most :data:`MAX_FILE` bytes;
+    raises :class:`EncodingError` (FileNotFoundError if it is missing)."""
+    return read_regular_file(path, MAX_FILE)
+
+
+def _check_index_path(path: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise EncodingError(f"malformed file path {path[:100]!r}")
+    if path == RECORD_INDEX:
+        raise EncodingError(f"{RECORD_INDEX} must not list itself")
+
+
+def _read_index(d: Path) -> tuple[dict[str, bytes], bytes]:
+    """R1.A: RECORD.msgpack decoded and well formed — its format, a non-empty list of unique
+    [path, sha256] entries in path order naming the mandatory files, and a 32-byte root."""
+    idx = codec.fields(unpack(_read(d / RECORD_INDEX)), {"format", "files", "root"}, RECORD_INDEX)
+    if idx["format"] != RECORD_FORMAT:
+        raise EncodingError(f"unknown record format {str(idx['format'])[:100]!r}")
+    if not isinstance(idx["files"], list) or not idx["files"]:
+        raise EncodingError("files must be a non-empty list")
+    if not isinstance(idx["root"], bytes) or len(idx["root"]) != 32:
+        raise EncodingError("root must be 32 bytes")
+    listed: dict[str, bytes] = {}
+    previous = ""
+    for entry in idx["files"]:
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and isinstance(entry[1], bytes)
+        ):
+            raise EncodingError("malformed file entry")
+        path, digest = entry
+        _check_index_path(path)
+        if len(digest) != 32:
+            raise EncodingError(f"{path}: the digest must be 32 bytes")
+        if listed and path <= previous:  # str order is code-point order, i.e. UTF-8 byte order
+            raise EncodingError("file entries must be unique and in path order")
+        listed[path] = digest
+        previous = path
+    missing = [f for f in MANDATORY_FILES if f not in listed]
+    if missing:
+        raise EncodingError(f"the mandatory file(s) {', '.join(missing)} are not listed")
+    return listed, idx["root"]
 
 
 def _str_in(value: Any, ids: frozenset[str]) -> bool:
@@ -253,39 +337,32 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     d = Path(directory)
     issues: list[RecordIssue] = []
     # R1: every byte authenticated
-    listed: dict[str, bytes] = {}
-    stated_root = b""
+    index: tuple[dict[str, bytes], bytes] | None = None  # (listed files, stated root) once R1.A holds
     try:
-        idx = codec.fields(unpack(_read(d / RECORD_INDEX)), {"format", "files", "root"}, RECORD_INDEX)
-        if idx["format"] != RECORD_FORMAT:
-            raise EncodingError(f"unknown record format {idx['format']!r}")
-        if not isinstance(idx["files"], list):
-            raise EncodingError("files must be a list")
-        for entry in idx["files"]:
-            if not (
-                isinstance(entry, list)
-                and len(entry) == 2
-                and isinstance(entry[0], str)
-                and isinstance(entry[1], bytes)
-            ):
-                raise EncodingError("malformed file entry")
-            if entry[0] in listed or (listed and entry[0] < list(listed)[-1]):
-                raise EncodingError("file entries must be unique and in path order")
-            listed[entry[0]] = entry[1]
-        stated_root = idx["root"] if isinstance(idx["root"], bytes) else b""
+        index = _read_index(d)
     except FileNotFoundError:
         issues.append(RecordIssue("R1.A", RECORD_INDEX, "missing: the record is not sealed"))
-    except (EncodingError, RecordError) as exc:
+    except (EncodingError, RecordError, OSError) as exc:
         issues.append(RecordIssue("R1.A", RECORD_INDEX, str(exc)))
-    present = set(_listing(d)) - {RECORD_INDEX}
-    if listed:
+    present, irregular = _scan(d)
+    present.discard(RECORD_INDEX)
+    for path, kind in sorted(irregular.items()):
+        issues.append(RecordIssue("R1.C", path, f"{kind}: a record holds regular files only"))
+    if index is not None:
+        listed = index[0]
         for path in sorted(present - set(listed)):
             issues.append(RecordIssue("R1.C", path, "file not listed in RECORD.msgpack"))
-        for path, digest in sorted(listed.items()):
+        for path, digest in listed.items():
+            if path in irregular:
+                continue  # reported above
             if path not in present:
                 issues.append(RecordIssue("R1.B", path, "listed file is missing"))
-            elif hashlib.sha256(_read(d / path)).digest() != digest:
-                issues.append(RecordIssue("R1.B", path, "file digest does not match RECORD.msgpack"))
+                continue
+            try:
+                if hashlib.sha256(_read(d / path)).digest() != digest:
+                    issues.append(RecordIssue("R1.B", path, "file digest does not match RECORD.msgpack"))
+            except (EncodingError, OSError) as exc:
+                issues.append(RecordIssue("R1.B", path, f"cannot read: {exc}"))
     # parameters
     try:
         manifest_raw = _read(d / "manifest.json")
@@ -318,7 +395,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         )
     except (OSError, EncodingError, RecordError, ValueError, TypeError, KeyError) as exc:
         raise RecordError(f"cannot read the election parameters: {exc}") from exc
-    if listed and record_root(stated.H_E, sorted(listed.items())) != stated_root:
+    if index is not None and record_root(stated.H_E, list(index[0].items())) != index[1]:
         issues.append(RecordIssue("R1.D", RECORD_INDEX, "record root does not match the listed digests"))
 
     chunk_paths = sorted(p for p in present if p.startswith("ballots/"))
@@ -335,24 +412,26 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             yield from read_chunk(d, group, path, ids)
 
     enc_tally = dec_tally = None
-    if (d / "tally.msgpack").exists():
+    if "tally.msgpack" in present:
         try:
             t = codec.fields(unpack(_read(d / "tally.msgpack")), {"encrypted", "decrypted"}, "tally.msgpack")
             enc_tally = codec.dec_encrypted_tally(group, t["encrypted"])
             if t["decrypted"] is not None:
                 dec_tally = codec.dec_decrypted_tally(group, t["decrypted"])
-        except (EncodingError, ValueError) as exc:
+        except (EncodingError, ValueError, OSError) as exc:
             issues.append(RecordIssue("R2.A", "tally.msgpack", str(exc)))
     challenged: list[ChallengedBallot] = []
-    if (d / "challenged.msgpack").exists():
+    opened: set[str] = set()
+    if "challenged.msgpack" in present:
         try:
             items = unpack(_read(d / "challenged.msgpack"))
             if not isinstance(items, list):
                 raise EncodingError("expected a list")
             for item in items:
                 f = codec.fields(item, {"id", "nonce", "claimed", "decrypted"}, "challenged ballot")
-                if not isinstance(f["id"], str) or any(c.ballot_id == f["id"] for c in challenged):
+                if not isinstance(f["id"], str) or f["id"] in opened:
                     raise EncodingError(f"challenged ballot id {f['id']!r} is not a string or appears twice")
+                opened.add(f["id"])
                 challenged.append(
                     ChallengedBallot(
                         f["id"],
@@ -363,10 +442,10 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
                         else None,
                     )
                 )
-        except (EncodingError, ValueError, TypeError) as exc:
+        except (EncodingError, ValueError, TypeError, OSError) as exc:
             issues.append(RecordIssue("R2.A", "challenged.msgpack", str(exc)))
     closes: dict[str, bytes] = {}
-    if (d / "devices.msgpack").exists():
+    if "devices.msgpack" in present:
         try:
             raw = unpack(_read(d / "devices.msgpack"))
             if not isinstance(raw, dict) or not all(
@@ -374,16 +453,16 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             ):
                 raise EncodingError("devices.msgpack must map device names to 32-byte hashes")
             closes = raw
-        except EncodingError as exc:
+        except (EncodingError, OSError) as exc:
             issues.append(RecordIssue("R2.A", "devices.msgpack", str(exc)))
     outcomes: dict[str, Any] = {}
-    if (d / "outcomes.msgpack").exists():
+    if "outcomes.msgpack" in present:
         try:
             raw = unpack(_read(d / "outcomes.msgpack"))
             if not isinstance(raw, dict):
                 raise EncodingError("outcomes.msgpack must be a map")
             outcomes = raw
-        except EncodingError as exc:
+        except (EncodingError, OSError) as exc:
             issues.append(RecordIssue("R2.A", "outcomes.msgpack", str(exc)))
     extensions: dict[str, Any] = {}
     # only top-level ext/<name>.msgpack are extensions; ext/<name>/… are their companion files
@@ -393,7 +472,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             continue
         try:
             extensions[name] = unpack(_read(d / path))
-        except EncodingError as exc:
+        except (EncodingError, OSError) as exc:
             issues.append(RecordIssue("R2.A", path, str(exc)))
     return ElectionRecord(
         path=str(d),
