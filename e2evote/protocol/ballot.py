@@ -22,7 +22,7 @@ from e2evote.elgamal import (
     selection_nonce,
 )
 from e2evote.encoding import pack
-from e2evote.errors import BallotError, EncodingError, VerificationError
+from e2evote.errors import BallotError, E2EVoteError, EncodingError, VerificationError
 from e2evote.groups.base import Element, Scalar
 from e2evote.hashing import Dialect, H, Tag, b_file, b_u32
 from e2evote.proofs.range import RangeProof, prove_range
@@ -130,6 +130,11 @@ class EncryptedBallot:
         )
 
 
+def _is_int(x: object) -> bool:
+    """An integer that is not a bool (msgpack true is not 1: one value, one encoding)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 # ---------------------------------------------------------------------------------------------------
 # contest data (native e2evote format, specs/06-ballots.md §Contest data)
 # ---------------------------------------------------------------------------------------------------
@@ -175,10 +180,10 @@ class ContestData:
             raise EncodingError("contest data has the wrong fields")
         o, s, t, w = obj["o"], obj["s"], obj["t"], obj["w"]
         if (
-            not isinstance(s, int)
+            not _is_int(s)
             or not isinstance(t, bool)
             or not isinstance(o, list)
-            or not all(isinstance(x, int) for x in o)
+            or not all(_is_int(x) for x in o)
             or not isinstance(w, list)
             or not all(isinstance(x, str) for x in w)
         ):
@@ -313,7 +318,7 @@ def encrypt_ballot(
         contests = manifest.contests_of_style(ballot.style)
     except Exception as exc:
         raise BallotError(f"ballot {ballot.ballot_id!r}: {exc}") from exc
-    unknown = set(ballot.votes) - {c.label for c in contests}
+    unknown = (set(ballot.votes) | set(ballot.write_ins)) - {c.label for c in contests}
     if unknown:
         raise BallotError(
             f"ballot {ballot.ballot_id!r}: contest(s) not on style {ballot.style!r}: "
@@ -373,24 +378,51 @@ def verify_ballot_nonce(
     ctx: ElectionContext, ballot: EncryptedBallot, xi_B: bytes, claimed: PlaintextBallot
 ) -> None:
     """ "Instant verification" of a challenged ballot (EG 2.0 §3.6.5, nonce method): re-encrypt the
-    claimed selections with the released ξ_B and compare every ciphertext and the confirmation code.
-    Step ids V13.N.* (specs/10-verification.md)."""
+    claimed selections with the released ξ_B and compare every ciphertext, the contest data and the
+    confirmation code. Step ids V13.N.*, V13.B (specs/06-ballots.md §7, specs/10-verification.md);
+    every failure is a :class:`VerificationError`."""
     obj = f"ballot {ballot.ballot_id}"
     group = ctx.group
     if claimed.style != ballot.style or claimed.ballot_id != ballot.ballot_id:
         raise VerificationError(
             "V13.N.A", obj, "claimed ballot id or style differs from the encrypted ballot's"
         )
-    contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
-    for ec in ballot.contests:
-        contest = contests.get(ec.index)
-        if contest is None:
-            raise VerificationError("V13.N.A", obj, f"contest index {ec.index} not on style {ballot.style!r}")
-        values, _ = _contest_values(contest, claimed.votes.get(contest.label, {}))
-        if len(ec.selections) != len(values):
+    try:
+        style = ctx.manifest.contests_of_style(ballot.style)
+    except (E2EVoteError, LookupError) as exc:
+        raise VerificationError("V13.N.A", obj, f"unknown ballot style {ballot.style!r}") from exc
+    contests = {c.index: c for c in style}
+    got = [ec.index for ec in ballot.contests]
+    for ci in got:
+        if ci not in contests:
+            raise VerificationError("V13.N.A", obj, f"contest index {ci} not on style {ballot.style!r}")
+    if got != sorted(contests):  # §7 step 1: the style's contests, ascending, each once
+        raise VerificationError(
+            "V13.N.A",
+            obj,
+            f"contests {got} are not the contests {sorted(contests)} of style {ballot.style!r}",
+        )
+    on_style = {c.label for c in style}
+    for what, labels in (("votes", claimed.votes), ("write-ins", claimed.write_ins)):
+        unknown = sorted(set(labels) - on_style, key=repr)
+        if unknown:
             raise VerificationError(
-                "V13.N.A", obj, f"contest {contest.label!r} has the wrong number of selections"
+                "V13.B", obj, f"claimed {what} for contest(s) not on style {ballot.style!r}: {unknown}"
             )
+    for ec in ballot.contests:
+        contest = contests[ec.index]
+        if [s.index for s in ec.selections] != [o.index for o in contest.options]:
+            raise VerificationError(
+                "V13.N.A", obj, f"contest {contest.label!r}: selections are not one per option, in order"
+            )
+        try:
+            values, data = _contest_values(contest, claimed.votes.get(contest.label, {}))
+            write_ins = claimed.write_ins.get(contest.label)
+            if write_ins:
+                data = ContestData(data.status, data.overvotes, tuple(write_ins))
+            D = data.encode(contest.data_blocks) if ec.data is not None else b""
+        except BallotError as exc:
+            raise VerificationError("V13.B", obj, str(exc)) from exc
         for sel, option, sigma in zip(ec.selections, contest.options, values, strict=True):
             xi = selection_nonce(group, ctx.H_E, xi_B, contest.index, option.index)
             if ctx.key.encrypt(sigma, xi) != sel.ct:
@@ -403,10 +435,17 @@ def verify_ballot_nonce(
         if chi != ec.chi:
             raise VerificationError("V13.N.C", obj, f"contest hash of {contest.label!r} differs")
         if ec.data is not None:
+            # §7 step 4: C_D is a deterministic function of ξ_B and D (eq. 49-55): re-encrypt, compare
             xi_d = contest_data_nonce(group, ctx.H_E, xi_B, contest.index, ctx.dialect)
-            if group.g_pow(xi_d) != ec.data.C0:
+            expected = encrypt_contest_data(
+                ctx.key, ctx.H_E, contest.index, D, xi_d, contest_label=contest.label, dialect=ctx.dialect
+            )
+            if expected != ec.data:
                 raise VerificationError(
-                    "V13.N.B", obj, f"contest data of {contest.label!r} was not made with this nonce"
+                    "V13.N.B",
+                    obj,
+                    f"contest data of {contest.label!r} is not the encryption of the claimed status and "
+                    "write-ins with this nonce",
                 )
     code = confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect)
     if code != ballot.code:

@@ -77,6 +77,32 @@ def _list(obj: Any, what: str, max_items: int = MAX_ITEMS) -> list[Any]:
     return obj
 
 
+def _exact(obj: Any, n: int, what: str) -> list[Any]:
+    """A list of exactly ``n`` items (a pair, a triple…): never an IndexError on a short list."""
+    if not isinstance(obj, list) or len(obj) != n:
+        raise EncodingError(f"{what}: expected a list of exactly {n} items")
+    return obj
+
+
+def _increasing(indices: Sequence[int], what: str) -> None:
+    """Indices of a list of (index, …) entries: strictly increasing, so that each appears once and a
+    map built from the entries holds all of them (one encoding per value, specs/07-record.md §3)."""
+    if any(a >= b for a, b in zip(indices, indices[1:], strict=False)):
+        raise EncodingError(
+            f"{what}: indices must be strictly increasing (no duplicates), got {list(indices)}"
+        )
+
+
+def _retyped(exc: EncodingError, msg: str) -> EncodingError:
+    """``exc`` with a message naming the object, keeping its class: the verifier classifies decoding
+    failures by type only (InvalidElementError → V5.A, InvalidScalarError → V5.C)."""
+    if isinstance(exc, InvalidElementError):
+        return InvalidElementError(msg)
+    if isinstance(exc, InvalidScalarError):
+        return InvalidScalarError(msg)
+    return EncodingError(msg)
+
+
 def _int(obj: Any, what: str, lo: int = 0, hi: int = 2**53) -> int:
     if isinstance(obj, bool) or not isinstance(obj, int) or not lo <= obj <= hi:
         raise EncodingError(f"{what}: expected an integer in [{lo}, {hi}]")
@@ -105,14 +131,14 @@ def dec_elem(group: Group, obj: Any, what: str) -> Element:
     try:
         return group.element(_bytes(obj, what, group.element_bytes))
     except EncodingError as exc:
-        raise EncodingError(f"{what}: {exc}") from exc
+        raise _retyped(exc, f"{what}: {exc}") from exc
 
 
 def _dec_scalar(group: Group, obj: Any, what: str) -> Scalar:
     try:
         return group.scalar_from_bytes(_bytes(obj, what, group.scalar_bytes))
     except EncodingError as exc:
-        raise EncodingError(f"{what}: {exc}") from exc
+        raise _retyped(exc, f"{what}: {exc}") from exc
 
 
 def _enc_ct(ct: Ciphertext) -> list[bytes]:
@@ -120,9 +146,7 @@ def _enc_ct(ct: Ciphertext) -> list[bytes]:
 
 
 def _dec_ct(group: Group, obj: Any, what: str) -> Ciphertext:
-    pair = _list(obj, what, 2)
-    if len(pair) != 2:
-        raise EncodingError(f"{what}: a ciphertext is [alpha, beta]")
+    pair = _exact(obj, 2, what + " (a ciphertext is [alpha, beta])")
     return Ciphertext(dec_elem(group, pair[0], what + ".alpha"), dec_elem(group, pair[1], what + ".beta"))
 
 
@@ -241,10 +265,11 @@ def dec_ballot_unchecked(group: Group, obj: Any) -> EncryptedBallot:
 
 def decode_failure_step(exc: Exception) -> str:
     """The verification step of a ballot that failed to decode: decoding failures that are EG checks
-    keep their step (5.A subgroup membership, 5.C scalar range); anything else is R2.B."""
-    if isinstance(exc, InvalidElementError) or "subgroup" in str(exc):
+    keep their step (5.A subgroup membership, 5.C scalar range); anything else is R2.B. Decided by
+    the exception's type alone, never by its message (which quotes the ballot's id)."""
+    if isinstance(exc, InvalidElementError):
         return "V5.A"
-    if isinstance(exc, InvalidScalarError) or "Z_q" in str(exc):
+    if isinstance(exc, InvalidScalarError):
         return "V5.C"
     return "R2.B"
 
@@ -269,7 +294,7 @@ def dec_ballots(group: Group, objs: Sequence[Any]) -> list[EncryptedBallot]:
             head = msg.split()[1].rstrip(":")
             idx = int(head) if head.isdigit() else -1
         where = names[idx] if 0 <= idx < len(names) else "ballots"
-        raise EncodingError(f"{where}: {msg.split(': ', 1)[-1]}") from exc
+        raise _retyped(exc, f"{where}: {msg.split(': ', 1)[-1]}") from exc
     out = []
     pos = 0
     for p in parsed:
@@ -355,9 +380,7 @@ def _parse_ballot(group: Group, obj: Any) -> _ParsedBallot:
         for m, s in enumerate(_list(cf["sel"], cw + ".sel", 10_000)):
             sf = fields(s, {"i", "ct", "proof"}, f"{cw} selection {m}")
             oi = _int(sf["i"], f"{cw} selection {m}.i", 1, 2**31 - 1)
-            pair = _list(sf["ct"], f"{cw} option {oi}", 2)
-            if len(pair) != 2:
-                raise EncodingError(f"{cw} option {oi}: a ciphertext is [alpha, beta]")
+            pair = _exact(sf["ct"], 2, f"{cw} option {oi} (a ciphertext is [alpha, beta])")
             for k, part in zip(("alpha", "beta"), pair, strict=True):
                 p.blobs.append(_bytes(part, f"{cw} option {oi}.{k}", group.element_bytes))
                 p.names.append(f"{cw} option {oi}.{k}")
@@ -412,14 +435,16 @@ def dec_encrypted_tally(group: Group, obj: Any) -> EncryptedTally:
     f = fields(obj, {"ballots", "contests"}, "encrypted tally")
     contests = []
     for c in _list(f["contests"], "encrypted tally.contests"):
-        c = _list(c, "encrypted tally contest", 2)
+        c = _exact(c, 2, "encrypted tally contest ([ind_c, selections])")
         ci = _int(c[0], "encrypted tally contest index", 1, 2**31 - 1)
         sels = []
         for s in _list(c[1], f"encrypted tally contest {ci}"):
-            s = _list(s, "encrypted tally selection", 2)
-            oi = _int(s[0], "encrypted tally option index", 1, 2**31 - 1)
+            s = _exact(s, 2, f"encrypted tally contest {ci} selection ([ind_o, ciphertext])")
+            oi = _int(s[0], f"encrypted tally contest {ci} option index", 1, 2**31 - 1)
             sels.append((oi, _dec_ct(group, s[1], f"encrypted tally contest {ci} option {oi}")))
+        _increasing([oi for oi, _ in sels], f"encrypted tally contest {ci} options")
         contests.append((ci, tuple(sels)))
+    _increasing([ci for ci, _ in contests], "encrypted tally contests")
     return EncryptedTally(tuple(contests), _int(f["ballots"], "encrypted tally.ballots"))
 
 
@@ -458,7 +483,9 @@ def dec_decrypted_tally(group: Group, obj: Any) -> DecryptedTally:
                     _dec_dproof(group, sf["proof"], w + ".proof"),
                 )
             )
+        _increasing([s.index for s in sels], f"decrypted tally contest {ci} options")
         contests.append(DecryptedContest(ci, tuple(sels)))
+    _increasing([c.index for c in contests], "decrypted tally contests")
     return DecryptedTally(tuple(contests), _int(f["ballots"], "decrypted tally.ballots"))
 
 
@@ -505,7 +532,9 @@ def dec_decrypted_ballot(group: Group, obj: Any) -> DecryptedBallot:
                 _dec_dproof(group, df["proof"], w + ".data.proof"),
                 _bytes(df["D"], w + ".data.D", max_len=64 * 32),
             )
+        _increasing([s[0] for s in sels], f"{w} options")
         contests.append(DecryptedBallotContest(ci, tuple(sels), data))
+    _increasing([c.index for c in contests], f"decrypted ballot {bid} contests")
     return DecryptedBallot(bid, tuple(contests))
 
 

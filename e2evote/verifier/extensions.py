@@ -212,12 +212,12 @@ def _decoded(record: ElectionRecord, ctx: ElectionContext) -> _Decoded:
     if "precincts" in record.extensions:
         try:
             out.precincts = decode_precincts(g, record.extensions["precincts"])
-        except (EncodingError, ValueError, TypeError) as exc:
+        except (EncodingError, ValueError, TypeError, LookupError) as exc:
             out.precincts_error = str(exc)
     if "interim" in record.extensions:
         try:
             out.interim = decode_interim(g, record.extensions["interim"])
-        except (EncodingError, ValueError, TypeError) as exc:
+        except (EncodingError, ValueError, TypeError, LookupError) as exc:
             out.interim_error = str(exc)
     pacc: PrecinctAccumulator | None = None
     if out.precincts is not None:

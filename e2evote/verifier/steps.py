@@ -88,6 +88,9 @@ def verify_path(
     except (RecordError, EncodingError, OSError) as exc:
         report.fail("R1.A", str(path), str(exc))
         return report
+    except Exception as exc:  # an unexpected defect while reading: a failure, never a traceback
+        report.fail("R2.B", "record", _unexpected(exc))
+        return report
     return verify_record(record, progress=progress, report=report, partial=partial, runner=runner)
 
 
@@ -138,7 +141,15 @@ def verify_record(
     except E2EVoteError as exc:  # a defect that stops the run is still a reported failure
         step = exc.step if isinstance(exc, VerificationError) else "R2.B"
         report.fail(step, "record", str(exc))
+    except Exception as exc:  # specs/10 §3: reported (R2.B, obj record), never raised
+        report.fail("R2.B", "record", _unexpected(exc))
     return report
+
+
+def _unexpected(exc: BaseException) -> str:
+    """The detail of a failure for an error no check anticipated (its type and message)."""
+    text = str(exc)
+    return f"unexpected {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def wants_large_tables(record: ElectionRecord) -> bool:
@@ -228,8 +239,10 @@ def _guardians(record: ElectionRecord, report: Report) -> None:
     p = record.parameters
     g = p.group
     indices = sorted(pk.i for pk in record.guardians)
-    if indices != list(range(1, p.n + 1)):
-        report.fail("V2.A", "guardians", f"expected guardians 1..{p.n}, record has {indices}")
+    # compare the counts first: n comes from the record and must not size anything (a huge n)
+    if len(indices) != p.n or indices != list(range(1, len(indices) + 1)):
+        shown = indices if len(indices) <= 20 else f"{len(indices)} guardians"
+        report.fail("V2.A", "guardians", f"expected guardians 1..{p.n}, record has {shown}")
     K = g.identity()
     for pk in record.guardians:
         obj = f"guardian {pk.i}"
@@ -481,6 +494,10 @@ def ballot_pass(
             report.fail(getattr(exc, "step", "V5.A"), obj, str(exc))
             part.index.skipped.append(part.done - 1)
             continue
+        except Exception as exc:  # specs/10 §2: reported under V5.A, the run goes on
+            report.fail("V5.A", obj, _unexpected(exc))
+            part.index.skipped.append(part.done - 1)
+            continue
         if len(pipe.pending) >= BATCH:
             pipe.flush()
         part.index.add(ctx, ballot)
@@ -549,6 +566,12 @@ def _across_ballots(
                 report.fail("V7.F", f"device {device}", "no closing hash published")
             elif close != chain_close_hash(ctx.H_E, last, _device_info(ctx, device)):
                 report.fail("V7.G", f"device {device}", "closing hash is wrong")
+    chained = idx.tails if ctx.manifest.chaining else {}
+    for device in sorted(set(record.device_closes) - set(chained), key=repr):
+        report.checked("V7")
+        report.fail(
+            "V7.F", f"device {device}", "closing hash published for a device without a chain of ballots"
+        )
     st.challenged_ids = set(idx.challenged)
 
 
@@ -824,7 +847,7 @@ def _aggregation(
         if st.cast and not st.partial:
             report.fail("V8.A", "encrypted tally", "the record has cast ballots but no encrypted tally")
         return
-    stated = {ci: dict(sels) for ci, sels in t.contests}
+    stated = _cells(t.contests, report)
     for ci, row in acc.items():
         for oi, ct in row.items():
             report.checked("V8")
@@ -848,6 +871,22 @@ def _aggregation(
         )
 
 
+def _cells(
+    contests: tuple[tuple[int, tuple[tuple[int, Ciphertext], ...]], ...], report: Report | None
+) -> dict[int, dict[int, Ciphertext]]:
+    """The encrypted tally as {ind_c: {ind_o: (A, B)}}; with ``report``, a cell stated twice fails
+    V8.A (the native codec already rejects it, specs/07-record.md §3.4; other readers may not)."""
+    out: dict[int, dict[int, Ciphertext]] = {}
+    for ci, sels in contests:
+        row = out.setdefault(ci, {})
+        for oi, ct in sels:
+            if oi in row and report is not None:
+                obj = f"tally contest {ci} option {oi}"
+                report.fail("V8.A", obj, "appears more than once in the encrypted tally")
+            row[oi] = ct
+    return out
+
+
 def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
     ctx = st.ctx
     g = ctx.group
@@ -859,7 +898,14 @@ def _tally(record: ElectionRecord, st: _State, report: Report) -> None:
         elif d is not None:
             report.fail("R2.C", "encrypted tally", "the record has a decrypted tally but no encrypted tally")
         return
-    enc = {ci: dict(sels) for ci, sels in e.contests}
+    enc = _cells(e.contests, None)  # duplicates were reported by V8.A
+    seen_cells: set[tuple[int, int]] = set()
+    for dc in d.contests:
+        for sel in dc.selections:
+            if (dc.index, sel.index) in seen_cells:
+                obj = f"tally contest {dc.index} option {sel.index}"
+                report.fail("V10.C", obj, "appears more than once in the decrypted tally")
+            seen_cells.add((dc.index, sel.index))
     proofs = _tally_proofs(ctx, d, enc)
     seen_contests = set()
     for i, dc in enumerate(d.contests):
@@ -948,20 +994,31 @@ def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
             continue
         obj = f"ballot {bid}"
         report.checked("V13")
+        if ch.nonce is None and ch.decrypted is None:
+            report.fail("V13.G", obj, "neither a nonce nor a decryption is published")
+            continue
+        if ch.nonce is not None and ch.decrypted is not None:
+            # one opening per ballot; both parts are still checked (nothing goes unchecked)
+            report.fail("V13.G", obj, "both a nonce and a decryption are published")
+        if ch.nonce is None and ch.claimed is not None:
+            report.fail("V13.N.A", obj, "claimed selections published without a nonce")
         if ch.nonce is not None:
             if ch.claimed is None:
                 report.fail("V13.N.A", obj, "nonce released without the claimed selections")
-                continue
+            else:
+                try:
+                    verify_ballot_nonce(ctx, ballot, ch.nonce, ch.claimed)
+                except VerificationError as exc:
+                    report.fail(exc.step, obj, exc.detail)
+                except E2EVoteError as exc:
+                    report.fail("V13.B", obj, str(exc))
+                except Exception as exc:  # malformed but decodable: a failure, not a crash
+                    report.fail("V13.N.A", obj, _unexpected(exc))
+        if ch.decrypted is not None:
             try:
-                verify_ballot_nonce(ctx, ballot, ch.nonce, ch.claimed)
-            except VerificationError as exc:
-                report.fail(exc.step, obj, exc.detail)
-            except E2EVoteError as exc:
-                report.fail("V13.B", obj, str(exc))
-        elif ch.decrypted is not None:
-            _decrypted_ballot(ctx, ballot, ch.decrypted, report)
-        else:
-            report.fail("V13.G", obj, "neither a nonce nor a decryption is published")
+                _decrypted_ballot(ctx, ballot, ch.decrypted, report)
+            except Exception as exc:  # malformed but decodable: a failure, not a crash
+                report.fail("V13.D", obj, _unexpected(exc))
 
 
 def _decrypted_ballot(
@@ -1042,7 +1099,7 @@ def _decrypted_ballot(
                     report.fail("V14.C", cobj, "published contest data differs from the decryption")
             except VerificationError as exc:
                 report.fail(exc.step, cobj, exc.detail)
-            except E2EVoteError as exc:
+            except (E2EVoteError, ValueError, ArithmeticError) as exc:
                 report.fail("V14.C", cobj, str(exc))
         elif ec.data is not None:
             report.fail("V14.C", cobj, "contest data of a challenged ballot was not decrypted")
@@ -1095,6 +1152,11 @@ def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
 
     ctx = st.ctx
     d = record.decrypted_tally
+    known = {c.label for c in ctx.manifest.contests}
+    for label in sorted(set(record.outcomes) - known, key=repr):
+        report.fail(
+            "V20.A", f"outcome {label}", "published outcome for a label that is not a contest of the manifest"
+        )
     for contest in ctx.manifest.contests:
         if contest.outcome is None:
             if contest.label in record.outcomes:
@@ -1106,7 +1168,7 @@ def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
         report.checked("V20")
         try:
             rule = OutcomeRule.from_dict(dict(contest.outcome))
-        except E2EVoteError as exc:
+        except (E2EVoteError, TypeError, ValueError) as exc:
             report.fail("V20.A", obj, str(exc))
             continue
         if d is None:
@@ -1130,6 +1192,8 @@ def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
             report.fail(exc.step, obj, exc.detail)
         except E2EVoteError as exc:
             report.fail("V20.B", obj, str(exc))
+        except Exception as exc:  # malformed but decodable: a failure, not a crash
+            report.fail("V20.B", obj, _unexpected(exc))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1163,3 +1227,5 @@ def _extensions(record: ElectionRecord, st: _State, report: Report) -> None:
             check(record, st.ctx, report)
         except E2EVoteError as exc:
             report.fail(getattr(exc, "step", "R2.A"), f"ext/{name}", str(exc))
+        except Exception as exc:  # malformed but decodable: a failure, not a crash
+            report.fail("R2.A", f"ext/{name}", _unexpected(exc))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from e2evote.encoding import pack, unpack
 from e2evote.groups import Group
 from e2evote.protocol.ballot import BallotState, PlaintextBallot, encrypt_ballot
 from e2evote.protocol.ceremony import GuardianKey, GuardianPublicKeys, GuardianSetup
@@ -15,7 +17,7 @@ from e2evote.protocol.election import ElectionParameters
 from e2evote.protocol.manifest import Manifest
 from e2evote.protocol.tally import TallyAccumulator, decrypt_ballot, decrypt_tally
 from e2evote.record.model import ChallengedBallot
-from e2evote.record.native import RecordWriter
+from e2evote.record.native import RECORD_FORMAT, RECORD_INDEX, RecordWriter, record_root
 
 
 @dataclass
@@ -100,3 +102,15 @@ def run_election(
         w.set_challenged(opened)
     w.seal()
     return Election(params, keys, pubs, expected)
+
+
+def reseal(d: Path) -> None:
+    """Re-authenticate an edited record (RECORD.msgpack), as its author could: only the verifier's
+    checks beyond R1 can object."""
+    H_E = unpack((d / "election.msgpack").read_bytes())["H_E"]
+    listing = sorted(
+        p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file() and p.name != RECORD_INDEX
+    )
+    digests = [(p, hashlib.sha256((d / p).read_bytes()).digest()) for p in listing]
+    idx = {"format": RECORD_FORMAT, "files": [[p, h] for p, h in digests], "root": record_root(H_E, digests)}
+    (d / RECORD_INDEX).write_bytes(pack(idx))

@@ -7,7 +7,6 @@ is caught with a B* step — each tamper test paired with the honest export pass
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 import threading
@@ -57,11 +56,10 @@ from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import simple_manifest
 from e2evote.protocol.tally import DecryptedTally, decrypt_tally
-from e2evote.record.native import RECORD_FORMAT, RECORD_INDEX, record_root
 from e2evote.verifier import Report, verify_path
 
 from .boardlog import load_log, store_log
-from .elections import ceremony
+from .elections import ceremony, reseal
 
 with warnings.catch_warnings():  # starlette's TestClient warns about its httpx backend on import
     warnings.simplefilter("ignore", UserWarning)  # StarletteDeprecationWarning
@@ -112,17 +110,6 @@ def post(client: TestClient, body: bytes) -> Any:
 
 def steps(r: Report) -> set[str]:
     return r.steps_failed()
-
-
-def reseal(d: Path) -> None:
-    """Re-authenticate a tampered record (RECORD.msgpack), so that only the B checks can object."""
-    H_E = unpack((d / "election.msgpack").read_bytes())["H_E"]
-    listing = sorted(
-        p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file() and p.name != RECORD_INDEX
-    )
-    digests = [(p, hashlib.sha256((d / p).read_bytes()).digest()) for p in listing]
-    idx = {"format": RECORD_FORMAT, "files": [[p, h] for p, h in digests], "root": record_root(H_E, digests)}
-    (d / RECORD_INDEX).write_bytes(pack(idx))
 
 
 def edit_log(d: Path, fn: Any) -> None:
