@@ -1,7 +1,8 @@
 """``e2evote board …``: run the bulletin board of an election, monitor it, export its record
 (specs/08-board.md §12.5).
 
-* ``serve``   — open (or create) the board of an election and serve its HTTP API (§8);
+* ``serve``   — serve the HTTP API (§8) of an election's existing board, or with ``--create`` of a
+  new one;
 * ``monitor`` — one monitor run against a board URL (B3); exit 1 on an alarm;
 * ``tally``   — close voting, aggregate the counted ballots, publish the tally event and write the
   decryption request for the trustees (``e2evote trustee decrypt`` / ``official combine`` follow);
@@ -13,15 +14,18 @@ This module is a Typer sub-app only; ``cli/main.py`` mounts it as ``board``.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
-from cli.common import cli_errors, err, fail, out
+from cli.common import cli_errors, err, fail, new_output_dir, out
+from cli.official import device_closes
 from e2evote.board.credentials import CredentialList
 from e2evote.board.election import ElectionBoard, export_record, load_election
-from e2evote.board.errors import MonitorAlarm
+from e2evote.board.errors import BoardStateError, MonitorAlarm
 from e2evote.board.signing import BoardKey, check_board_id
 from e2evote.board.storage import Storage, open_storage
 from e2evote.errors import EncodingError
@@ -50,11 +54,16 @@ KeyOpt = Annotated[Path, typer.Option("--key", help="the board's Ed25519 key fil
 ALARM_EXIT = 1
 
 
-def _open_storage(db: str) -> Storage:
+def _open_storage(db: str, *, create: bool = False) -> Storage:
+    """The board database at ``db``; unless ``create``, an existing one (no new, empty SQLite file)."""
     try:
-        return open_storage(db)
+        return open_storage(db, create=create)
     except ImportError as exc:
         fail(f"cannot open {db}: {exc}")
+    except ValueError as exc:
+        fail(f"--db {db}: {exc}")
+    except BoardStateError as exc:
+        fail(f"--db: {exc.detail}")
 
 
 def _load_key(path: Path, *, create: bool) -> BoardKey:
@@ -69,20 +78,39 @@ def _load_key(path: Path, *, create: bool) -> BoardKey:
 
 
 def _election_board(
-    db: str, election: Path, key_file: Path, board_id: str, credentials: Path | None
+    db: str, election: Path, key_file: Path, board_id: str, credentials: Path | None, create: bool
 ) -> ElectionBoard:
     ctx, _ = load_election(election)
-    storage = _open_storage(db)
-    if storage.read_head().size == 0:
+    if create:
         check_board_id(board_id)
-        creds = None if credentials is None else CredentialList.from_bytes(credentials.read_bytes())
+        creds = None if credentials is None else CredentialList.from_bytes(files.read_bytes(credentials))
+    storage = _open_storage(db, create=create)
+    empty = storage.read_head().size == 0
+    if create:
+        if not empty:
+            storage.close()
+            fail(f"{db} already holds a board; serve it without --create")
         key = _load_key(key_file, create=True)
         eb = ElectionBoard.create(storage, key, ctx, board_id=board_id, credentials=creds)
         out.print(f"board {board_id!r} created for H_E = {ctx.H_E.hex()}")
         return eb
+    if empty:
+        storage.close()
+        fail(f"{db} holds no board (to start a new board for this election, add --create)")
     if credentials is not None:
         err.print("note: the board exists already; --credentials is ignored")
     return ElectionBoard.open(storage, _load_key(key_file, create=False), ctx)
+
+
+def _check_url(url: str) -> None:
+    """An ``http(s)://host[:port][/path]`` URL, or a one-line error."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        fail(f"{url!r} is not a board URL ({exc})")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        fail(f"{url!r} is not a board URL (expected http://host:port or https://host)")
 
 
 @app.command()
@@ -92,15 +120,15 @@ def serve(
     db: DbOpt,
     key: KeyOpt,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8080,
     board_id: Annotated[str, typer.Option("--board-id", help="board id (new boards only)")] = "e2evote-board",
     credentials: Annotated[
         Path | None,
         typer.Option("--credentials", help="public credential list (canonical msgpack), new boards only"),
     ] = None,
-    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="largest accepted request")] = (
-        1024 * 1024
-    ),
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1024, help="largest accepted request (bytes)")
+    ] = (1024 * 1024),
     fresh_seconds: Annotated[
         float,
         typer.Option(
@@ -109,15 +137,45 @@ def serve(
             help="while idle, re-sign the tree head with the current time this often (0: never)",
         ),
     ] = 60.0,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="create a new board (new or empty database); without it only an existing board is served",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the election's board over HTTP (creates the board on first use)."""
+    """Serve the election's board over HTTP; `--create` starts a new board."""
     from e2evote.board.http import serve as serve_http
 
-    eb = _election_board(db, election, key, board_id, credentials)
+    _check_bind(host, port)
+    eb = _election_board(db, election, key, board_id, credentials, create)
     b = eb.board
     out.print(f"board {b.board_id!r}, public key {b.public_key.hex()}, {b.latest_sth().tree_size} events")
     out.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
-    serve_http(b, host, port, max_body_bytes=max_body_bytes, fresh_seconds=fresh_seconds, log_level="warning")
+    try:
+        serve_http(
+            b, host, port, max_body_bytes=max_body_bytes, fresh_seconds=fresh_seconds, log_level="warning"
+        )
+    except SystemExit as exc:  # uvicorn exits (code 3) when it cannot start, e.g. the port was taken
+        if exc.code not in (0, None):
+            fail(f"the server on {host}:{port} could not start or stopped (exit {exc.code})")
+        raise
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Fail with one line if ``host:port`` cannot be listened on (taken, not a local address)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @app.command()
@@ -139,6 +197,7 @@ def monitor(
     """One monitor run (steps B3): exit 0 if the board's tree head is consistent, 1 on an alarm."""
     from e2evote.board.monitor import monitor as run_monitor
 
+    _check_url(url)
     try:
         pk = bytes.fromhex(public_key)
     except ValueError:
@@ -210,18 +269,23 @@ def export(
         req, res = parts
         encrypted, decrypted = req.tally, res.tally
         opened = [ChallengedBallot(b.ballot_id, None, None, b) for b in res.ballots]
-    try:
-        export_record(
-            storage,
-            ctx,
-            guardians,
-            out_dir,
-            tally=decrypted,
-            encrypted_tally=encrypted,
-            challenged=opened,
-        )
-    except EncodingError as exc:
-        fail(f"the board's log is not readable: {exc}")
+    edir = ElectionDir(election)
+    # the devices' closing hashes (V7.F), as `official publish` writes them
+    closes = device_closes(edir, ctx) if edir.is_election() else {}
+    with new_output_dir(out_dir):
+        try:
+            export_record(
+                storage,
+                ctx,
+                guardians,
+                out_dir,
+                tally=decrypted,
+                encrypted_tally=encrypted,
+                challenged=opened,
+                device_closes=closes or None,
+            )
+        except EncodingError as exc:
+            fail(f"the board's log is not readable: {exc}")
     what = "final record" if decrypted is not None else "record so far (no decrypted tally yet)"
     out.print(f"{what} sealed in {out_dir}")
     out.print(f"verify it: e2evote verify {out_dir}")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -39,6 +41,7 @@ __all__ = [
     "GROUP_ALIASES",
     "passphrase",
     "EXIT_ERROR",
+    "new_output_dir",
 ]
 
 #: exit code of a one-line error (bad input, wrong passphrase, step out of order); 1 = verification failed
@@ -88,7 +91,7 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
             _die(f"{where}{exc.strerror or exc}")
         except (ValueError, TypeError, KeyError, IndexError) as exc:  # bad input the library let through
             _die(f"malformed input ({type(exc).__name__}: {exc})")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, typer.Abort):  # Ctrl-C, or end of input at a prompt
             _die("interrupted")
 
     return wrapper
@@ -98,6 +101,28 @@ def _die(message: str) -> NoReturn:
     first = " ".join(message.split())
     err.print(f"[bold red]error:[/] {escape(first)}", markup=True, highlight=False)
     raise typer.Exit(EXIT_ERROR)
+
+
+@contextmanager
+def new_output_dir(path: Path) -> Iterator[None]:
+    """Guard a command that fills the output directory ``path`` (which must not exist or be empty):
+    if the command fails or is interrupted, what it wrote is removed — the directory itself only if
+    this command created it — so that a retry with the same ``--out`` works."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        fail(f"{path} exists and is not an empty directory")
+    existed = path.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_dir():
+            for child in path.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager

@@ -23,13 +23,13 @@ from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionParameters
 from e2evote.protocol.manifest import Manifest
-from e2evote.protocol.outcomes import OutcomeRule, compute_outcome
+from e2evote.protocol.outcomes import OutcomeRule, UndecidedOutcomeError, compute_outcome
 from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, decrypt_ballot, decrypt_tally
 from e2evote.record.model import ChallengedBallot
 from e2evote.record.native import RecordWriter
 from e2evote.verifier import Report, verify_path
 
-__all__ = ["DEMO_MANIFEST", "DemoConfig", "DemoResult", "run_demo"]
+__all__ = ["DEMO_MANIFEST", "DemoConfig", "DemoResult", "check_config", "run_demo"]
 
 DEMO_MANIFEST: dict[str, Any] = {
     "label": "e2evote demo election",
@@ -128,8 +128,9 @@ def _random_ballot(rng: random.Random, n: int, manifest: Manifest) -> PlaintextB
     return PlaintextBallot(f"ballot-{n:06d}", "default", votes)
 
 
-def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None) -> DemoResult:
-    """Run the election; ``progress(description, total)`` returns a step callback for a phase."""
+def check_config(cfg: DemoConfig) -> None:
+    """Refuse (:class:`ValueError`) knobs the demo cannot run to a verified record: the tally and the
+    outcome need at least one cast ballot, so ``0 <= challenged < voters``."""
     if not 1 <= cfg.quorum <= cfg.trustees:
         raise ValueError(f"need 1 <= quorum <= trustees, got quorum {cfg.quorum} of {cfg.trustees}")
     if not 0 <= cfg.missing <= cfg.trustees - cfg.quorum:
@@ -137,8 +138,18 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None
             f"with {cfg.trustees} trustees and quorum {cfg.quorum}, at most "
             f"{cfg.trustees - cfg.quorum} may be missing (got {cfg.missing})"
         )
-    if cfg.voters < 0 or not 0 <= cfg.challenged <= cfg.voters:
-        raise ValueError("need 0 <= challenged <= voters")
+    if cfg.voters < 1:
+        raise ValueError(f"need at least 1 voter (got --voters {cfg.voters})")
+    if not 0 <= cfg.challenged < cfg.voters:
+        raise ValueError(
+            f"need 0 <= challenged < voters so that at least one ballot is cast "
+            f"(got --challenged {cfg.challenged} of --voters {cfg.voters})"
+        )
+
+
+def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None) -> DemoResult:
+    """Run the election; ``progress(description, total)`` returns a step callback for a phase."""
+    check_config(cfg)
     rng = random.Random(cfg.seed)
     res = DemoResult(cfg)
 
@@ -223,7 +234,10 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None
         res.counts = decrypted.counts(ctx)
         for c in manifest.contests:
             if c.outcome is not None:
-                outcome = compute_outcome(OutcomeRule.from_dict(dict(c.outcome)), res.counts[c.label])
+                try:
+                    outcome = compute_outcome(OutcomeRule.from_dict(dict(c.outcome)), res.counts[c.label])
+                except UndecidedOutcomeError:
+                    continue  # specs/09 §7 V20.D: an undecided contest (e.g. no votes) publishes none
                 res.outcomes[c.label] = outcome.to_dict()
 
     with phase("record"):

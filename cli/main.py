@@ -7,21 +7,35 @@ passphrase, a step run out of order, a tampered message). No command prints a tr
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-from typing import Annotated
+import sys
+from typing import NoReturn
 
-import typer
-from rich.markup import escape
-from rich.table import Table
 
-from cli import board, official, trustee, voter
-from cli.common import cli_errors, fail, out, parse_group, progress_bar
-from cli.demo import DemoConfig, Step, run_demo
-from e2evote.verifier import Report, verify_path
+def _interrupted() -> NoReturn:
+    sys.stderr.write("error: interrupted\n")
+    raise SystemExit(2)
 
-__all__ = ["app", "verify", "demo", "print_report"]
+
+try:  # a Ctrl-C while the (slow) imports run: one line, not a traceback (specs/11-cli.md §1)
+    import json
+    import time
+    from pathlib import Path
+    from typing import Annotated
+
+    import typer
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cli import board, official, trustee, voter
+    from cli.common import cli_errors, fail, new_output_dir, out, parse_group, progress_bar
+    from cli.demo import DemoConfig, Step, check_config, run_demo
+    from e2evote.record.egk import is_egk_record
+    from e2evote.record.native import is_native_record
+    from e2evote.verifier import Report, verify_path
+except KeyboardInterrupt:
+    _interrupted()
+
+__all__ = ["app", "verify", "demo", "print_report", "main"]
 
 app = typer.Typer(
     name="e2evote",
@@ -88,6 +102,8 @@ def verify(
         fail(f"{path}: no such file or directory")
     if not path.is_dir():
         fail(f"{path}: not a directory (a record is a directory)")
+    if not is_native_record(path) and not is_egk_record(path):
+        fail(f"{path} is neither an e2evote record nor an egk election record")
     with progress_bar(not quiet) as bar:
         task = bar.add_task("verifying", total=None)
 
@@ -117,7 +133,7 @@ def _scenario(
     """``e2evote demo --scenario NAME``: the field's election types end to end (specs/12)."""
     from e2evote.scenarios import run_scenario
 
-    with progress_bar(not quiet) as bar:
+    with progress_bar(not quiet) as bar, new_output_dir(out_dir):
         task = bar.add_task(name, total=None)
 
         def step(phase: str, done: int, total: int) -> None:
@@ -178,7 +194,7 @@ def demo(
     challenged: Annotated[
         int | None,
         typer.Option(
-            help="challenged ballots, half opened by nonce, half by the guardians [default: min(4, voters)]"
+            help="challenged ballots, half opened by nonce, half by guardians [default: min(4, voters - 1)]"
         ),
     ] = None,
     seed: Annotated[
@@ -196,10 +212,14 @@ def demo(
     if voters is None:
         voters = 100
     if challenged is None:
-        challenged = min(4, max(voters, 0))
+        challenged = min(4, voters - 1)
     cfg = DemoConfig(out_dir, parse_group(group), voters, trustees, quorum, missing, challenged, seed)
+    try:
+        check_config(cfg)  # before any work: a demo with nothing to tally would fail only at the end
+    except ValueError as exc:
+        fail(str(exc))
     t0 = time.perf_counter()
-    with progress_bar(not quiet) as bar:
+    with progress_bar(not quiet) as bar, new_output_dir(out_dir):
 
         def phase_bar(description: str, total: int) -> Step:
             task = bar.add_task(description, total=total)
@@ -271,8 +291,13 @@ def demo(
 
 
 def main() -> None:
-    """Entry point for ``python -m cli.main``."""
-    app()
+    """Entry point of the ``e2evote`` console script and ``python -m cli.main``: a Ctrl-C that no
+    command caught (e.g. while the arguments are parsed) is ``error: interrupted``, exit 2, like one
+    inside a command (cli_errors), never a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import cli_errors, err, fail, out, parse_group, progress_bar
+from cli.common import cli_errors, err, fail, new_output_dir, out, parse_group, progress_bar
 from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
 from e2evote.protocol.ceremony import build_context, check_reveal
 from e2evote.protocol.decryption import (
@@ -32,7 +32,7 @@ from e2evote.record.files import DecryptionRequest, DecryptionResult, ElectionDi
 from e2evote.record.model import ChallengedBallot
 from e2evote.record.native import RecordWriter
 
-__all__ = ["app", "print_tally"]
+__all__ = ["app", "print_tally", "device_closes"]
 
 app = typer.Typer(
     help="The election official: create, open, tally, decrypt with the trustees, publish.",
@@ -127,7 +127,9 @@ def open_(election: ElectionOpt) -> None:
 @app.command()
 @cli_errors
 def tally(election: ElectionOpt) -> None:
-    """Aggregate the cast ballots (eq. 62) and publish the decryption request for the trustees."""
+    """Aggregate the cast ballots and publish the decryption request for the trustees.
+
+    The aggregate is the product of the cast ballots' ciphertexts, option by option (EG 2.0 eq. 62)."""
     edir = ElectionDir(election)
     ctx, _ = edir.context()
     if edir.exists(edir.request_file):
@@ -147,6 +149,21 @@ def tally(election: ElectionOpt) -> None:
     edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
     out.print(f"tallied {req.tally.ballots} cast ballots; {len(req.ballots)} challenged ballot(s) to decrypt")
     out.print("next: the trustees run `e2evote trustee decrypt`")
+
+
+def device_closes(edir: ElectionDir, ctx: ElectionContext) -> dict[str, bytes]:
+    """The closing hash of every device of the election directory that encrypted a ballot (V7.F);
+    empty unless the manifest chains confirmation codes."""
+    closes: dict[str, bytes] = {}
+    if not ctx.manifest.chaining:
+        return closes
+    for path in edir.device_files():
+        st = files.decode_device_state(ctx.H_E, edir.read(path), str(path))
+        if st.last_code is not None:
+            device = Device(ctx, st.name)
+            device.record(st.last_code)
+            closes[st.name] = device.close()
+    return closes
 
 
 def _request(edir: ElectionDir, ctx: ElectionContext) -> DecryptionRequest:
@@ -173,6 +190,31 @@ def _partials(
     return found
 
 
+def _parse_trustees(text: str, n: int) -> list[int]:
+    """``--trustees 1,2,4``: distinct guardian indices 1..n, sorted."""
+    chosen: set[int] = set()
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isdecimal():
+            fail(f"--trustees: {item!r} is not a guardian index (a comma-separated list like 1,2,4)")
+        i = int(item)
+        if not 1 <= i <= n:
+            fail(f"--trustees: there is no guardian {i} (the guardians are 1..{n})")
+        if i in chosen:
+            fail(f"--trustees: guardian {i} is listed twice")
+        chosen.add(i)
+    return sorted(chosen)
+
+
+def _answered(edir: ElectionDir, ctx: ElectionContext, req: DecryptionRequest, i: int) -> bool:
+    """Whether guardian i published a response to the current request."""
+    path = edir.response_file(i)
+    if not edir.exists(path):
+        return False
+    request, _, _ = files.decode_response(ctx.group, ctx.H_E, edir.read(path), str(path))
+    return request == req.digest
+
+
 @app.command("decrypt-challenge")
 @cli_errors
 def decrypt_challenge(
@@ -183,8 +225,15 @@ def decrypt_challenge(
     edir = ElectionDir(election)
     ctx, _ = edir.context()
     req = _request(edir, ctx)
-    only = [int(x) for x in trustees.split(",")] if trustees else None
+    n = ctx.parameters.n
+    only = _parse_trustees(trustees, n) if trustees is not None else None
     parts = _partials(edir, ctx, req, only)
+    if only is not None and sorted(parts) != only:
+        absent = [i for i in only if i not in parts]
+        fail(
+            f"no partial decryption of the current request from guardian(s) {', '.join(map(str, absent))} "
+            "(trustees run `trustee decrypt`)"
+        )
     k = ctx.parameters.k
     if len(parts) < k:
         fail(
@@ -198,7 +247,20 @@ def decrypt_challenge(
             fail(f"a partial decryption lacks section {name!r}")
         for ch in challenges(ctx, targets, [secs[name] for secs in parts.values()]):
             per_guardian[ch.i][name] = ch
-    for i in range(1, ctx.parameters.n + 1):
+    current = [i for i in range(1, n + 1) if edir.exists(edir.challenge_file(i))]
+    answered = [i for i in current if _answered(edir, ctx, req, i)]
+    if answered:
+        # a response answers its challenge only; new challenges would make combine blame an honest guardian
+        if sorted(parts) == current:
+            out.print(f"challenges for guardian(s) {', '.join(map(str, current))} unchanged")
+            out.print("next: those trustees run `e2evote trustee respond`, then `e2evote official combine`")
+            return
+        fail(
+            f"guardian(s) {', '.join(map(str, answered))} already responded to the current challenges "
+            f"(guardians {', '.join(map(str, current))}); the guardian set cannot change now: "
+            "wait for the others' responses and run `e2evote official combine`"
+        )
+    for i in range(1, n + 1):
         edir.remove(edir.challenge_file(i))
     for i, chs in per_guardian.items():
         edir.write(edir.challenge_file(i), files.encode_challenge(ctx.H_E, req.digest, i, chs))
@@ -273,34 +335,30 @@ def publish(
     submitted = sorted(
         edir.iter_ballots(ctx.group, ctx.H_E), key=lambda sb: (sb.seq, sb.ballot.device, sb.ballot.ballot_id)
     )
-    writer = RecordWriter(out_dir, ctx, pubs)
-    for sb in submitted:
-        writer.add_ballot(sb.ballot)
-    opened: list[ChallengedBallot] = []
-    for path in edir.opening_files():
-        bid, nonce, claimed = files.decode_opening(ctx.H_E, edir.read(path), str(path))
-        opened.append(ChallengedBallot(bid, nonce, claimed, None))
-    result = None
-    if edir.exists(edir.result_file):
-        req = _request(edir, ctx)
-        result = files.decode_result(ctx.group, ctx.H_E, edir.read(edir.result_file), str(edir.result_file))
-        if result.request != req.digest:
-            fail("the decryption result is for another tally; run the decryption again")
-        writer.set_tally(req.tally, result.tally)
-        opened += [ChallengedBallot(b.ballot_id, None, None, b) for b in result.ballots]
-    if opened:
-        writer.set_challenged(opened)
-    if ctx.manifest.chaining:
-        closes = {}
-        for path in edir.device_files():
-            st = files.decode_device_state(ctx.H_E, edir.read(path), str(path))
-            if st.last_code is not None:
-                device = Device(ctx, st.name)
-                device.record(st.last_code)
-                closes[st.name] = device.close()
+    with new_output_dir(out_dir):  # a failed publish leaves no half-written record behind
+        writer = RecordWriter(out_dir, ctx, pubs)
+        for sb in submitted:
+            writer.add_ballot(sb.ballot)
+        opened: list[ChallengedBallot] = []
+        for path in edir.opening_files():
+            bid, nonce, claimed = files.decode_opening(ctx.H_E, edir.read(path), str(path))
+            opened.append(ChallengedBallot(bid, nonce, claimed, None))
+        result = None
+        if edir.exists(edir.result_file):
+            req = _request(edir, ctx)
+            result = files.decode_result(
+                ctx.group, ctx.H_E, edir.read(edir.result_file), str(edir.result_file)
+            )
+            if result.request != req.digest:
+                fail("the decryption result is for another tally; run the decryption again")
+            writer.set_tally(req.tally, result.tally)
+            opened += [ChallengedBallot(b.ballot_id, None, None, b) for b in result.ballots]
+        if opened:
+            writer.set_challenged(opened)
+        closes = device_closes(edir, ctx)
         if closes:
             writer.set_device_closes(closes)
-    writer.seal()
+        writer.seal()
     what = "final record" if result is not None else "record so far (no decrypted tally yet)"
     out.print(f"{what} with {len(submitted)} ballot(s) sealed in {out_dir}")
     out.print(f"verify it: e2evote verify {out_dir}")

@@ -64,15 +64,21 @@ def load_state(state_file: str | os.PathLike[str]) -> SignedTreeHead | None:
 
 def _save_state(state_file: Path, sth: SignedTreeHead) -> None:
     data = json.dumps({"version": STATE_VERSION, "sth": sth.to_json()}, indent=2, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=state_file.parent, prefix=state_file.name, suffix=".tmp")
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=state_file.parent, prefix=state_file.name, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, state_file)
+    except OSError as exc:  # name the state file, not the temporary file next to it
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise type(exc)(exc.errno, exc.strerror, os.fspath(state_file)) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

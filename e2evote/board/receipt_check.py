@@ -344,7 +344,10 @@ def check_receipt_against_record(
     carries no board log, :class:`EncodingError` for a key that is not 32 bytes; every check failure
     is a failed step of the returned :class:`ReceiptCheck`.
     """
-    if BOARD_EXTENSION not in record.extensions:
+    ext_file = f"ext/{BOARD_EXTENSION}.msgpack"
+    # ext/board.msgpack present but unreadable (the reader's R2.A issue): a failed B4.A step, not "no log"
+    unreadable = next((i for i in record.issues if i.obj == ext_file and i.step == "R2.A"), None)
+    if BOARD_EXTENSION not in record.extensions and unreadable is None:
         raise RecordError("the record has no board log (ext/board.msgpack): not a board election")
     if public_key is not None and len(public_key) != 32:
         raise EncodingError("the board public key must be 32 bytes")
@@ -354,6 +357,8 @@ def check_receipt_against_record(
     key_source = "given" if public_key is not None else "record"
     later = ("B2.E", "B2.F", "B2.G")
     try:
+        if BOARD_EXTENSION not in record.extensions:
+            raise EncodingError(unreadable.detail if unreadable is not None else "missing")
         ext = decode_board_extension(record.extensions[BOARD_EXTENSION])
     except (EncodingError, ValueError, TypeError) as exc:
         failed = ReceiptStep("B4.A", False, f"ext/board: {exc}")

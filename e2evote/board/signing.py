@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from nacl.exceptions import BadSignatureError
@@ -90,8 +90,19 @@ class BoardKey:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BoardKey:
-        """Read a key written by :meth:`save` (32 raw seed bytes)."""
-        return cls(Path(path).read_bytes())
+        """Read a key written by :meth:`save` (32 raw seed bytes).
+
+        Like ssh with a private key, refuses (:class:`EncodingError`) a key file that its group or
+        other users may read or write (POSIX mode bits ``0o077``): chmod 600 it.
+        """
+        with open(path, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if os.name == "posix" and mode & 0o077:
+                raise EncodingError(
+                    f"{os.fspath(path)}: board key file is accessible by others "
+                    f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {os.fspath(path)}`"
+                )
+            return cls(fh.read(33))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the 32-byte seed to ``path`` with mode 0600 (refuses to overwrite)."""

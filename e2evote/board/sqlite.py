@@ -41,10 +41,32 @@ class SQLiteStorage(SQLStorage[sqlite3.Connection]):
         lock_head="",  # BEGIN IMMEDIATE already holds the database's write lock
     )
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0, create: bool = True
+    ) -> None:
+        """Open (``create``: or create) the database file at ``path``; a file that cannot be opened as
+        a SQLite database (a directory, a missing directory, another kind of file) or, without
+        ``create``, a missing file raises :class:`BoardStateError` naming ``path``."""
         self._path = os.fspath(path)
         self._timeout = busy_timeout_s
-        super().__init__()
+        if os.path.isdir(self._path):
+            raise BoardStateError("corrupt", f"{self._path}: is a directory, not a board database")
+        if not create and not os.path.isfile(self._path):
+            raise BoardStateError("no_board", f"{self._path}: no such board database")
+        try:
+            super().__init__()
+        except sqlite3.Error as exc:
+            self._close_quietly()
+            raise BoardStateError(
+                "corrupt", f"{self._path}: cannot open as a SQLite board database ({exc})"
+            ) from None
+
+    def _close_quietly(self) -> None:
+        for conn in getattr(self, "_all", []):
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                pass
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self._path!r})"

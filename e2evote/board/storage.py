@@ -17,6 +17,7 @@ Tables (both backends, created and written by the shared code in :mod:`e2evote.b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
@@ -167,14 +168,24 @@ class Storage(Protocol):
     def close(self) -> None: ...
 
 
-def open_storage(url: str) -> Storage:
-    """Open a backend from a URL: ``sqlite:///abs/path``, a bare path, or ``postgresql://…`` (§9)."""
+def open_storage(url: str, *, create: bool = True) -> Storage:
+    """Open a backend from a URL: ``sqlite:///abs/path``, a bare path, or ``postgresql://…`` (§9).
+
+    Any other ``scheme://`` is refused (:class:`ValueError`). ``create=False``: a SQLite file that does
+    not exist is an error (:class:`~e2evote.board.errors.BoardStateError` ``no_board``) instead of a
+    new, empty database.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         from e2evote.board.postgres import PostgresStorage
 
         return PostgresStorage(url)
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    if scheme is not None and scheme.group(1).lower() != "sqlite":
+        raise ValueError(
+            f"unsupported storage URL scheme {scheme.group(1)!r} (use sqlite:///path, a file path or postgresql://…)"
+        )
     # "sqlite:///abs/path.db" -> "/abs/path.db"; "sqlite://rel.db" -> "rel.db"; anything else is a path.
     url = url.removeprefix("sqlite://")
     from e2evote.board.sqlite import SQLiteStorage
 
-    return SQLiteStorage(url)
+    return SQLiteStorage(url, create=create)

@@ -98,25 +98,30 @@ def one_line_error(proc: Result, needle: str) -> None:
     assert needle in lines[0], lines[0]
 
 
+def create(manifest: Path, n: int, k: int, out: Path) -> Result:
+    """``official create`` of an election of n guardians (quorum k) in the test group."""
+    return run(
+        "official",
+        "create",
+        "--manifest",
+        manifest,
+        "--trustees",
+        n,
+        "--quorum",
+        k,
+        "--group",
+        "test",
+        "--out",
+        out,
+    )
+
+
 def test_election_through_the_cli(tmp_path: Path) -> None:
     el = tmp_path / "election"
     (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
     for b in BALLOTS:
         (tmp_path / f"{b['id']}.json").write_text(json.dumps(b))
-    run(
-        "official",
-        "create",
-        "--manifest",
-        tmp_path / "manifest.json",
-        "--trustees",
-        N,
-        "--quorum",
-        K,
-        "--group",
-        "test",
-        "--out",
-        el,
-    )
+    create(tmp_path / "manifest.json", N, K, el)
 
     # --- key ceremony: each trustee in its own process and directory --------------------------------
     for i in range(1, N + 1):

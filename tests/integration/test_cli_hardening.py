@@ -1,0 +1,437 @@
+"""The command line under bad input, bad order and interruption (specs/11-cli.md §1, 08-board.md §12.5):
+exit 2 with one ``error:`` line and no traceback, no partial output left behind, and a chaining
+election that runs from ``voter cast`` to a verified record, on the ballot box and on the board.
+
+Runs in the 511-bit test group with the fast key-derivation setting (E2EVOTE_TEST_FAST_KDF=1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+
+from e2evote.board import BoardKey, SQLiteStorage
+from e2evote.board.election import ElectionBoard, export_record
+from e2evote.board.monitor import monitor
+from e2evote.record import files
+from e2evote.record.files import ElectionDir
+from e2evote.verifier import verify_path
+
+from .test_cli import BALLOTS, MANIFEST, PASSPHRASES, Result, create, one_line_error, run, verify_json
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAINING = {**MANIFEST, "chaining": True}
+
+
+def trustee(step: str, world: Path, i: int, *extra: str, expect: int = 0) -> Result:
+    return run(
+        "trustee",
+        step,
+        "--election",
+        world / "el",
+        "--trustee",
+        world / f"t{i}",
+        *extra,
+        passphrase=PASSPHRASES[i],
+        expect=expect,
+    )
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An opened election of 3 guardians (quorum 2) whose manifest chains the confirmation codes, the
+    trustees' private directories t1..t3 and the plaintext ballots v1..v5.json."""
+    d = tmp_path_factory.mktemp("hardening")
+    (d / "manifest.json").write_text(json.dumps(CHAINING))
+    for b in BALLOTS:
+        (d / f"{b['id']}.json").write_text(json.dumps(b))
+    el = d / "el"
+    create(d / "manifest.json", 3, 2, el)
+    for i in (1, 2, 3):
+        run(
+            "trustee",
+            "keygen",
+            "--election",
+            el,
+            "--index",
+            i,
+            "--out",
+            d / f"t{i}",
+            passphrase=PASSPHRASES[i],
+        )
+    for step in ("shares", "check", "answer", "finalize"):
+        for i in (1, 2, 3):
+            trustee(step, d, i)
+    run("official", "open", "--election", el)
+    return d
+
+
+@pytest.fixture
+def world(opened: Path, tmp_path: Path) -> Path:
+    """A private copy of the opened election and its trustees."""
+    w = tmp_path / "w"
+    shutil.copytree(opened, w)
+    return w
+
+
+def encrypt(world: Path, *ids: str) -> None:
+    for bid in ids:
+        run(
+            "voter",
+            "encrypt",
+            "--election",
+            world / "el",
+            "--ballot",
+            world / f"{bid}.json",
+            "--out",
+            world / f"{bid}.enc",
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# findings 1, 13, 3: a chaining election through the ballot box; the guardian set of a decryption
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_chaining_ballots_are_cast_and_challenged_and_the_record_verifies(world: Path) -> None:
+    el = world / "el"
+    encrypt(world, "v1", "v2", "v3", "v4", "v5")
+    run("voter", "cast", world / "v1.enc", "--election", el)
+    run("voter", "challenge", world / "v4.enc", "--election", el)
+    run("voter", "cast", world / "v2.enc", "--election", el)
+    run("voter", "challenge", world / "v5.enc", "--election", el, "--keep-nonce")
+    run("voter", "cast", world / "v3.enc", "--election", el)
+    # the ballot's own checks still refuse a damaged ballot (here: the confirmation code, V7.B)
+    vb = files.decode_voter_ballot(*_ctx_keys(el), (world / "v1.enc").read_bytes(), "v1.enc")
+    bad = dataclasses.replace(vb, ballot=dataclasses.replace(vb.ballot, ballot_id="v9", code=bytes(32)))
+    files.write_atomic(world / "v9.enc", files.encode_voter_ballot(_ctx_keys(el)[1], bad))
+    one_line_error(run("voter", "cast", world / "v9.enc", "--election", el, expect=2), "[V7.B]")
+    run("official", "publish", "--election", el, "--out", world / "rec")
+    report = verify_json(world / "rec", "--partial")
+    assert report["ok"], report["failures"]
+    assert report["checks"]["V7"] >= 5  # type: ignore[index]
+
+
+def _ctx_keys(el: Path) -> tuple[Any, bytes]:
+    ctx, _ = ElectionDir(el).context()
+    return ctx.group, ctx.H_E
+
+
+def test_guardian_set_is_parsed_and_fixed_once_a_guardian_responded(world: Path) -> None:
+    el = world / "el"
+    encrypt(world, "v1", "v2")
+    run("voter", "cast", world / "v1.enc", "--election", el)
+    run("voter", "cast", world / "v2.enc", "--election", el)
+    run("official", "tally", "--election", el)
+    for i in (1, 2, 3):
+        trustee("decrypt", world, i)
+    for bad, needle in [
+        ("1,x", "'x' is not a guardian index"),
+        ("1,7", "there is no guardian 7 (the guardians are 1..3)"),
+        ("0,1", "there is no guardian 0"),
+        ("1,1", "guardian 1 is listed twice"),
+        ("", "'' is not a guardian index"),
+    ]:
+        one_line_error(
+            run("official", "decrypt-challenge", "--election", el, "--trustees", bad, expect=2), needle
+        )
+    assert not (el / "tally" / "challenges").exists()
+    run("official", "decrypt-challenge", "--election", el, "--trustees", "1,2")
+    trustee("respond", world, 1)
+    # new challenges now would make `combine` accuse guardian 1, whose response answers the old one
+    for extra in (["--trustees", "1,3"], ["--trustees", "2,3"], []):
+        r = run("official", "decrypt-challenge", "--election", el, *extra, expect=2)
+        one_line_error(r, "guardian(s) 1 already responded to the current challenges")
+    r = run("official", "decrypt-challenge", "--election", el, "--trustees", "2,1")
+    assert "unchanged" in r.stdout
+    trustee("respond", world, 2)
+    r = run("official", "combine", "--election", el)
+    assert "guardian(s) 1, 2 checked and combined" in r.stdout
+    run("official", "publish", "--election", el, "--out", world / "rec")
+    report = verify_json(world / "rec")
+    assert report["ok"], report["failures"]
+
+
+def test_failed_publish_leaves_no_partial_record(world: Path) -> None:
+    el = world / "el"
+    encrypt(world, "v1", "v4")
+    run("voter", "cast", world / "v1.enc", "--election", el)
+    run("voter", "challenge", world / "v4.enc", "--election", el)
+    (opening,) = (el / "challenged").iterdir()
+    good = opening.read_bytes()
+    opening.write_bytes(b"\x81\xa1x\x01 corrupt")
+    one_line_error(
+        run("official", "publish", "--election", el, "--out", world / "pub", expect=2), "challenged"
+    )
+    assert not (world / "pub").exists()
+    (world / "empty").mkdir()
+    run("official", "publish", "--election", el, "--out", world / "empty", expect=2)
+    assert (world / "empty").is_dir() and not any((world / "empty").iterdir())
+    opening.write_bytes(good)
+    run("official", "publish", "--election", el, "--out", world / "pub")  # the retry works
+    assert verify_json(world / "pub", "--partial")["ok"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# findings 2, 9, 11: the board's record of a chaining election; a corrupt board log; error names
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_board_export_publishes_the_device_closes(world: Path) -> None:
+    el = world / "el"
+    ctx, pubs = ElectionDir(el).context()
+    key = BoardKey.generate()
+    key.save(world / "board.key")
+    db = world / "board.db"
+    eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="hardening")
+    encrypt(world, "v1", "v2", "v3")
+    receipts = []
+    for bid in ("v1", "v2", "v3"):
+        vb = files.decode_voter_ballot(ctx.group, ctx.H_E, (world / f"{bid}.enc").read_bytes(), bid)
+        receipts.append(eb.submit(vb.ballot))
+    eb.close_voting()
+    run("board", "export", "--db", db, "--election", el, "--out", world / "rec")
+    report = verify_json(world / "rec", "--partial")
+    assert report["ok"], report["failures"]
+    # what `board export` wrote before: the same record without the devices' closing hashes
+    export_record(SQLiteStorage(db), ctx, pubs, world / "bare")
+    assert "V7.F" in verify_path(world / "bare", partial=True).steps_failed()
+
+    # check-receipt: a present but unreadable ext/board.msgpack is a failed B4.A step (exit 1)
+    receipt = world / "receipt.json"
+    receipt.write_text(json.dumps(receipts[0].to_json()))
+    run("voter", "check-receipt", "--record", world / "rec", receipt)
+    broken = world / "broken"
+    shutil.copytree(world / "rec", broken)
+    (broken / "ext" / "board.msgpack").write_bytes(b"\xc1 not msgpack")
+    r = run("voter", "check-receipt", "--record", broken, receipt, expect=1)
+    assert "✗ [B4.A]" in r.stdout and "receipt check FAILED" in r.stdout, r.stdout
+
+    # the monitor's state file, and a message file, name the destination on a write error
+    with pytest.raises(FileNotFoundError) as exc:
+        monitor(eb.board, world / "missing" / "state.json", key.public_key)
+    assert exc.value.filename == str(world / "missing" / "state.json")
+    dest = world / "dest.msgpack"
+    dest.mkdir()
+    with pytest.raises(IsADirectoryError) as exc2:
+        files.write_atomic(dest, b"x")
+    assert exc2.value.filename == str(dest) and ".tmp" not in str(exc2.value)
+    assert not [p for p in world.iterdir() if p.name.endswith(".tmp")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# findings 4, 5, 7, 12: `board serve` options, storage and key; `board monitor` URLs
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """`board serve` runs everything but the HTTP server, whose ports are recorded."""
+    ports: list[int] = []
+    monkeypatch.setattr("e2evote.board.http.serve", lambda _b, _h, port, **_kw: ports.append(port))
+    return ports
+
+
+def test_board_serve_refuses_bad_options_storage_and_keys(world: Path, served: list[int]) -> None:
+    el, key = world / "el", world / "board.key"
+    serve = ["board", "serve", "--election", el, "--key", key]
+    db = world / "board.db"
+    for extra in (["--port", "99999"], ["--port", "-1"], ["--port", "0"], ["--max-body-bytes", "-5"]):
+        r = run(*serve, "--db", db, "--create", *extra, expect=2)
+        assert "Invalid value" in r.stderr, r.stderr
+    not_db = world / "v1.json"
+    for target, needle in [
+        (world, "is a directory, not a board database"),
+        (world / "nonexistent" / "x.db", "cannot open as a SQLite board database"),
+        ("mysql://x/y", "unsupported storage URL scheme 'mysql'"),
+        (not_db, "cannot open as a SQLite board database"),
+    ]:
+        one_line_error(run(*serve, "--db", target, "--create", expect=2), needle)
+    one_line_error(run(*serve, "--db", world / "nonexistent" / "x.db", expect=2), "no such board database")
+    # no board without --create: a new or mistyped database is an error and no file is created
+    for cmd in (
+        serve,
+        ["board", "tally", "--election", el, "--key", key],
+        ["board", "export", "--election", el],
+    ):
+        args = [*cmd, "--db", db] + (["--out", world / "out"] if cmd[1] == "export" else [])
+        one_line_error(run(*args, expect=2), "no such board database")
+        assert not db.exists() and not (world / "out").exists()
+    assert not key.exists() and served == []
+    r = run(*serve, "--db", db, "--create", "--port", "18080")
+    assert "created" in r.stdout and served == [18080]
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    one_line_error(run(*serve, "--db", db, "--create", expect=2), "already holds a board")
+    r = run(*serve, "--db", db)
+    assert "created" not in r.stdout and served == [18080, 8080]
+    # a key file others can read is refused, as ssh does
+    key.chmod(0o644)
+    one_line_error(run(*serve, "--db", db, expect=2), "accessible by others (mode 0644)")
+    key.chmod(0o600)
+    # an empty database holds no board
+    SQLiteStorage(world / "empty.db").close()
+    one_line_error(run(*serve, "--db", world / "empty.db", expect=2), "holds no board")
+
+
+def test_board_serve_reports_a_port_it_cannot_use(
+    world: Path, served: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    el, key, db = world / "el", world / "board.key", world / "board.db"
+    run("board", "serve", "--election", el, "--key", key, "--db", db, "--create")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run("board", "serve", "--election", el, "--key", key, "--db", db, "--port", port, expect=2)
+        one_line_error(r, f"cannot listen on 127.0.0.1:{port}")
+        assert "serving on" not in r.stdout
+
+    def exits(*_a: Any, **_k: Any) -> None:
+        raise SystemExit(3)  # what uvicorn does when it cannot start
+
+    monkeypatch.setattr("e2evote.board.http.serve", exits)
+    one_line_error(
+        run("board", "serve", "--election", el, "--key", key, "--db", db, expect=2), "could not start"
+    )
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://host/x", "http://", "http://host:port", "127.0.0.1:8080"])
+def test_board_monitor_refuses_a_malformed_url(url: str, tmp_path: Path) -> None:
+    r = run("board", "monitor", url, "--state", tmp_path / "s.json", "--public-key", "00" * 32, expect=2)
+    one_line_error(r, "is not a board URL")
+    assert not (tmp_path / "s.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# finding 6: interruptions; finding 10: `verify` of a directory that is no record
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_end_of_input_at_the_passphrase_prompt_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
+    el = tmp_path / "el"
+    create(tmp_path / "manifest.json", 1, 1, el)
+    env = {k: v for k, v in os.environ.items() if k != "E2EVOTE_PASSPHRASE"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "trustee",
+            "keygen",
+            "--election",
+            el,
+            "--index",
+            "1",
+            "--out",
+            tmp_path / "t",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**env, "E2EVOTE_TEST_FAST_KDF": "1", "NO_COLOR": "1"},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "error: interrupted", proc.stderr
+    assert "Aborted" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_interrupt_outside_any_command_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cli.main
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.main, "app", interrupted)
+    try:
+        with pytest.raises(SystemExit) as exc:
+            cli.main.main()
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped cli.main.main")
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == "error: interrupted\n"
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["e2evote"] == "cli.main:main"
+
+
+def test_verify_of_a_directory_that_is_no_record_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    one_line_error(run("verify", tmp_path, expect=2), "neither an e2evote record nor an egk election record")
+    (tmp_path / "RECORD.msgpack").write_bytes(b"garbage")  # a (broken) record: a failed verification
+    r = run("verify", tmp_path, "-q", expect=1)
+    assert "R1" in r.stdout
+
+
+# ---------------------------------------------------------------------------------------------------
+# findings 7, 8: the demo
+# ---------------------------------------------------------------------------------------------------
+
+DEMO = ["demo", "--group", "test", "--trustees", "2", "--quorum", "1", "--missing", "0", "-q"]
+
+
+def test_demo_refuses_options_that_leave_nothing_to_tally(tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    for extra, needle in [
+        (["--voters", "0"], "need at least 1 voter"),
+        (["--voters", "-3"], "need at least 1 voter"),
+        (["--voters", "1", "--challenged", "1"], "at least one ballot is cast"),
+        (["--voters", "3", "--challenged", "5"], "at least one ballot is cast"),
+    ]:
+        one_line_error(run(*DEMO, "--out", out, *extra, expect=2), needle)
+        assert not out.exists()
+    r = run(*DEMO, "--out", out, "--voters", "1")  # the default --challenged leaves one ballot cast
+    assert "1 cast" in r.stdout
+
+
+def test_failed_demo_leaves_no_partial_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cli.demo
+
+    def interrupted(*_a: Any, **_k: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl-C once the record is written, while it is verified
+
+    monkeypatch.setattr(cli.demo, "verify_path", interrupted)
+    out = tmp_path / "d"
+    one_line_error(run(*DEMO, "--out", out, "--voters", "2", expect=2), "interrupted")
+    assert not out.exists()
+    out.mkdir()
+    one_line_error(run(*DEMO, "--out", out, "--voters", "2", expect=2), "interrupted")
+    assert out.is_dir() and not any(out.iterdir())  # a directory it did not create is emptied, kept
+    monkeypatch.undo()
+    run(*DEMO, "--out", out, "--voters", "2")  # the retry works
+
+
+# ---------------------------------------------------------------------------------------------------
+# finding 14: --help lists every command with a whole first sentence
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_every_commands_short_help_is_not_cut_inside_parentheses() -> None:
+    from cli.main import app
+
+    def walk(cmd: Any, path: list[str]) -> list[tuple[list[str], str]]:
+        found = []
+        for name, sub in getattr(cmd, "commands", {}).items():
+            found.append(([*path, name], sub.get_short_help_str(limit=10**6)))
+            found += walk(sub, [*path, name])
+        return found
+
+    helps = walk(typer.main.get_command(app), [])
+    assert len(helps) > 20
+    for path, short in helps:
+        assert short.count("(") == short.count(")"), (path, short)
+        assert not short.endswith((" eq", " e.g", " i.e")), (path, short)
