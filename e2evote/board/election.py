@@ -722,9 +722,10 @@ def export_record(
     """Write a sealed native record of the election on ``board`` (specs/08-board.md §12.3); its root.
 
     Ballots: the counted set (§6.3, state ``cast``) and the challenged ballots (state
-    ``challenged``), interleaved in log order, byte for byte as logged. The encrypted tally is the
-    product of the counted ballots (``encrypted_tally``, if given, must equal it); ``tally`` is its
-    decryption (without it a record with cast ballots is a *pre-tally* record: R2.C). ``challenged``
+    ``challenged``), interleaved in log order, byte for byte as logged. Once the log is closed (or
+    with ``tally``), the encrypted tally is the product of the counted ballots (``encrypted_tally``,
+    if given, must equal it); ``tally`` is its decryption (without it a record with cast ballots is a
+    *pre-tally* record: R2.C); while voting is open the record has no tally. ``challenged``
     opens the challenged ballots (V12-V14). ``ext/board.msgpack`` (format v2) holds the log's tree
     head, the board key, the credential list and ``checkpoints`` (default: the tree head made by
     the close event); the events go to ``ext/board/events-NNNNNN.msgpack``, ``events_per_file`` each
@@ -784,7 +785,7 @@ def export_record(
     given = None if encrypted_tally is None else codec.enc_encrypted_tally(encrypted_tally)
     if given is not None and given != codec.enc_encrypted_tally(computed):
         raise RecordError("the encrypted tally given is not the product of the board's counted ballots")
-    if acc.ballots or tally is not None:
+    if close is not None or tally is not None:  # mid-election: no tally yet (B4.F: only a closed log's)
         writer.set_tally(computed, tally)
     if challenged:
         writer.set_challenged(challenged)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from e2evote.encoding import unpack
+from e2evote.encoding import MAX_OBJECT_BYTES, read_regular_file, unpack
 from e2evote.errors import E2EVoteError, EncodingError, RecordError, VerificationError
 from e2evote.groups.base import Group
 from e2evote.proofs.chaum_pedersen import verify_decryption
@@ -460,7 +460,7 @@ def _record_root(path: str | os.PathLike[str]) -> bytes:
     from e2evote.record.native import RECORD_INDEX
 
     try:
-        idx = unpack((Path(path) / RECORD_INDEX).read_bytes())
+        idx = unpack(read_regular_file(Path(path) / RECORD_INDEX, MAX_OBJECT_BYTES))
     except (OSError, EncodingError) as exc:
         raise RecordError(f"{path}: cannot read {RECORD_INDEX}: {exc}") from exc
     root = idx.get("root") if isinstance(idx, dict) else None

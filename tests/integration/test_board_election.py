@@ -472,6 +472,19 @@ def storage_path(storage: SQLiteStorage) -> Path:
     raise AssertionError("SQLiteStorage has no path attribute")
 
 
+def test_mid_election_export_verifies_as_partial(election: Election, tmp_path: Path) -> None:
+    """A record exported while voting is open has no tally (B4.F allows one only for a closed log):
+    it verifies with --partial, and a complete verification names only the missing tally."""
+    ctx = election.ctx
+    storage = SQLiteStorage(tmp_path / "b.sqlite")
+    eb = ElectionBoard.create(storage, BoardKey.generate(), ctx, board_id="eg-mid")
+    eb.submit(vote(ctx, "m0"))
+    out = tmp_path / "mid"
+    export_record(eb.board, ctx, election.pubs, out)
+    assert verify_path(out, partial=True).ok
+    assert steps(verify_path(out)) == {"V8.A"}
+
+
 def test_reopened_board_remembers_its_ballots(election: Election, tmp_path: Path) -> None:
     """ElectionBoard.open rebuilds the copy/id index from the log (V7.H, V19.E across restarts)."""
     ctx = election.ctx
