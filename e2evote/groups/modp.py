@@ -71,15 +71,16 @@ class ModPElement(FrozenElement["ModPGroup", mpz]):
 
 
 class ModPFixedBase:
-    """Fixed-base table with shifted digits: T[i][d] = base^((d + 1) · 2^(w·i)) for 0 <= d < 2^w, and
-    F = base^(-Σ_i 2^(w·i)); base^e = F · Π_i T[i][d_i] over the w-bit digits d_i of e (0 <= e < q).
+    """Fixed-base table with shifted digits: T[i][d] = base^((d + 1) · 2^(w·i)) for 0 <= d < 2^w, the
+    first row multiplied by F = base^(-Σ_i 2^(w·i)); base^e = Π_i T[i][d_i] over the w-bit digits d_i
+    of e (0 <= e < q).
 
-    Every power costs the same ⌈bits(q)/w⌉ + 1 multiplications by full-size values, whatever the
+    Every power costs the same ⌈bits(q)/w⌉ - 1 multiplications by full-size values, whatever the
     exponent (no digit is skipped, no entry is 1, the loop never stops early), so per-ballot secret
     nonces can use it; the table look-up itself still depends on the digit (specs/02-groups.md §7).
     """
 
-    __slots__ = ("base", "_group", "_w", "_table", "_fix")
+    __slots__ = ("base", "_group", "_w", "_first", "_rows")
 
     def __init__(self, base: ModPElement, window: int = 8) -> None:
         if not 1 <= window <= 16:
@@ -93,7 +94,7 @@ class ModPFixedBase:
         n_windows = (group.q.bit_length() + window - 1) // window
         table: list[list[mpz]] = []
         b = base.value  # base^(2^(w i)) for the row being built
-        shift = mpz(1)  # Π of the rows' b so far: what the shifted digits add
+        shift = mpz(1)  # Π of the rows' b: what the shifted digits add
         for _ in range(n_windows):
             row = [b]
             acc = b
@@ -103,8 +104,9 @@ class ModPFixedBase:
             table.append(row)
             shift = shift * b % p
             b = acc  # base^(2^w · 2^(w i))
-        self._table = table
-        self._fix = gmpy2.invert(shift, p)
+        fix = gmpy2.invert(shift, p)
+        self._first = [x * fix % p for x in table[0]]  # F folded into the first row
+        self._rows = table[1:]
 
     def pow(self, exponent: Scalar) -> ModPElement:
         group = self._group
@@ -112,10 +114,10 @@ class ModPFixedBase:
         p = group.p
         mask = (1 << self._w) - 1
         w = self._w
-        acc = self._fix
-        for row in self._table:
-            acc = acc * row[e & mask] % p
+        acc = self._first[e & mask]
+        for row in self._rows:
             e >>= w
+            acc = acc * row[e & mask] % p
         return ModPElement(group, acc)
 
     def pow_many(self, exponents: Sequence[Scalar]) -> list[ModPElement]:
