@@ -26,6 +26,7 @@ from cli.official import device_closes
 from e2evote.board.credentials import CredentialList
 from e2evote.board.election import ElectionBoard, export_record, load_election
 from e2evote.board.errors import BoardStateError, MonitorAlarm
+from e2evote.board.events import PHASE, EventKind
 from e2evote.board.signing import BoardKey, check_board_id
 from e2evote.board.storage import Storage, open_storage
 from e2evote.errors import EncodingError
@@ -228,12 +229,34 @@ def tally(election: ElectionOpt, db: DbOpt, key: KeyOpt) -> None:
         eb.close_voting()
         out.print("voting closed")
     et = eb.encrypted_tally()
-    eb.publish_tally(et)
+    if eb.board.storage.read_head().phase < PHASE[EventKind.TALLY]:
+        eb.publish_tally(et)  # a retry after a failed request write does not log a second tally
     spoiled = eb.challenged_ballots()
     req = DecryptionRequest(et, tuple(sorted(spoiled, key=lambda b: b.ballot_id)))
     edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
     out.print(f"tallied {et.ballots} counted ballots; {len(spoiled)} challenged ballot(s) to decrypt")
     out.print("next: the trustees run `e2evote trustee decrypt`, then `e2evote official combine`")
+
+
+@app.command()
+@cli_errors
+def challenge(
+    election: ElectionOpt,
+    db: DbOpt,
+    key: KeyOpt,
+    code: Annotated[str, typer.Option("--code", help="the ballot's confirmation code (hex)")],
+) -> None:
+    """Spoil an accepted ballot at its voter's request, so that it is opened instead of counted."""
+    try:
+        raw = bytes.fromhex(code) if code.isalnum() else b""
+    except ValueError:
+        raw = b""
+    if not raw:
+        fail(f"{code!r} is not a confirmation code (hex digits)")
+    ctx, _ = load_election(election)
+    eb = ElectionBoard.open(_open_storage(db), _load_key(key, create=False), ctx)
+    sth = eb.challenge(raw)
+    out.print(f"ballot {raw.hex()} challenged; the log now has {sth.tree_size} events")
 
 
 def _result_parts(election: Path, ctx: ElectionContext) -> tuple[DecryptionRequest, DecryptionResult] | None:

@@ -24,6 +24,7 @@ import typer.main
 
 from e2evote.board import BoardKey, SQLiteStorage
 from e2evote.board.election import ElectionBoard, export_record
+from e2evote.board.events import Event
 from e2evote.board.monitor import monitor
 from e2evote.record import files
 from e2evote.record.files import ElectionDir
@@ -229,6 +230,38 @@ def test_board_export_publishes_the_device_closes(world: Path) -> None:
         files.write_atomic(dest, b"x")
     assert exc2.value.filename == str(dest) and ".tmp" not in str(exc2.value)
     assert not [p for p in world.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_board_challenge_and_a_retried_tally(world: Path) -> None:
+    """`board challenge` spoils an accepted ballot (a bad code is a one-line error); a `board tally`
+    whose request file could not be written logs its tally once when rerun."""
+    el = world / "el"
+    ctx, _ = ElectionDir(el).context()
+    key = BoardKey.generate()
+    key.save(world / "board.key")
+    db = world / "board.db"
+    eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="hardening")
+    encrypt(world, "v1", "v2")
+    codes = []
+    for bid in ("v1", "v2"):
+        vb = files.decode_voter_ballot(ctx.group, ctx.H_E, (world / f"{bid}.enc").read_bytes(), bid)
+        codes.append(eb.submit(vb.ballot).confirmation_code)
+    board = ["--election", el, "--db", db, "--key", world / "board.key"]
+    one_line_error(run("board", "challenge", *board, "--code", "zz", expect=2), "not a confirmation code")
+    one_line_error(run("board", "challenge", *board, "--code", "00" * 32, expect=2), "no ballot")
+    assert "challenged" in run("board", "challenge", *board, "--code", codes[1].hex()).stdout
+    one_line_error(run("board", "challenge", *board, "--code", codes[1].hex(), expect=2), "already")
+    request = ElectionDir(el).request_file
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.mkdir()  # the request cannot be written: the tally fails after logging its tally event
+    assert run("board", "tally", *board, expect=2).stderr.strip().startswith("error:")
+    request.rmdir()
+    assert "1 counted ballots; 1 challenged" in run("board", "tally", *board).stdout
+    kinds = [
+        Event.from_bytes(raw).kind.name
+        for raw in ElectionBoard.open(SQLiteStorage(db), key, ctx).board.iter_events()
+    ]
+    assert kinds.count("TALLY") == 1 and kinds.count("CHALLENGE") == 1
 
 
 # ---------------------------------------------------------------------------------------------------
