@@ -36,6 +36,10 @@ MAX_CONTAINER_ITEMS = 1 << 20
 #: a decoder given a byte bound above 40 MiB accepts one container entry per this many bytes (the
 #: board's credential list, 2^24 keys of 34 bytes in 640 MiB, is the one long list)
 BYTES_PER_ITEM = 40
+#: at most one array or map per this many bytes of input (plus :data:`_FREE_CONTAINERS`): caps what
+#: a flood of tiny containers can cost in memory (an empty one is 1 byte of msgpack, ~60 of Python)
+BYTES_PER_CONTAINER = 8
+_FREE_CONTAINERS = 1024
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
@@ -118,12 +122,22 @@ def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES, *, max_items: int | N
     """Strictly decode canonical msgpack: bounded size, no trailing bytes, re-encodes identically.
 
     An array or map holds at most ``max_items`` entries (default :func:`container_bound` of
-    ``max_bytes``), checked on its header before anything is allocated."""
+    ``max_bytes``), checked on its header before anything is allocated; and there is at most one
+    array or map per :data:`BYTES_PER_CONTAINER` bytes of input (plus 1024), counted as they are
+    built."""
     if not isinstance(data, bytes | bytearray):
         raise EncodingError("expected bytes")
     if len(data) > max_bytes:
         raise EncodingError(f"object of {len(data)} bytes exceeds the bound of {max_bytes}")
     items = container_bound(max_bytes) if max_items is None else max_items
+    budget = [len(data) // BYTES_PER_CONTAINER + _FREE_CONTAINERS]
+
+    def counted(container: Any) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise EncodingError(f"more than one array or map per {BYTES_PER_CONTAINER} bytes of input")
+        return container
+
     try:
         obj = msgpack.unpackb(
             bytes(data),
@@ -136,6 +150,8 @@ def unpack(data: bytes, max_bytes: int = MAX_OBJECT_BYTES, *, max_items: int | N
             max_map_len=items,
             max_ext_len=0,
             ext_hook=_reject_ext,
+            list_hook=counted,
+            object_hook=counted,
         )
     except EncodingError:
         raise

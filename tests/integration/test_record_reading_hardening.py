@@ -317,7 +317,14 @@ def test_container_bound_is_enforced_on_the_header() -> None:
     assert unpack(pack([1, 2, 3]), max_items=3) == [1, 2, 3]
     with pytest.raises(EncodingError):
         unpack(pack([1, 2, 3]), max_items=2)
-    assert len(unpack(_array_of_empty_maps(MAX_CONTAINER_ITEMS))) == MAX_CONTAINER_ITEMS
+    assert len(unpack(pack(list(range(MAX_CONTAINER_ITEMS))))) == MAX_CONTAINER_ITEMS
+    # a flood of tiny containers (1 byte of msgpack, ~60 of memory each) is refused while decoding:
+    # at most one per BYTES_PER_CONTAINER bytes of input, plus 1024
+    with pytest.raises(EncodingError, match="one array or map per 8 bytes"):
+        unpack(_array_of_empty_maps(MAX_CONTAINER_ITEMS))
+    assert len(unpack(pack([{}] * 1000))) == 1000
+    ballots_like = [{"ct": [b"a" * 64, b"b" * 64], "proof": {"c": [b"c" * 8], "v": [b"v" * 8]}}] * 5000
+    assert unpack(pack(ballots_like)) == ballots_like
 
 
 def test_credential_list_beyond_the_default_bound_still_reads() -> None:
