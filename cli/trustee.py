@@ -399,19 +399,10 @@ def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     if req.digest != request:
         fail("the decryption request changed since `trustee decrypt`; run `trustee decrypt` again")
     ks, secrets = s.unlock()
-    final = s.edir.response_file(s.i)
-    staged = final.with_name(final.name + ".pending")
     if secrets.pending is None or secrets.pending.request != request or secrets.P_i is None:
-        if s.edir.exists(staged):  # answered, nonces erased, but not yet published: publish it now
-            r, j, _ = files.decode_response(ctx.group, ctx.H_E, s.edir.read(staged), str(staged))
-            if (r, j) == (request, s.i):
-                staged.replace(final)
-                s.done("respond", request=None)
-                out.print(f"guardian {s.i}: decryption responses published (from an interrupted run)")
-                return
         fail(
-            "no pending decryption in the key file: run `e2evote trustee decrypt` (it commits afresh "
-            "if an earlier `respond` was interrupted)"
+            "no pending decryption in the key file: run `e2evote trustee decrypt` (after an interrupted "
+            "`respond` it commits afresh, with new nonces; the official then writes new challenges)"
         )
     guardian = DecryptingGuardian(s.i, secrets.P_i, ctx.group)
     sections = req.sections(ctx)
@@ -423,10 +414,10 @@ def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
         )
         for name, targets in sections.items()
     }
-    # staged, then the nonces erased (never used twice), then published: an interruption at any
-    # point leaves either the nonces (answer again: the same responses) or the staged responses
-    s.edir.write(staged, files.encode_response(ctx.H_E, request, s.i, responses))
+    # the nonces are erased before anything is written: answers to two different challenges with
+    # the same nonces would give P(i) away. An interruption after the erasure loses this answer;
+    # `trustee decrypt` then commits afresh (new nonces, new challenges).
     ks.save(replace(secrets, pending=None))
-    staged.replace(final)
+    s.edir.write(s.edir.response_file(s.i), files.encode_response(ctx.H_E, request, s.i, responses))
     s.done("respond", request=None)
     out.print(f"guardian {s.i}: decryption responses published")

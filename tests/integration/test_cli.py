@@ -280,12 +280,15 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
         trustee("decrypt", el, tmp_path, i)
     one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "decrypt-challenge")
     run("official", "decrypt-challenge", "--election", el)
-    # guardian 1's respond is interrupted after its nonces are erased (publishing fails): the next
-    # respond publishes the staged responses instead of leaving the guardian stuck
+    # guardian 1's respond is interrupted after its nonces are erased (publishing fails): respond
+    # cannot answer again (that could reuse the nonces for another challenge), decrypt commits afresh
     edir.response_file(1).mkdir()
     assert trustee("respond", el, tmp_path, 1, expect=2).stderr.strip().startswith("error:")
     edir.response_file(1).rmdir()
-    assert "interrupted run" in trustee("respond", el, tmp_path, 1).stdout
+    one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "commits afresh")
+    assert "committing afresh" in trustee("decrypt", el, tmp_path, 1).stderr
+    run("official", "decrypt-challenge", "--election", el)
+    trustee("respond", el, tmp_path, 1)
     trustee("respond", el, tmp_path, 3)
     one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "already answered")
 
