@@ -46,8 +46,7 @@ from e2evote.errors import (
     VerificationError,
 )
 from e2evote.hashing import b_file
-from e2evote.proofs.range import RangeStatement, verify_range_many
-from e2evote.protocol.ballot import BallotState, EncryptedBallot, confirmation_code, contest_hash
+from e2evote.protocol.ballot import BallotState, EncryptedBallot, check_ballot_proofs
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.tally import DecryptedTally, EncryptedTally, TallyAccumulator
@@ -162,39 +161,10 @@ def decode_ballot(ctx: ElectionContext, data: bytes) -> tuple[EncryptedBallot, b
 def check_ballot(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
     """Steps V5-V7 for one ballot (as e2evote.verifier checks a record's ballot); raise on the first
     failure with its step id and object (:class:`VerificationError`)."""
-    g = ctx.group
     obj = f"ballot {ballot.ballot_id}"
     if ballot.state is not BallotState.CAST:
         raise VerificationError("B5.A", obj, f"submitted in state {ballot.state.value!r}, expected 'cast'")
-    try:
-        contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
-    except E2EVoteError:
-        raise VerificationError("V5.E", obj, f"unknown ballot style {ballot.style!r}") from None
-    got = [ec.index for ec in ballot.contests]
-    if got != sorted(contests):
-        raise VerificationError(
-            "V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}"
-        )
-    statements: list[RangeStatement] = []
-    for ec in ballot.contests:
-        contest = contests[ec.index]
-        cobj = f"{obj} contest {contest.label}"
-        if [s.index for s in ec.selections] != [o.index for o in contest.options]:
-            raise VerificationError("V5.E", cobj, "selections do not match the contest's options")
-        if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
-            raise VerificationError("V7.A", cobj, "contest hash χ is wrong")
-        for sel in ec.selections:
-            statements.append(
-                RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}")
-            )
-        statements.append(
-            RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, "V6", cobj)
-        )
-    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
-        raise VerificationError("V7.B", obj, "confirmation code is wrong")
-    failures = verify_range_many(ctx.key, ctx.H_E, statements)
-    if failures:
-        raise failures[0]
+    check_ballot_proofs(ctx, ballot)
 
 
 class BallotIndex:

@@ -25,7 +25,7 @@ from e2evote.encoding import pack
 from e2evote.errors import BallotError, E2EVoteError, EncodingError, VerificationError
 from e2evote.groups.base import Element, Scalar
 from e2evote.hashing import Dialect, H, Tag, b_file, b_u32
-from e2evote.proofs.range import RangeProof, prove_range
+from e2evote.proofs.range import RangeProof, RangeStatement, prove_range, verify_range_many
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
 
@@ -372,6 +372,44 @@ def encrypt_ballot(
         timestamp,
     )
     return enc, xi_B
+
+
+def check_ballot_proofs(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
+    """The checks that need only the ballot (V5.E style and options, V7.A contest hashes, V7.B the
+    confirmation code, V5/V6 every range proof, batched); raise the first failure with its step id
+    and object (:class:`VerificationError`). The range proofs prove knowledge of every selection's
+    nonce: a ballot that passes does not re-use another ballot's selections, even re-randomised."""
+    g = ctx.group
+    obj = f"ballot {ballot.ballot_id}"
+    try:
+        contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
+    except E2EVoteError:
+        raise VerificationError("V5.E", obj, f"unknown ballot style {ballot.style!r}") from None
+    got = [ec.index for ec in ballot.contests]
+    if got != sorted(contests):
+        raise VerificationError(
+            "V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}"
+        )
+    statements: list[RangeStatement] = []
+    for ec in ballot.contests:
+        contest = contests[ec.index]
+        cobj = f"{obj} contest {contest.label}"
+        if [s.index for s in ec.selections] != [o.index for o in contest.options]:
+            raise VerificationError("V5.E", cobj, "selections do not match the contest's options")
+        if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
+            raise VerificationError("V7.A", cobj, "contest hash χ is wrong")
+        for sel in ec.selections:
+            statements.append(
+                RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}")
+            )
+        statements.append(
+            RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, "V6", cobj)
+        )
+    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
+        raise VerificationError("V7.B", obj, "confirmation code is wrong")
+    failures = verify_range_many(ctx.key, ctx.H_E, statements)
+    if failures:
+        raise failures[0]
 
 
 def verify_ballot_nonce(

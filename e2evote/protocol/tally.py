@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from e2evote.elgamal import Ciphertext, HashedCiphertext, decrypt_contest_data
-from e2evote.errors import BallotError, DecryptionError, E2EVoteError
+from e2evote.errors import BallotError, DecryptionError, E2EVoteError, VerificationError
 from e2evote.groups.base import Element, Group
 from e2evote.hashing import Dialect, Tag, b_file
 from e2evote.proofs.chaum_pedersen import DecryptionProof
-from e2evote.protocol.ballot import BallotState, EncryptedBallot
+from e2evote.protocol.ballot import BallotState, EncryptedBallot, check_ballot_proofs
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.decryption import CombinedDecryption, DecryptingGuardian, Target, decrypt_with_quorum
 from e2evote.protocol.election import ElectionContext
@@ -252,6 +252,10 @@ def check_request(
     for b in to_open:
         if b.ballot_id in wanted:
             raise DecryptionError(f"the request lists ballot {b.ballot_id} twice")
+        try:  # proofs of knowledge of every selection's nonce: no re-randomised copy of a cast one
+            check_ballot_proofs(ctx, b)
+        except VerificationError as exc:
+            raise DecryptionError(f"ballot {b.ballot_id} to open does not verify: {exc}") from None
         wanted[b.ballot_id] = b
     owner: dict[bytes, str] = {}
     for b in to_open:

@@ -7,9 +7,17 @@ import dataclasses
 
 import pytest
 
+from e2evote.elgamal import Ciphertext
 from e2evote.errors import DecryptionError
 from e2evote.groups import Group
-from e2evote.protocol.ballot import BallotState, EncryptedBallot, PlaintextBallot, encrypt_ballot
+from e2evote.protocol.ballot import (
+    BallotState,
+    EncryptedBallot,
+    PlaintextBallot,
+    confirmation_code,
+    contest_hash,
+    encrypt_ballot,
+)
 from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import simple_manifest
@@ -54,8 +62,24 @@ def test_honest_and_forged_requests(fast_group: Group) -> None:
     # not on the record at all; listed twice; the challenged ballot's contests swapped for another's
     refused([relabelled], "fake to open is not a challenged ballot", ballots[1:2])
     refused([spoiled, spoiled], "twice")
-    other = dataclasses.replace(spoiled, contests=ballots[2].contests)
+    other = dataclasses.replace(spoiled, contests=ballots[2].contests, code=ballots[2].code)
     refused([other], "v1 to open differs from the challenged ballot", [ballots[1]])
+    # a re-randomised copy of a cast ballot's selections (α·g^r, β·K^r), its hashes recomputed,
+    # published as challenged: decrypting it would reveal v0's vote; its proofs do not verify
+    g, r = ctx.group, fast_group.random_scalar()
+    contests = []
+    for ec in ballots[0].contests:
+        sels = tuple(
+            dataclasses.replace(s, ct=Ciphertext(s.ct.alpha * g.g_pow(r), s.ct.beta * ctx.key.K_pow(r)))
+            for s in ec.selections
+        )
+        chi = contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in sels])
+        contests.append(dataclasses.replace(ec, selections=sels, chi=chi))
+    code = confirmation_code(ctx.H_E, [c.chi for c in contests], ballots[0].B_aux, ctx.dialect)
+    rerandomised = dataclasses.replace(
+        ballots[0], ballot_id="rr", state=BallotState.CHALLENGED, contests=tuple(contests), code=code
+    )
+    refused([rerandomised], "rr to open does not verify: \\[V5.D\\]", [*ballots, rerandomised])
     # tally cells that are not the cast ballots' aggregate (here: a cast ballot left out)
     with pytest.raises(DecryptionError, match="not the aggregate of the 1 cast ballots"):
         check_request(ctx, tally, [spoiled], iter(ballots[1:]))
