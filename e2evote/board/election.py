@@ -176,8 +176,8 @@ class BallotIndex:
     claimed by this process's validator for a ballot not yet appended. :meth:`claim` checks both;
     :meth:`confirm`, inside the append's write transaction, first reads what other processes sharing
     the database appended since, then checks the ballot against the logged layer, which is
-    authoritative. Thread-safe. A pending claim whose ballot is then refused stays; that only blocks
-    copies of that very ballot.
+    authoritative. Thread-safe. A pending claim whose ballot is then refused stays until the process
+    restarts, blocking its id and α's for other ballots.
     """
 
     __slots__ = ("_lock", "_ids", "_alphas", "_pending_ids", "_pending_alphas", "_synced")
