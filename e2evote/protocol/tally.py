@@ -343,13 +343,19 @@ class DecryptedBallot:
         return out
 
 
-def ballot_targets(ctx: ElectionContext, ballot: EncryptedBallot) -> list[Target]:
-    """Every selection (tag 0x30) and every contest data field (tag 0x31) of a ballot, in order."""
+def ballot_targets(
+    ctx: ElectionContext, ballot: EncryptedBallot, *, contest_data: bool = False
+) -> list[Target]:
+    """Every selection (tag 0x30) of a ballot, in order; with ``contest_data`` also every contest data
+    field (tag 0x31) after its contest's selections. The guardians' route never decrypts contest
+    data (specs/06-decryption.md §4): its C0 has no proof of knowledge, so a challenged ballot could
+    carry a cast ballot's selection pad there; ``contest_data=True`` is for other implementations'
+    records and vectors (egk), whose guardians do."""
     targets: list[Target] = []
     for ec in ballot.contests:
         for sel in ec.selections:
             targets.append(Target.ciphertext(sel.ct.alpha, sel.ct.beta))
-        if ec.data is not None:
+        if contest_data and ec.data is not None:
             targets.append(
                 Target(
                     ec.data.C0,
@@ -361,11 +367,12 @@ def ballot_targets(ctx: ElectionContext, ballot: EncryptedBallot) -> list[Target
 
 
 def ballot_from_combined(
-    ctx: ElectionContext, ballot: EncryptedBallot, combined: CombinedDecryption
+    ctx: ElectionContext, ballot: EncryptedBallot, combined: CombinedDecryption, *, contest_data: bool = False
 ) -> DecryptedBallot:
-    """Assemble a decrypted challenged ballot from the combined decryption of :func:`ballot_targets`."""
+    """Assemble a decrypted challenged ballot from the combined decryption of :func:`ballot_targets`
+    (with the same ``contest_data``)."""
     g = ctx.group
-    expected = sum(len(ec.selections) + (ec.data is not None) for ec in ballot.contests)
+    expected = sum(len(ec.selections) + (contest_data and ec.data is not None) for ec in ballot.contests)
     if len(combined.M) != expected:
         raise DecryptionError(
             f"{len(combined.M)} decryptions for {expected} targets of ballot {ballot.ballot_id}"
@@ -384,7 +391,7 @@ def ballot_from_combined(
                 raise DecryptionError(f"ballot {ballot.ballot_id}: selection out of range") from exc
             sels.append((sel.index, sigma, proof))
         data = None
-        if ec.data is not None:
+        if contest_data and ec.data is not None:
             beta, proof = combined.M[n], combined.proofs[n]
             n += 1
             D = decrypt_contest_data(
@@ -402,11 +409,14 @@ def decrypt_ballot(
     commitments: Sequence[GuardianPublicKeys],
     guardians: Sequence[DecryptingGuardian],
     ballot: EncryptedBallot,
+    *,
+    contest_data: bool = False,
 ) -> DecryptedBallot:
-    """Decrypt a challenged ballot with the guardians: every selection and contest data field, each
-    with a proof."""
-    combined = decrypt_with_quorum(ctx, commitments, guardians, ballot_targets(ctx, ballot))
-    return ballot_from_combined(ctx, ballot, combined)
+    """Decrypt a challenged ballot with the guardians: every selection (and, with ``contest_data``,
+    every contest data field; see :func:`ballot_targets`), each with a proof."""
+    targets = ballot_targets(ctx, ballot, contest_data=contest_data)
+    combined = decrypt_with_quorum(ctx, commitments, guardians, targets)
+    return ballot_from_combined(ctx, ballot, combined, contest_data=contest_data)
 
 
 def counts_by_label(ctx: ElectionContext, tally: DecryptedTally) -> Mapping[str, Mapping[str, int]]:

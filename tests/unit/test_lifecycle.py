@@ -68,8 +68,10 @@ def test_overvote_and_write_in_go_to_contest_data(fast_group: Group) -> None:
     ctx = key.context
     ballot = PlaintextBallot("x", "default", {"A": {"a": 1, "b": 1}}, {"A": ["Z"]})
     enc, xi_B = encrypt_ballot(ctx, ballot)
-    dec = decrypt_ballot(ctx, pubs, [DecryptingGuardian.from_key(key)], enc)
+    # contest data through the guardians: opt-in (egk's route; e2evote's guardians never decrypt it)
+    dec = decrypt_ballot(ctx, pubs, [DecryptingGuardian.from_key(key)], enc, contest_data=True)
     assert dec.votes(ctx) == {"A": {"a": 0, "b": 0}}
+    assert decrypt_ballot(ctx, pubs, [DecryptingGuardian.from_key(key)], enc).contests[0].data is None
     data = ContestData.decode(dec.contests[0].data.data)  # type: ignore[union-attr]
     assert data.status == ContestStatus.OVERVOTE and data.overvotes == (1, 2) and data.write_ins == ("Z",)
     # the released nonce opens the ballot, but only to what was really encrypted

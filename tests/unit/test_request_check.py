@@ -14,6 +14,7 @@ from e2evote.protocol.ballot import (
     BallotState,
     EncryptedBallot,
     PlaintextBallot,
+    check_ballot_proofs,
     confirmation_code,
     contest_hash,
     encrypt_ballot,
@@ -83,3 +84,27 @@ def test_honest_and_forged_requests(fast_group: Group) -> None:
     # tally cells that are not the cast ballots' aggregate (here: a cast ballot left out)
     with pytest.raises(DecryptionError, match="not the aggregate of the 1 cast ballots"):
         check_request(ctx, tally, [spoiled], iter(ballots[1:]))
+
+
+def test_guardians_never_decrypt_contest_data(fast_group: Group) -> None:
+    """A challenged ballot whose contest data C0 is a re-randomised selection pad of a cast ballot
+    passes every check (C0 has no proof of knowledge, and the hashes do not cover it); the guardians'
+    targets for it are its selections only, so no share of that pad is ever published."""
+    from e2evote.record.files import DecryptionRequest
+
+    ctx, ballots = _election(fast_group)
+    cast, spoiled = ballots[0], ballots[1]
+    pad = cast.contests[0].selections[0].ct.alpha * ctx.group.g_pow(fast_group.random_scalar())
+    ec = spoiled.contests[0]
+    assert ec.data is not None
+    forged = dataclasses.replace(
+        spoiled, contests=(dataclasses.replace(ec, data=dataclasses.replace(ec.data, C0=pad)),)
+    )
+    check_ballot_proofs(ctx, forged)  # the forgery is not caught by the ballot's own checks
+    acc = TallyAccumulator(ctx)
+    acc.add(cast)
+    acc.add(ballots[2])
+    stream = [cast, forged, ballots[2]]
+    assert check_request(ctx, acc.result(), [forged], iter(stream)) == 2
+    targets = DecryptionRequest(acc.result(), (forged,)).sections(ctx)["ballot:v1"]
+    assert [t.A for t in targets] == [s.ct.alpha for s in ec.selections] and pad not in [t.A for t in targets]

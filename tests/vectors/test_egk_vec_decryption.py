@@ -327,7 +327,8 @@ def test_decrypt_ballot() -> None:
     _check_trustees(v, trustees)
     ballot = encrypted_ballot(v["encrypted_ballot"])
     commitments = [t.commitments() for t in trustees]
-    got = decrypt_ballot(ctx.as_context(), commitments, [t.guardian() for t in trustees], ballot)
+    guardians = [t.guardian() for t in trustees]
+    got = decrypt_ballot(ctx.as_context(), commitments, guardians, ballot, contest_data=True)
     exp = v["expected_decrypted_ballot"]
     assert got.ballot_id == exp["id"]
     for ec, dc, ec_json in zip(ballot.contests, got.contests, exp["contests"], strict=True):
@@ -387,6 +388,7 @@ def test_decrypt_ballot_negative() -> None:
             [t.commitments() for t in trustees],
             [t.guardian() for t in trustees[:-1]],
             ballot,
+            contest_data=True,
         )
     # egk's selection proof fails for a changed response or the wrong M
     es = exp["selections"][0]
