@@ -244,10 +244,12 @@ def check_request(
     """What a guardian checks before decrypting anything (specs/06-decryption.md §4): ``tally`` is
     the aggregate (eq. 62) of the cast ballots among ``ballots``, and every ballot in ``to_open`` is
     one of their challenged ballots, contest for contest, none of whose ciphertexts (selections,
-    contest data) is also a cast ballot's. Otherwise a coordinator could have the guardians decrypt
-    a cast ballot, listed as a challenged one or as tally cells. ``ballots`` is streamed once (the
-    record's or the election directory's). Returns the number of cast ballots; raises
-    DecryptionError naming the first problem."""
+    contest data) is also a cast ballot's; and every ballot involved passes its own checks
+    (:func:`check_ballot_proofs`), so no re-randomised copy of a ballot enters a target. Otherwise a
+    coordinator could have the guardians decrypt a cast ballot, listed as a challenged one or as
+    tally cells. ``ballots`` is streamed once (the record's or the election directory's); what this
+    cannot establish is that the stream is the election's whole ballot box (specs/06-decryption.md
+    §4.1). Returns the number of cast ballots; raises DecryptionError naming the first problem."""
     wanted: dict[str, EncryptedBallot] = {}
     for b in to_open:
         if b.ballot_id in wanted:
@@ -267,6 +269,10 @@ def check_request(
     for b in ballots:
         if b.state == BallotState.CAST:
             cast += 1
+            try:  # a tally cell is decrypted too: what goes into it must be proven ballots
+                check_ballot_proofs(ctx, b)
+            except VerificationError as exc:
+                raise DecryptionError(f"cast ballot {b.ballot_id} does not verify: {exc}") from None
             acc.add(b)
             for x in _ciphertext_pads(b):
                 other = owner.get(x)

@@ -108,3 +108,22 @@ def test_guardians_never_decrypt_contest_data(fast_group: Group) -> None:
     assert check_request(ctx, acc.result(), [forged], iter(stream)) == 2
     targets = DecryptionRequest(acc.result(), (forged,)).sections(ctx)["ballot:v1"]
     assert [t.A for t in targets] == [s.ct.alpha for s in ec.selections] and pad not in [t.A for t in targets]
+
+
+def test_cast_ballots_in_the_stream_must_verify(fast_group: Group) -> None:
+    """A forged 'cast' ballot carrying another cast ballot's selections re-randomised (no valid
+    proofs) would put that ballot's vote into a tally cell a request then decrypts: refused."""
+    ctx, ballots = _election(fast_group)
+    g, r = ctx.group, fast_group.random_scalar()
+    ec = ballots[0].contests[0]
+    sels = tuple(
+        dataclasses.replace(s, ct=Ciphertext(s.ct.alpha * g.g_pow(r), s.ct.beta * ctx.key.K_pow(r)))
+        for s in ec.selections
+    )
+    forged = dataclasses.replace(
+        ballots[0], ballot_id="f", contests=(dataclasses.replace(ec, selections=sels),)
+    )
+    acc = TallyAccumulator(ctx)
+    acc.add(forged)
+    with pytest.raises(DecryptionError, match="cast ballot f does not verify"):
+        check_request(ctx, acc.result(), [], iter([forged]))
