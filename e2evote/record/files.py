@@ -181,8 +181,23 @@ class MessageType:
 # ---------------------------------------------------------------------------------------------------
 
 
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - filesystems that refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, private: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename); mode 0600 if ``private``."""
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename, fsync of the directory);
+    mode 0600 if ``private``. Durable on return: a keystore saved with its nonces erased stays so
+    even if the machine stops right after (trustee respond then publishes)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
@@ -197,6 +212,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, private: bool = F
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        _fsync_dir(p.parent)  # the rename itself survives a crash before anything written after it
     except OSError as exc:  # name the destination, not the temporary file next to it
         raise type(exc)(exc.errno, exc.strerror, str(p)) from None
 
