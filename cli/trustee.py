@@ -12,10 +12,12 @@ through its public constructors; the checks are the library's.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 
@@ -64,6 +66,19 @@ TrusteeOpt = Annotated[Path, typer.Option("--trustee", help="this trustee's priv
 # ---------------------------------------------------------------------------------------------------
 
 
+def _exclusive(d: Path) -> IO[bytes]:
+    """An exclusive lock on a trustee directory, held while the returned file is open (the session's
+    lifetime): two commands on one trustee at once could, e.g., both read the decryption nonces
+    before either erases them and answer two challenges with them (specs/11-cli.md §1.3)."""
+    fh = open(os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o600), "r+b")  # noqa: SIM115 - held
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        fail(f"{d} is in use by another e2evote command; wait for it to finish")
+    return fh
+
+
 class _Session:
     """The election and trustee directories, the parameters and the trustee's progress."""
 
@@ -72,6 +87,8 @@ class _Session:
         self.tdir = TrusteeDir(trustee)
         self.params: ElectionParameters = self.edir.parameters()
         self.H_B = self.params.H_B
+        self.tdir.read_state(self.H_B)  # a trustee directory of this election, before a lock file goes in
+        self._lock = _exclusive(self.tdir.path)  # held until the command's process ends
         self.state = self.tdir.read_state(self.H_B)
         self.i = self.state.i
 

@@ -6,6 +6,7 @@ Runs in the 511-bit test group with the fast key-derivation setting (E2EVOTE_TES
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -280,6 +281,10 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
         trustee("decrypt", el, tmp_path, i)
     one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "decrypt-challenge")
     run("official", "decrypt-challenge", "--election", el)
+    # a trustee directory serves one command at a time (two responds could share the nonces)
+    with open(tmp_path / "t1" / ".lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "in use by another e2evote command")
     # guardian 1's respond is interrupted after its nonces are erased (publishing fails): respond
     # cannot answer again (that could reuse the nonces for another challenge), decrypt commits afresh
     edir.response_file(1).mkdir()
