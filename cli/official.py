@@ -247,23 +247,40 @@ def decrypt_challenge(
             fail(f"a partial decryption lacks section {name!r}")
         for ch in challenges(ctx, targets, [secs[name] for secs in parts.values()]):
             per_guardian[ch.i][name] = ch
+    new = {i: files.encode_challenge(ctx.H_E, req.digest, i, chs) for i, chs in per_guardian.items()}
     current = [i for i in range(1, n + 1) if edir.exists(edir.challenge_file(i))]
+    if current == sorted(new) and all(edir.read(edir.challenge_file(i)) == new[i] for i in current):
+        out.print(f"challenges for guardian(s) {', '.join(map(str, current))} unchanged")
+        out.print("next: those trustees run `e2evote trustee respond`, then `e2evote official combine`")
+        return
     answered = [i for i in current if _answered(edir, ctx, req, i)]
     if answered:
         # a response answers its challenge only; new challenges would make combine blame an honest guardian
-        if sorted(parts) == current:
-            out.print(f"challenges for guardian(s) {', '.join(map(str, current))} unchanged")
-            out.print("next: those trustees run `e2evote trustee respond`, then `e2evote official combine`")
-            return
-        fail(
-            f"guardian(s) {', '.join(map(str, answered))} already responded to the current challenges "
-            f"(guardians {', '.join(map(str, current))}); the guardian set cannot change now: "
-            "wait for the others' responses and run `e2evote official combine`"
+        who = ", ".join(map(str, answered))
+        if sorted(parts) != current:
+            fail(
+                f"guardian(s) {who} already responded to the current challenges (guardians "
+                f"{', '.join(map(str, current))}); the guardian set cannot change now: wait for the "
+                "others' responses and run `e2evote official combine`"
+            )
+        # same guardians, new commitments: one committed afresh (an interrupted respond). The answers
+        # given to the old challenges cannot be combined with it; their nonces are spent, so those
+        # guardians commit afresh too (their old partial decryptions and responses are withdrawn)
+        for i in answered:
+            edir.remove(edir.response_file(i))
+            edir.remove(edir.partial_file(i))
+        for i in current:
+            edir.remove(edir.challenge_file(i))
+        out.print(
+            f"a guardian committed afresh after guardian(s) {who} answered the old challenges: their "
+            "answers are withdrawn"
         )
+        out.print(f"next: guardian(s) {who} run `e2evote trustee decrypt` again, then run this command again")
+        return
     for i in range(1, n + 1):
         edir.remove(edir.challenge_file(i))
-    for i, chs in per_guardian.items():
-        edir.write(edir.challenge_file(i), files.encode_challenge(ctx.H_E, req.digest, i, chs))
+    for i, data in new.items():
+        edir.write(edir.challenge_file(i), data)
     out.print(f"challenges written for guardian(s) {', '.join(map(str, sorted(parts)))}")
     out.print("next: those trustees run `e2evote trustee respond`, then `e2evote official combine`")
 

@@ -281,6 +281,7 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
         trustee("decrypt", el, tmp_path, i)
     one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "decrypt-challenge")
     run("official", "decrypt-challenge", "--election", el)
+    trustee("respond", el, tmp_path, 3)  # guardian 3 answers first
     # a trustee directory serves one command at a time (two responds could share the nonces)
     with open(tmp_path / "t1" / ".lock", "a+b") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
@@ -292,6 +293,13 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     edir.response_file(1).rmdir()
     one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "commits afresh")
     assert "committing afresh" in trustee("decrypt", el, tmp_path, 1).stderr
+    # guardian 3's answer was to the old challenges: withdrawn, and guardian 3 commits afresh too
+    # (before: the old challenges were kept and combine named honest guardian 1 a cheater)
+    assert (
+        "guardian(s) 3 run `e2evote trustee decrypt` again"
+        in run("official", "decrypt-challenge", "--election", el).stdout
+    )
+    trustee("decrypt", el, tmp_path, 3)
     run("official", "decrypt-challenge", "--election", el)
     trustee("respond", el, tmp_path, 1)
     trustee("respond", el, tmp_path, 3)
