@@ -311,6 +311,14 @@ def decrypt(
             "when the election directory holds no ballots",
         ),
     ] = None,
+    new_request: Annotated[
+        bool,
+        typer.Option(
+            "--new-request",
+            help="accept a request other than the first this guardian decrypted (a guardian decrypts "
+            "one request per election; only with the other trustees' agreement)",
+        ),
+    ] = False,
 ) -> None:
     """Round 1: partial decryption of the tally and of the challenged ballots to open (M_i, a_i, b_i),
     after checking the request: the tally is the aggregate of the cast ballots and every ballot to
@@ -324,6 +332,13 @@ def decrypt(
     ks, secrets = s.unlock()
     if secrets.P_i is None:
         fail("run `e2evote trustee finalize` first")
+    if s.state.pinned is not None and req.digest != s.state.pinned:
+        if not new_request:
+            fail(
+                f"this guardian already decrypted another request ({s.state.pinned.hex()[:16]}…); a guardian "
+                "decrypts one request per election (pass --new-request only if all trustees agree)"
+            )
+        err.print("note: decrypting a new request (--new-request); the earlier one stays published")
     if s.state.request == req.digest:
         if secrets.pending is not None and secrets.pending.request == req.digest:
             fail("already committed to this decryption request; run `e2evote trustee respond`")
@@ -339,7 +354,7 @@ def decrypt(
         nonces[name] = pending.nonces()
     ks.save(replace(secrets, pending=PendingNonces(req.digest, nonces)))
     s.edir.write(s.edir.partial_file(s.i), files.encode_partial(ctx.H_E, req.digest, s.i, partials))
-    s.done("decrypt", request=req.digest)
+    s.done("decrypt", request=req.digest, pinned=req.digest)
     out.print(
         f"guardian {s.i}: partial decryption of {sum(len(p.M) for p in partials.values())} values published"
     )

@@ -1044,6 +1044,9 @@ class TrusteeState:
     steps: tuple[str, ...]
     request: bytes | None = None
     """digest of the decryption request with outstanding nonces"""
+    pinned: bytes | None = None
+    """digest of the first decryption request this guardian committed to (specs/06-decryption.md
+    §4.1: one request per election, unless the trustee accepts a new one explicitly)"""
 
 
 class TrusteeDir:
@@ -1073,11 +1076,14 @@ class TrusteeDir:
         body = decode_message(read_bytes(self.state_file), MessageType.TRUSTEE_STATE, H_B, what)
 
         def build() -> TrusteeState:
-            f = codec.fields(body, {"i", "steps", "request"}, what)
+            # "pinned" is absent from the state files of earlier versions
+            f = codec.fields(body, {"i", "steps", "request"}, what, optional={"pinned"})
             if not isinstance(f["steps"], list) or not all(isinstance(s, str) for s in f["steps"]):
                 raise EncodingError("steps must be a list of strings")
             req = None if f["request"] is None else _bytes(f["request"], "request", 32)
-            return TrusteeState(_int(f["i"], "i", 1), tuple(f["steps"]), req)
+            raw = f.get("pinned")
+            pinned = None if raw is None else _bytes(raw, "pinned", 32)
+            return TrusteeState(_int(f["i"], "i", 1), tuple(f["steps"]), req, pinned)
 
         result: TrusteeState = _guard(what, build)
         return result
@@ -1086,7 +1092,9 @@ class TrusteeDir:
         write_atomic(
             self.state_file,
             encode_message(
-                MessageType.TRUSTEE_STATE, H_B, {"i": st.i, "steps": list(st.steps), "request": st.request}
+                MessageType.TRUSTEE_STATE,
+                H_B,
+                {"i": st.i, "steps": list(st.steps), "request": st.request, "pinned": st.pinned},
             ),
         )
 

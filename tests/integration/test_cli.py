@@ -304,6 +304,12 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     trustee("respond", el, tmp_path, 1)
     trustee("respond", el, tmp_path, 3)
     one_line_error(trustee("respond", el, tmp_path, 1, expect=2), "already answered")
+    # a guardian decrypts one request per election: a second, different one is refused (a coordinator
+    # cannot run a forged request and then the honest one), unless the trustee passes --new-request
+    other = replace(req, ballots=())
+    edir.request_file.write_bytes(files.encode_request(ctx.H_E, other))
+    one_line_error(trustee("decrypt", el, tmp_path, 1, expect=2), "already decrypted another request")
+    edir.request_file.write_bytes(honest_request)
 
     # a cheating trustee is named
     ctx, _ = edir.context()
