@@ -87,8 +87,8 @@ class _Session:
         self.tdir = TrusteeDir(trustee)
         self.params: ElectionParameters = self.edir.parameters()
         self.H_B = self.params.H_B
-        self.tdir.read_state(self.H_B)  # a trustee directory of this election, before a lock file goes in
-        self._lock = _exclusive(self.tdir.path)  # held until the command's process ends
+        if self.tdir.exists():  # no lock file in a directory that is no trustee's (read_state says so)
+            self._lock = _exclusive(self.tdir.path)  # held for the session's lifetime
         self.state = self.tdir.read_state(self.H_B)
         self.i = self.state.i
 
