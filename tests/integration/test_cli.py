@@ -117,6 +117,13 @@ def create(manifest: Path, n: int, k: int, out: Path) -> Result:
     )
 
 
+def keygen(election: Path, i: int, out: Path) -> Result:
+    """``trustee keygen`` of guardian i (its test passphrase) into the private directory ``out``."""
+    return run(
+        "trustee", "keygen", "--election", election, "--index", i, "--out", out, passphrase=PASSPHRASES[i]
+    )
+
+
 def test_election_through_the_cli(tmp_path: Path) -> None:
     el = tmp_path / "election"
     (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
@@ -126,17 +133,7 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
 
     # --- key ceremony: each trustee in its own process and directory --------------------------------
     for i in range(1, N + 1):
-        run(
-            "trustee",
-            "keygen",
-            "--election",
-            el,
-            "--index",
-            i,
-            "--out",
-            tmp_path / f"t{i}",
-            passphrase=PASSPHRASES[i],
-        )
+        keygen(el, i, tmp_path / f"t{i}")
         assert (os.stat(tmp_path / f"t{i}" / "keystore.e2evote-key").st_mode & 0o777) == 0o600
     one_line_error(trustee("check", el, tmp_path, 1, expect=2), "run `e2evote trustee shares` first")
     for i in range(1, N + 1):

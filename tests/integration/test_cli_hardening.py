@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from e2evote.board import BoardKey, SQLiteStorage
+from e2evote.board import BoardKey, Receipt, SQLiteStorage
 from e2evote.board.election import ElectionBoard, export_record
 from e2evote.board.events import Event
 from e2evote.board.monitor import monitor
@@ -30,7 +30,7 @@ from e2evote.record import files
 from e2evote.record.files import ElectionDir
 from e2evote.verifier import verify_path
 
-from .test_cli import BALLOTS, MANIFEST, PASSPHRASES, Result, create, one_line_error, run, verify_json
+from .test_cli import BALLOTS, MANIFEST, PASSPHRASES, Result, create, keygen, one_line_error, run, verify_json
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAINING = {**MANIFEST, "chaining": True}
@@ -61,17 +61,7 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     el = d / "el"
     create(d / "manifest.json", 3, 2, el)
     for i in (1, 2, 3):
-        run(
-            "trustee",
-            "keygen",
-            "--election",
-            el,
-            "--index",
-            i,
-            "--out",
-            d / f"t{i}",
-            passphrase=PASSPHRASES[i],
-        )
+        keygen(el, i, d / f"t{i}")
     for step in ("shares", "check", "answer", "finalize"):
         for i in (1, 2, 3):
             trustee(step, d, i)
@@ -190,18 +180,26 @@ def test_failed_publish_leaves_no_partial_record(world: Path) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def test_board_export_publishes_the_device_closes(world: Path) -> None:
-    el = world / "el"
-    ctx, pubs = ElectionDir(el).context()
+def board_with(world: Path, *ids: str) -> tuple[ElectionBoard, BoardKey, Path, list[Receipt]]:
+    """A new board (key in world/board.key, database world/board.db) for the election, holding the
+    ballots ``ids`` encrypted by `voter encrypt`; their receipts in order."""
+    ctx, _ = ElectionDir(world / "el").context()
     key = BoardKey.generate()
     key.save(world / "board.key")
     db = world / "board.db"
     eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="hardening")
-    encrypt(world, "v1", "v2", "v3")
+    encrypt(world, *ids)
     receipts = []
-    for bid in ("v1", "v2", "v3"):
+    for bid in ids:
         vb = files.decode_voter_ballot(ctx.group, ctx.H_E, (world / f"{bid}.enc").read_bytes(), bid)
         receipts.append(eb.submit(vb.ballot))
+    return eb, key, db, receipts
+
+
+def test_board_export_publishes_the_device_closes(world: Path) -> None:
+    el = world / "el"
+    ctx, pubs = ElectionDir(el).context()
+    eb, key, db, receipts = board_with(world, "v1", "v2", "v3")
     eb.close_voting()
     run("board", "export", "--db", db, "--election", el, "--out", world / "rec")
     report = verify_json(world / "rec", "--partial")
@@ -237,15 +235,8 @@ def test_board_challenge_and_a_retried_tally(world: Path) -> None:
     whose request file could not be written logs its tally once when rerun."""
     el = world / "el"
     ctx, _ = ElectionDir(el).context()
-    key = BoardKey.generate()
-    key.save(world / "board.key")
-    db = world / "board.db"
-    eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="hardening")
-    encrypt(world, "v1", "v2")
-    codes = []
-    for bid in ("v1", "v2"):
-        vb = files.decode_voter_ballot(ctx.group, ctx.H_E, (world / f"{bid}.enc").read_bytes(), bid)
-        codes.append(eb.submit(vb.ballot).confirmation_code)
+    eb, key, db, receipts = board_with(world, "v1", "v2")
+    codes = [r.confirmation_code for r in receipts]
     board = ["--election", el, "--db", db, "--key", world / "board.key"]
     one_line_error(run("board", "challenge", *board, "--code", "zz", expect=2), "not a confirmation code")
     one_line_error(run("board", "challenge", *board, "--code", "00" * 32, expect=2), "no ballot")
