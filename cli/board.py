@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from cli.common import cli_errors, err, fail, new_output_dir, out
+from cli.common import cli_errors, err, fail, new_output_dir, out, parse_board_key
 from cli.official import device_closes
 from e2evote.board.credentials import CredentialList
 from e2evote.board.election import ElectionBoard, export_record, load_election
@@ -199,12 +199,7 @@ def monitor(
     from e2evote.board.monitor import monitor as run_monitor
 
     _check_url(url)
-    try:
-        pk = bytes.fromhex(public_key)
-    except ValueError:
-        fail("--public-key must be hex")
-    if len(pk) != 32:
-        fail("--public-key must be 32 bytes (64 hex digits)")
+    pk = parse_board_key(public_key)
     try:
         report = run_monitor(url, state, pk, board_id=board_id, max_age_s=max_age)
     except MonitorAlarm as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -141,6 +142,13 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress]:
     )
     with progress:
         yield progress
+
+
+def parse_board_key(text: str, option: str = "--public-key") -> bytes:
+    """A board's Ed25519 public key given in hex on the command line (32 bytes)."""
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        fail(f"{option} must be 32 bytes in hex (64 hex digits)")
+    return bytes.fromhex(text)
 
 
 def parse_group(name: str) -> Group:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from cli.common import cli_errors, err, fail, new_output_dir, out, parse_group, progress_bar
 from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
-from e2evote.protocol.ceremony import build_context, check_reveal
+from e2evote.protocol.ceremony import build_context, check_complaint, check_reveal
 from e2evote.protocol.decryption import (
     CombinedDecryption,
     DecryptionChallenge,
@@ -98,8 +98,9 @@ def open_(election: ElectionOpt) -> None:
         path = edir.share_check_file(ell)
         if not edir.exists(path):
             fail(f"waiting for guardian {ell}'s share check (`trustee check`)")
-        _, complaints = files.decode_share_check(H_B, edir.read(path), str(path))
+        _, complaints = files.decode_share_check(g, H_B, edir.read(path), str(path))
         for c in complaints:
+            check_complaint(params, c, by_i[ell])
             rpath = edir.reveals_file(c.i)
             if not edir.exists(rpath):
                 fail(f"guardian {c.i} has not answered guardian {ell}'s complaint (`trustee answer`)")

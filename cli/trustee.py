@@ -21,8 +21,8 @@ from typing import IO, Annotated
 
 import typer
 
-from cli.common import cli_errors, err, fail, out, passphrase, progress_bar
-from e2evote.errors import DecryptionError
+from cli.common import cli_errors, err, fail, out, parse_board_key, passphrase, progress_bar
+from e2evote.errors import CeremonyError, DecryptionError, E2EVoteError
 from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.ceremony import (
     AwaitingShares,
@@ -31,6 +31,7 @@ from e2evote.protocol.ceremony import (
     GuardianPublicKeys,
     GuardianSetup,
     ShareReveal,
+    keys_fingerprint,
 )
 from e2evote.protocol.decryption import DecryptingGuardian, PendingDecryption
 from e2evote.protocol.election import ElectionContext, ElectionParameters
@@ -44,7 +45,7 @@ from e2evote.record.files import (
     TrusteeSecrets,
     TrusteeState,
 )
-from e2evote.record.model import RecordIssue
+from e2evote.record.model import ElectionRecord, RecordIssue
 from e2evote.record.native import is_native_record, read_record
 
 __all__ = ["app", "STEPS"]
@@ -136,7 +137,9 @@ class _Session:
             if not self.edir.exists(path):
                 missing.append(j)
                 continue
-            ell, complaints = files.decode_share_check(self.H_B, self.edir.read(path), str(path))
+            ell, complaints = files.decode_share_check(
+                self.params.group, self.H_B, self.edir.read(path), str(path)
+            )
             if ell != j:
                 fail(f"{path} is guardian {ell}'s report, not guardian {j}'s")
             checks[j] = complaints
@@ -200,22 +203,44 @@ def keygen(
 
 @app.command()
 @cli_errors
-def shares(election: ElectionOpt, trustee: TrusteeOpt) -> None:
-    """Check everybody's public keys and publish an encrypted share P_i(ℓ) for every other guardian."""
+def shares(
+    election: ElectionOpt,
+    trustee: TrusteeOpt,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="publish again the shares already made (the same ciphertexts, signed afresh), e.g. when "
+            "a guardian's `trustee check` found one missing or damaged in transit",
+        ),
+    ] = False,
+) -> None:
+    """Check everybody's public keys and publish a signed encrypted share P_i(ℓ) for every other guardian."""
     s = _Session(election, trustee)
-    s.require("keygen", "shares")
-    pubs = s.public_keys()
-    ks, secrets = s.unlock()
-    g = s.params.group
-    # the share nonces ξ_{i,ℓ} are kept (encrypted) to answer complaints
-    nonces = {pk.i: g.random_scalar() for pk in pubs if pk.i != s.i}
-    setup = GuardianSetup(s.params, s.i, secrets.coefficients, secrets.public)
-    aw = setup.receive_public_keys(pubs, share_nonces=nonces)
-    ks.save(replace(secrets, share_nonces=nonces))
+    if resend:
+        s.require("shares", "shares", once=False)
+        _, secrets = s.unlock()
+        aw = s.awaiting(secrets)
+    else:
+        s.require("keygen", "shares")
+        pubs = s.public_keys()
+        ks, secrets = s.unlock()
+        g = s.params.group
+        # the share nonces ξ_{i,ℓ} are kept (encrypted) to answer complaints and to resend the shares
+        nonces = {pk.i: g.random_scalar() for pk in pubs if pk.i != s.i}
+        setup = GuardianSetup(s.params, s.i, secrets.coefficients, secrets.public)
+        aw = setup.receive_public_keys(pubs, share_nonces=nonces)
+        ks.save(replace(secrets, share_nonces=nonces))
     for sh in aw.outgoing:
         s.edir.write(s.edir.share_file(s.i, sh.ell), files.encode_share(s.H_B, sh))
     s.done("shares")
-    out.print(f"guardian {s.i}: all public keys check; {len(aw.outgoing)} encrypted shares published")
+    verb = "published again" if resend else "published"
+    out.print(f"guardian {s.i}: all public keys check; {len(aw.outgoing)} signed encrypted shares {verb}")
+    fp = keys_fingerprint(s.params, aw.all_public).hex()[:32]
+    out.print(
+        f"keys fingerprint {' '.join(fp[n : n + 4] for n in range(0, 32, 4))}: every guardian must see the "
+        "same one (compare by phone or in person) before running `trustee check`"
+    )
 
 
 @app.command()
@@ -226,7 +251,13 @@ def check(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     s.require("shares", "check")
     incoming = s.incoming()
     _, secrets = s.unlock()
-    checked = s.awaiting(secrets).receive_shares(incoming)
+    try:
+        checked = s.awaiting(secrets).receive_shares(incoming)
+    except CeremonyError as exc:
+        if exc.culprits:
+            raise
+        # lost, damaged or forged in transit: nobody is blamed, nothing is published; the sender resends
+        fail(f"{exc}; its sender can publish it again with `e2evote trustee shares --resend`")
     s.edir.write(s.edir.share_check_file(s.i), files.encode_share_check(s.H_B, s.i, checked.complaints))
     s.done("check")
     if checked.complaints:
@@ -270,7 +301,7 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     s = _Session(election, trustee)
     s.require("check", "finalize")
     path = s.edir.share_check_file(s.i)
-    _, mine = files.decode_share_check(s.H_B, s.edir.read(path), str(path))
+    _, mine = files.decode_share_check(s.params.group, s.H_B, s.edir.read(path), str(path))
     incoming = {sh.i: sh for sh in s.incoming()}
     reveals: list[ShareReveal] = []
     for c in mine:
@@ -311,6 +342,14 @@ def decrypt(
             "when the election directory holds no ballots",
         ),
     ] = None,
+    board_key: Annotated[
+        str | None,
+        typer.Option(
+            "--board-key",
+            help="the board's public key (hex) as published: with --record, decrypt only the tally of "
+            "the board's closed, signed log (checked in full)",
+        ),
+    ] = None,
     new_request: Annotated[
         bool,
         typer.Option(
@@ -325,6 +364,9 @@ def decrypt(
     open is a challenged one (specs/06-decryption.md §4)."""
     s = _Session(election, trustee)
     s.require("finalize", "decrypt", once=False)
+    key = None if board_key is None else parse_board_key(board_key, "--board-key")
+    if key is not None and record is None:
+        fail("--board-key needs --record: the board's export (`e2evote board export`) after the close")
     ctx, _ = s.edir.context(s.params)
     if not s.edir.exists(s.edir.request_file):
         fail("nothing to decrypt yet (run `e2evote official tally` first)")
@@ -345,7 +387,7 @@ def decrypt(
         # committed, but the nonces are gone without a published response (an interrupted
         # `respond`): commit afresh; the official then writes new challenges
         err.print("note: the earlier commitment to this request was used up; committing afresh")
-    _check_request(s.edir, ctx, req, record)
+    _check_request(s.edir, ctx, req, record, key)
     guardian = DecryptingGuardian(s.i, secrets.P_i, ctx.group)
     partials, nonces = {}, {}
     for name, targets in req.sections(ctx).items():
@@ -361,10 +403,16 @@ def decrypt(
 
 
 def _check_request(
-    edir: ElectionDir, ctx: ElectionContext, req: files.DecryptionRequest, record: Path | None
+    edir: ElectionDir,
+    ctx: ElectionContext,
+    req: files.DecryptionRequest,
+    record: Path | None,
+    board_key: bytes | None = None,
 ) -> None:
     """Refuse a request whose tally is not the aggregate of the election's cast ballots or that asks
-    to open a ballot that is not challenged (check_request), before any secret is used."""
+    to open a ballot that is not challenged (check_request), before any secret is used. With
+    ``board_key`` the ballots are the record's, which must be exactly the counted set of a closed
+    board log signed by that key (specs/06-decryption.md §4.2)."""
     if record is not None:
         if not is_native_record(record):
             fail(f"{record} is not an e2evote record directory")
@@ -373,6 +421,13 @@ def _check_request(
             fail(f"{record}: [{rec.issues[0].step}] {rec.issues[0].obj}: {rec.issues[0].detail}")
         if rec.stated.H_E != ctx.H_E:
             fail(f"{record} is the record of another election (H_E differs)")
+        if board_key is not None:
+            _check_closed_board(rec, ctx, board_key, record)
+        else:
+            err.print(
+                "note: the ballot set is not authenticated (a board election: pass --board-key to decrypt "
+                "only the counted ballots of the board's closed, signed log)"
+            )
         where, total = str(record), 0  # a record does not state its number of ballots up front
 
         def ballots() -> Iterator[EncryptedBallot]:
@@ -406,6 +461,42 @@ def _check_request(
         except DecryptionError as exc:
             fail(f"refusing to decrypt: {exc} ({where})")
     out.print(f"request checked against {where}: tally of {cast} cast ballots, {len(req.ballots)} to open")
+
+
+def _check_closed_board(rec: ElectionRecord, ctx: ElectionContext, key: bytes, where: Path) -> None:
+    """The record is a board export whose log is signed by ``key``, closed, and checks in full (B1:
+    every event, signature and ballot; B4: the record's cast ballots are exactly the log's counted set
+    and its challenged ballots the log's challenged ones): the request is then checked against the
+    ballot set the board closed, not one the coordinator chose (specs/06-decryption.md §4.2)."""
+    from e2evote.board.election import BOARD_EXTENSION, decode_board_extension
+    from e2evote.verifier.ext_board import check_board
+    from e2evote.verifier.report import Report
+
+    if BOARD_EXTENSION not in rec.extensions:
+        fail(f"refusing to decrypt: {where} carries no board log (ext/board.msgpack): not a board export")
+    try:
+        ext = decode_board_extension(rec.extensions[BOARD_EXTENSION])
+    except (E2EVoteError, ValueError, TypeError) as exc:
+        fail(f"refusing to decrypt: [B4.A] ext/board: {exc} ({where})")
+    if ext.public_key != key:
+        fail(
+            f"refusing to decrypt: {where}'s board log is signed by {ext.public_key.hex()[:16]}…, not by the "
+            "--board-key given"
+        )
+    report = Report(source=str(where))
+    with progress_bar() as bar:
+        bar.add_task("checking the board log", total=None)
+        check_board(rec, ctx, report)
+    if report.failures:
+        f = report.failures[0]
+        fail(f"refusing to decrypt: [{f.step}] {f.obj}: {f.detail} ({where})")
+    board = report.summary["board"]
+    if not board["closed"]:
+        fail(f"refusing to decrypt: the board log in {where} is not closed (voting is still open)")
+    out.print(
+        f"board log checked: {board['tree_size']} events signed by the given key, closed; "
+        f"{board['counted']} ballots counted, {board['challenged']} challenged"
+    )
 
 
 @app.command()

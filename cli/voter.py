@@ -6,14 +6,13 @@ cast (nonce discarded) or challenged (nonce released so anyone can re-encrypt an
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from cli.common import cli_errors, fail, out
+from cli.common import cli_errors, fail, out, parse_board_key
 from e2evote.board.election import check_ballot
 from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_against_record, load_receipt
 from e2evote.errors import VerificationError
@@ -237,11 +236,7 @@ def check_receipt(
 
     Exit 0 if the receipt holds and the ballot is counted, challenged or superseded by a re-vote;
     1 if a check fails."""
-    pk = None
-    if public_key is not None:
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", public_key):
-            fail("--public-key must be 32 bytes in hex (64 hex digits)")
-        pk = bytes.fromhex(public_key)
+    pk = None if public_key is None else parse_board_key(public_key)
     rec = load_receipt(receipt)
     if not is_native_record(record):
         fail(f"{record} is not a native election record")

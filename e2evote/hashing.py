@@ -71,6 +71,9 @@ class EXT:
     GROUP_PARAMETERS: Final = b"E2EVOTE-GROUP-PARAMETERS-v1"
     # --- record authentication (specs/07-record.md) ---
     RECORD_ROOT: Final = b"E2EVOTE-RECORD-ROOT-v1"
+    # --- key-ceremony message signatures (specs/05-proofs.md §5, specs/06-ceremony.md §5) ---
+    CEREMONY_SIGNATURE: Final = b"E2EVOTE-CEREMONY-SIGNATURE-v1"
+    CEREMONY_KEYS: Final = b"E2EVOTE-CEREMONY-KEYS-v1"  # fingerprint of every guardian's round-1 keys
     # --- outcome rules (specs/09-outcomes.md) ---
     OUTCOME_TIE_LOT: Final = b"E2EVOTE-OUTCOME-TIE-LOT-v1"
     # --- e2evote extension tags: board (specs/08-board.md) ---

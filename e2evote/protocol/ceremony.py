@@ -11,6 +11,12 @@ A state can be used once: calling a transition twice raises. Anything wrong abor
 :class:`~e2evote.errors.CeremonyError` naming the guardian to blame (identifiable abort). A share
 that fails to check produces a :class:`Complaint`; the accused answers with a :class:`ShareReveal`
 that anybody checks (:func:`check_reveal`); a bad reveal excludes the accused.
+
+Shares, complaints and reveals are signed by their author with its key K_{i,0} (e2evote extension,
+specs/06-ceremony.md §5.1): a message whose signature fails is damaged or forged in transit — it
+blames nobody and is never acted on (a share is to be resent; a complaint is not answered), so only
+the author of a share can make a guardian complain about it and only the complainant can make the
+accused reveal P_j(ℓ).
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ from dataclasses import dataclass, field
 from e2evote.elgamal import HashedCiphertext, decrypt_share, encrypt_share
 from e2evote.errors import CeremonyError, DecryptionError, VerificationError
 from e2evote.groups.base import Element, Group, Scalar
-from e2evote.proofs.schnorr import SchnorrProof, prove_schnorr, verify_schnorr
+from e2evote.hashing import EXT, H_ext, b_file, b_str, b_u32
+from e2evote.proofs.schnorr import (
+    SchnorrProof,
+    prove_schnorr,
+    sign_message,
+    verify_message_signature,
+    verify_schnorr,
+)
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 
 __all__ = [
@@ -35,6 +48,9 @@ __all__ = [
     "GuardianKey",
     "verify_public_keys",
     "check_reveal",
+    "check_share",
+    "check_complaint",
+    "keys_fingerprint",
     "joint_key",
     "public_share_key",
     "build_context",
@@ -57,30 +73,93 @@ class GuardianPublicKeys:
 
 @dataclass(frozen=True, slots=True)
 class EncryptedShare:
-    """E_ℓ(P_i(ℓ)) from guardian i to guardian ℓ (eq. 18)."""
+    """E_ℓ(P_i(ℓ)) from guardian i to guardian ℓ (eq. 18), signed by i (specs/06-ceremony.md §5.1)."""
 
     i: int
     ell: int
     ct: HashedCiphertext
+    sigma: SchnorrProof = field(repr=False)
+
+    def message(self) -> bytes:
+        return _share_message(self.i, self.ell, self.ct)
 
 
 @dataclass(frozen=True, slots=True)
 class Complaint:
-    """Guardian ``ell`` reports that the share from guardian ``i`` did not check."""
+    """Guardian ``ell`` reports that the share from guardian ``i`` did not check; signed by ℓ."""
 
     ell: int
     i: int
     reason: str
+    sigma: SchnorrProof = field(repr=False)
+
+    def message(self) -> bytes:
+        return _complaint_message(self.ell, self.i, self.reason)
 
 
 @dataclass(frozen=True, slots=True)
 class ShareReveal:
-    """Guardian i publishes P_i(ℓ) and the nonce ξ_{i,ℓ} to answer a complaint (§3.2.2)."""
+    """Guardian i publishes P_i(ℓ) and the nonce ξ_{i,ℓ} to answer a complaint (§3.2.2); signed by i."""
 
     i: int
     ell: int
     share: Scalar = field(repr=False)
     xi: Scalar = field(repr=False)
+    sigma: SchnorrProof = field(repr=False)
+
+    def message(self) -> bytes:
+        return _reveal_message(self.i, self.ell, self.share, self.xi)
+
+
+# What each signed ceremony message's σ signs, and its ``kind`` (specs/06-ceremony.md §5.1).
+_SHARE, _COMPLAINT, _REVEAL = b"share", b"complaint", b"reveal"
+
+
+def _share_message(i: int, ell: int, ct: HashedCiphertext) -> bytes:
+    """b(i,4) ‖ b(ℓ,4) ‖ E(C0) ‖ b_file(C1) ‖ C2"""
+    return b_u32(i) + b_u32(ell) + ct.C0.to_bytes() + b_file(ct.C1) + ct.C2
+
+
+def _complaint_message(ell: int, i: int, reason: str) -> bytes:
+    """b(ℓ,4) ‖ b(i,4) ‖ b_str(reason)"""
+    return b_u32(ell) + b_u32(i) + b_str(reason)
+
+
+def _reveal_message(i: int, ell: int, share: Scalar, xi: Scalar) -> bytes:
+    """b(i,4) ‖ b(ℓ,4) ‖ S(P_i(ℓ)) ‖ S(ξ_{i,ℓ})"""
+    return b_u32(i) + b_u32(ell) + share.to_bytes() + xi.to_bytes()
+
+
+def _check_signed(
+    params: ElectionParameters, author: GuardianPublicKeys, kind: bytes, message: bytes, sigma: SchnorrProof
+) -> None:
+    """σ must be guardian ``author.i``'s signature under K_{i,0}; a failure blames nobody: the
+    message was damaged or forged on its way (it is not acted on)."""
+    try:
+        verify_message_signature(params.group, params.H_B, author.i, author.public_key, kind, message, sigma)
+    except VerificationError as exc:
+        raise CeremonyError(
+            f"{kind.decode()} claimed from guardian {author.i} is not signed by it: damaged or forged in "
+            f"transit, so it is not acted on ({exc.detail})"
+        ) from exc
+
+
+def check_share(params: ElectionParameters, share: EncryptedShare, sender: GuardianPublicKeys) -> None:
+    """The share is signed by its sender (specs/06-ceremony.md §5.1)."""
+    if sender.i != share.i:
+        raise CeremonyError(f"share from guardian {share.i} checked against guardian {sender.i}'s key")
+    _check_signed(params, sender, _SHARE, share.message(), share.sigma)
+
+
+def check_complaint(
+    params: ElectionParameters, complaint: Complaint, complainant: GuardianPublicKeys
+) -> None:
+    """The complaint is signed by the guardian who makes it (specs/06-ceremony.md §5.1)."""
+    if complainant.i != complaint.ell:
+        raise CeremonyError(
+            f"complaint of guardian {complaint.ell} checked against guardian {complainant.i}'s key"
+        )
+    _check_signed(params, complainant, _COMPLAINT, complaint.message(), complaint.sigma)
 
 
 def verify_public_keys(params: ElectionParameters, pk: GuardianPublicKeys) -> None:
@@ -96,6 +175,16 @@ def verify_public_keys(params: ElectionParameters, pk: GuardianPublicKeys) -> No
             verify_schnorr(params.group, params.H_P, pk.i, j, K_ij, proof)
         except VerificationError as exc:
             raise CeremonyError(f"guardian {pk.i} coefficient {j}: {exc}", [pk.i]) from exc
+
+
+def keys_fingerprint(params: ElectionParameters, commitments: Sequence[GuardianPublicKeys]) -> bytes:
+    """H_ext(H_B; CEREMONY_KEYS, b(i,4) ‖ E(K_{i,0}) ‖ … ‖ E(K_{i,k−1}) for i = 1..n): what guardians
+    compare out of band before round 2, so that each knows it holds the others' genuine keys
+    (specs/06-ceremony.md §5.1)."""
+    parts = [
+        b_u32(pk.i) + b"".join(K.to_bytes() for K in pk.K) for pk in sorted(commitments, key=lambda p: p.i)
+    ]
+    return H_ext(params.H_B, EXT.CEREMONY_KEYS, *parts)
 
 
 def public_share_key(group: Group, commitments: Sequence[GuardianPublicKeys], ell: int) -> Element:
@@ -139,14 +228,17 @@ def check_reveal(
     sender: GuardianPublicKeys,
     recipient: GuardianPublicKeys,
 ) -> None:
-    """A revealed share must re-encrypt to the published ciphertext and satisfy eq. 21."""
+    """The reveal and the published share must be signed by the sender; the revealed share must
+    re-encrypt to the published ciphertext and satisfy eq. 21."""
     g = params.group
     if (
         (reveal.i, reveal.ell) != (published.i, published.ell)
         or sender.i != reveal.i
         or recipient.i != reveal.ell
     ):
-        raise CeremonyError("reveal does not match the disputed share", [reveal.i])
+        raise CeremonyError("reveal does not match the disputed share")
+    check_share(params, published, sender)
+    _check_signed(params, sender, _REVEAL, reveal.message(), reveal.sigma)
     again = encrypt_share(g, params.H_P, reveal.i, reveal.ell, recipient.public_key, reveal.share, reveal.xi)
     if again != published.ct:
         raise CeremonyError(f"guardian {reveal.i}'s revealed share does not match its encryption", [reveal.i])
@@ -220,6 +312,24 @@ class GuardianSetup(_Once):
             acc = acc * xs + a
         return acc
 
+    def _sign(self, kind: bytes, message: bytes) -> SchnorrProof:
+        return sign_message(self.params.group, self.params.H_B, self.i, self._coefficients[0], kind, message)
+
+    def sign_share(self, ell: int, ct: HashedCiphertext) -> EncryptedShare:
+        """The share E_ℓ(P_i(ℓ)) = ``ct`` as sent to guardian ℓ, signed."""
+        return EncryptedShare(self.i, ell, ct, self._sign(_SHARE, _share_message(self.i, ell, ct)))
+
+    def sign_complaint(self, i: int, reason: str) -> Complaint:
+        """This guardian's complaint against guardian i, signed."""
+        return Complaint(self.i, i, reason, self._sign(_COMPLAINT, _complaint_message(self.i, i, reason)))
+
+    def sign_reveal(self, ell: int, xi: Scalar) -> ShareReveal:
+        """This guardian's answer to ℓ's complaint: P_i(ℓ) and the share's nonce ξ_{i,ℓ}, signed."""
+        share = self.P(ell)
+        return ShareReveal(
+            self.i, ell, share, xi, self._sign(_REVEAL, _reveal_message(self.i, ell, share, xi))
+        )
+
     def secret_coefficients(self) -> tuple[Scalar, ...]:
         """For the encrypted key store only."""
         return self._coefficients
@@ -245,7 +355,7 @@ class GuardianSetup(_Once):
             xi = share_nonces[ell] if share_nonces is not None else g.random_scalar()
             nonces[ell] = xi
             ct = encrypt_share(g, self.params.H_P, self.i, ell, pk.public_key, self.P(ell), xi)
-            out.append(EncryptedShare(self.i, ell, ct))
+            out.append(self.sign_share(ell, ct))
         return AwaitingShares(self, tuple(sorted(by_i.values(), key=lambda p: p.i)), tuple(out), nonces)
 
 
@@ -283,11 +393,14 @@ class AwaitingShares(_Once):
         """Answer complaints against this guardian (specs/06-ceremony.md §Complaints). Refused, with
         nothing revealed, if the shares published would number k or more: k points of P_i determine
         it, and with it this guardian's secret a_{i,0}; the ceremony must then restart without it.
-        (Complaints are not signed: the limit is what keeps forged ones from disclosing the key.)"""
+        A complaint not signed by its complainant is refused first, with nothing revealed: only
+        guardian ℓ can make this guardian publish P_i(ℓ), which ℓ holds already."""
+        pubs = {pk.i: pk for pk in self.all_public}
         ells: list[int] = []
         for c in complaints:
             if c.i != self.setup.i or c.ell not in self._nonces:
                 raise CeremonyError("complaint is not about a share this guardian sent")
+            check_complaint(self.setup.params, c, pubs[c.ell])
             if c.ell not in ells:
                 ells.append(c.ell)
         k = self.setup.params.k
@@ -298,40 +411,55 @@ class AwaitingShares(_Once):
                 [self.setup.i],
             )
         self._revealed.update(ells)
-        return [ShareReveal(self.setup.i, ell, self.setup.P(ell), self._nonces[ell]) for ell in ells]
+        return [self.setup.sign_reveal(ell, self._nonces[ell]) for ell in ells]
 
     def receive_shares(self, incoming: Sequence[EncryptedShare]) -> SharesChecked:
-        """Decrypt and check every share addressed to this guardian (eq. 20-21)."""
-        self._consume()
+        """Decrypt and check every share addressed to this guardian (eq. 20-21); complain (signed)
+        about each validly signed share that does not decrypt or contradicts its sender's
+        commitments.
+
+        Before anything is consumed, every expected share must be present, addressed to this
+        guardian and signed by its sender: otherwise :class:`CeremonyError` (blaming nobody, since
+        a file lost, damaged or forged in transit is nobody's proven fault) and the call can be
+        repeated once the shares are resent. Two different validly signed shares from one sender
+        blame it."""
         params = self.setup.params
         g = params.group
         me = self.setup.i
+        pubs = {pk.i: pk for pk in self.all_public}
         by_sender: dict[int, EncryptedShare] = {}
         for sh in incoming:
-            if sh.ell != me:
+            if sh.i not in pubs or sh.i == me:
                 raise CeremonyError(
-                    f"share from guardian {sh.i} is addressed to guardian {sh.ell}, not {me}", [sh.i]
+                    f"share from guardian {sh.i}, which is not another guardian of this ceremony"
                 )
-            if sh.i in by_sender:
-                raise CeremonyError(f"guardian {sh.i} sent two shares", [sh.i])
-            by_sender[sh.i] = sh
-        expected = {pk.i for pk in self.all_public} - {me}
-        missing = expected - set(by_sender)
+            check_share(params, sh, pubs[sh.i])
+            if sh.ell != me:
+                raise CeremonyError(f"share from guardian {sh.i} is addressed to guardian {sh.ell}, not {me}")
+            seen = by_sender.setdefault(sh.i, sh)
+            if seen.ct != sh.ct:  # the same share signed twice (resent) is one share
+                raise CeremonyError(f"guardian {sh.i} signed two different shares for guardian {me}", [sh.i])
+        missing = sorted(set(pubs) - {me} - set(by_sender))
+        if missing:
+            raise CeremonyError(
+                f"no share yet from guardian(s) {', '.join(map(str, missing))}: a missing share is resent, "
+                "not complained about"
+            )
+        self._consume()
         received: dict[int, Scalar] = {me: self.setup.P(me)}
-        complaints = [Complaint(me, i, "no share received") for i in sorted(missing)]
-        K_me = next(pk for pk in self.all_public if pk.i == me).public_key
+        complaints: list[Complaint] = []
+        K_me = pubs[me].public_key
         s_me = self.setup._coefficients[0]
         for i, sh in sorted(by_sender.items()):
-            if i not in expected:
-                raise CeremonyError(f"share from unknown guardian {i}", [i])
-            sender = next(pk for pk in self.all_public if pk.i == i)
             try:
                 value = decrypt_share(g, params.H_P, i, me, K_me, s_me, sh.ct)
             except (DecryptionError, ValueError) as exc:
-                complaints.append(Complaint(me, i, f"share does not decrypt: {exc}"))
+                complaints.append(self.setup.sign_complaint(i, f"share does not decrypt: {exc}"))
                 continue
-            if g.g_pow_sec(value) != _eval_commitments(g, sender.K, me):
-                complaints.append(Complaint(me, i, "share contradicts the sender's commitments (eq. 21)"))
+            if g.g_pow_sec(value) != _eval_commitments(g, pubs[i].K, me):
+                complaints.append(
+                    self.setup.sign_complaint(i, "share contradicts the sender's commitments (eq. 21)")
+                )
                 continue
             received[i] = value
         return SharesChecked(self, received, tuple(complaints), tuple(by_sender.values()))
@@ -359,25 +487,26 @@ class SharesChecked(_Once):
         return f"SharesChecked(i={self.awaiting.setup.i}, complaints={len(self.complaints)})"
 
     def finalize(self, reveals: Sequence[ShareReveal] = ()) -> GuardianKey:
-        """Resolve complaints with the accused guardians' reveals, then P(i) = Σ_j P_j(i) (eq. 22)."""
-        self._consume()
+        """Resolve complaints with the accused guardians' reveals, then P(i) = Σ_j P_j(i) (eq. 22).
+        A reveal not signed by the accused is refused before this state is used (it blames nobody;
+        call again with the accused's own reveal)."""
         setup = self.awaiting.setup
         params = setup.params
         me = setup.i
-        received = dict(self._received)
         by_sender = {sh.i: sh for sh in self.incoming}
         pubs = {pk.i: pk for pk in self.awaiting.all_public}
+        answers: list[tuple[ShareReveal, EncryptedShare]] = []
         for complaint in self.complaints:
             reveal = next((r for r in reveals if r.i == complaint.i and r.ell == me), None)
             if reveal is None:
                 raise CeremonyError(f"unanswered complaint: {complaint.reason}", [complaint.i])
-            published = by_sender.get(complaint.i)
-            if published is None:
-                raise CeremonyError(
-                    f"guardian {complaint.i} never published a share for guardian {me}", [complaint.i]
-                )
-            check_reveal(params, reveal, published, pubs[complaint.i], pubs[me])
-            received[complaint.i] = reveal.share
+            _check_signed(params, pubs[complaint.i], _REVEAL, reveal.message(), reveal.sigma)
+            answers.append((reveal, by_sender[complaint.i]))
+        self._consume()
+        received = dict(self._received)
+        for reveal, published in answers:
+            check_reveal(params, reveal, published, pubs[reveal.i], pubs[me])
+            received[reveal.i] = reveal.share
         g = params.group
         total = g.scalar(0)
         for v in received.values():

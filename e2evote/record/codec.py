@@ -53,6 +53,8 @@ __all__ = [
     "enc_plaintext",
     "dec_plaintext",
     "enc_share",
+    "enc_schnorr",
+    "dec_schnorr",
     "dec_share",
     "fields",
 ]
@@ -195,8 +197,18 @@ def enc_guardian(pk: GuardianPublicKeys) -> dict[str, Any]:
     return {
         "i": pk.i,
         "K": [k.to_bytes() for k in pk.K],
-        "proofs": [{"c": p.c, "v": p.v.to_bytes()} for p in pk.proofs],
+        "proofs": [enc_schnorr(p) for p in pk.proofs],
     }
+
+
+def enc_schnorr(p: SchnorrProof) -> dict[str, Any]:
+    """A Schnorr proof or ceremony signature (c, v)."""
+    return {"c": p.c, "v": p.v.to_bytes()}
+
+
+def dec_schnorr(group: Group, obj: Any, what: str) -> SchnorrProof:
+    pf = fields(obj, {"c", "v"}, what)
+    return SchnorrProof(_bytes(pf["c"], f"{what}.c", 32), _dec_scalar(group, pf["v"], f"{what}.v"))
 
 
 def dec_guardian(group: Group, obj: Any) -> GuardianPublicKeys:
@@ -204,27 +216,24 @@ def dec_guardian(group: Group, obj: Any) -> GuardianPublicKeys:
     i = _int(f["i"], "guardian.i", 1, 2**31 - 1)
     what = f"guardian {i}"
     Ks = tuple(dec_elem(group, k, f"{what} K[{j}]") for j, k in enumerate(_list(f["K"], what + ".K", 1000)))
-    proofs = []
-    for j, p in enumerate(_list(f["proofs"], what + ".proofs", 1000)):
-        pf = fields(p, {"c", "v"}, f"{what} proof {j}")
-        proofs.append(
-            SchnorrProof(
-                _bytes(pf["c"], f"{what} proof {j}.c", 32), _dec_scalar(group, pf["v"], f"{what} proof {j}.v")
-            )
-        )
-    return GuardianPublicKeys(i, Ks, tuple(proofs))
+    proofs = tuple(
+        dec_schnorr(group, p, f"{what} proof {j}")
+        for j, p in enumerate(_list(f["proofs"], what + ".proofs", 1000))
+    )
+    return GuardianPublicKeys(i, Ks, proofs)
 
 
 def enc_share(sh: EncryptedShare) -> dict[str, Any]:
-    return {"i": sh.i, "ell": sh.ell, "ct": _enc_hct(sh.ct)}
+    return {"i": sh.i, "ell": sh.ell, "ct": _enc_hct(sh.ct), "sigma": enc_schnorr(sh.sigma)}
 
 
 def dec_share(group: Group, obj: Any) -> EncryptedShare:
-    f = fields(obj, {"i", "ell", "ct"}, "share")
+    f = fields(obj, {"i", "ell", "ct", "sigma"}, "share")
     return EncryptedShare(
         _int(f["i"], "share.i", 1, 2**31 - 1),
         _int(f["ell"], "share.ell", 1, 2**31 - 1),
         _dec_hct(group, f["ct"], "share.ct"),
+        dec_schnorr(group, f["sigma"], "share.sigma"),
     )
 
 

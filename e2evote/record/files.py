@@ -456,7 +456,7 @@ def decode_share(group: Group, H_B: bytes, data: bytes, what: str = "share") -> 
 
 def encode_share_check(H_B: bytes, ell: int, complaints: Sequence[Complaint]) -> bytes:
     """``share-check``: guardian ℓ's report on the shares it received — status "ok" or "complaints"."""
-    items = [{"i": c.i, "reason": c.reason} for c in complaints]
+    items = [{"i": c.i, "reason": c.reason, "sigma": codec.enc_schnorr(c.sigma)} for c in complaints]
     for c in complaints:
         if c.ell != ell:
             raise MessageError("a share-check report carries only its author's complaints")
@@ -468,7 +468,7 @@ def encode_share_check(H_B: bytes, ell: int, complaints: Sequence[Complaint]) ->
 
 
 def decode_share_check(
-    H_B: bytes, data: bytes, what: str = "share check"
+    group: Group, H_B: bytes, data: bytes, what: str = "share check"
 ) -> tuple[int, tuple[Complaint, ...]]:
     body = decode_message(data, MessageType.SHARE_CHECK, H_B, what)
 
@@ -479,9 +479,14 @@ def decode_share_check(
             raise EncodingError("complaints must be a list")
         out = []
         for c in f["complaints"]:
-            cf = codec.fields(c, {"i", "reason"}, "complaint")
+            cf = codec.fields(c, {"i", "reason", "sigma"}, "complaint")
             out.append(
-                Complaint(ell, _int(cf["i"], "complaint.i", 1), _str(cf["reason"], "complaint.reason"))
+                Complaint(
+                    ell,
+                    _int(cf["i"], "complaint.i", 1),
+                    _str(cf["reason"], "complaint.reason"),
+                    codec.dec_schnorr(group, cf["sigma"], "complaint.sigma"),
+                )
             )
         if f["status"] != ("complaints" if out else "ok"):
             raise EncodingError(f"status {f['status']!r} contradicts the complaints")
@@ -504,6 +509,7 @@ def encode_reveals(H_B: bytes, i: int, reveals: Sequence[tuple[ShareReveal, Encr
                 "ell": r.ell,
                 "share": r.share.to_bytes(),
                 "xi": r.xi.to_bytes(),
+                "sigma": codec.enc_schnorr(r.sigma),
                 "encrypted": codec.enc_share(sh),
             }
         )
@@ -523,12 +529,13 @@ def decode_reveals(
             raise EncodingError("reveals must be a list")
         out = []
         for r in f["reveals"]:
-            rf = codec.fields(r, {"ell", "share", "xi", "encrypted"}, "reveal")
+            rf = codec.fields(r, {"ell", "share", "xi", "sigma", "encrypted"}, "reveal")
             rev = ShareReveal(
                 i,
                 _int(rf["ell"], "ell", 1),
                 _scalar(group, rf["share"], "share"),
                 _scalar(group, rf["xi"], "xi"),
+                codec.dec_schnorr(group, rf["sigma"], "reveal.sigma"),
             )
             sh = codec.dec_share(group, rf["encrypted"])
             if (sh.i, sh.ell) != (rev.i, rev.ell):

@@ -17,8 +17,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cli.main import app
+from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.record import files
-from e2evote.record.files import ElectionDir
+from e2evote.record.files import ElectionDir, Keystore
 
 MANIFEST = {
     "label": "Club election",
@@ -72,7 +73,7 @@ def run(
     return res
 
 
-def trustee(step: str, election: Path, tmp: Path, i: int, expect: int = 0) -> Result:
+def trustee(step: str, election: Path, tmp: Path, i: int, *flags: str, expect: int = 0) -> Result:
     return run(
         "trustee",
         step,
@@ -80,6 +81,7 @@ def trustee(step: str, election: Path, tmp: Path, i: int, expect: int = 0) -> Re
         election,
         "--trustee",
         tmp / f"t{i}",
+        *flags,
         passphrase=PASSPHRASES[i],
         expect=expect,
     )
@@ -136,27 +138,55 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
         keygen(el, i, tmp_path / f"t{i}")
         assert (os.stat(tmp_path / f"t{i}" / "keystore.e2evote-key").st_mode & 0o777) == 0o600
     one_line_error(trustee("check", el, tmp_path, 1, expect=2), "run `e2evote trustee shares` first")
+    one_line_error(
+        trustee("shares", el, tmp_path, 1, "--resend", expect=2), "run `e2evote trustee shares` first"
+    )
+    fingerprints = set()
     for i in range(1, N + 1):
-        trustee("shares", el, tmp_path, i)
+        lines = trustee("shares", el, tmp_path, i).stdout.splitlines()
+        fingerprints |= {line.split(":")[0] for line in lines if line.startswith("keys fingerprint")}
+    assert len(fingerprints) == 1  # what the trustees compare out of band: the same for all
     one_line_error(trustee("shares", el, tmp_path, 1, expect=2), "already run")
     one_line_error(
         run("trustee", "check", "--election", el, "--trustee", tmp_path / "t1", passphrase="wrong", expect=2),
         "wrong passphrase or corrupted key file",
     )
 
-    # tamper with the share from guardian 1 to guardian 2 in transit: guardian 2 complains
+    # the share from guardian 1 to guardian 2 damaged in transit: its signature fails, so guardian 2
+    # publishes nothing (no complaint, which would make guardian 1 reveal P_1(2)) until it is resent
     edir = ElectionDir(el)
     params = edir.parameters()
     path = edir.share_file(1, 2)
     share = files.decode_share(params.group, params.H_B, path.read_bytes())
-    bad_c1 = bytes([share.ct.C1[0] ^ 1]) + share.ct.C1[1:]
-    path.write_bytes(files.encode_share(params.H_B, replace(share, ct=replace(share.ct, C1=bad_c1))))
+    bad_ct = replace(share.ct, C1=bytes([share.ct.C1[0] ^ 1]) + share.ct.C1[1:])
+    path.write_bytes(files.encode_share(params.H_B, replace(share, ct=bad_ct)))
+    one_line_error(trustee("check", el, tmp_path, 2, expect=2), "trustee shares --resend")
+    assert not edir.share_check_file(2).exists()
+    assert "published again" in trustee("shares", el, tmp_path, 1, "--resend").stdout
+    assert files.decode_share(params.group, params.H_B, path.read_bytes()).ct == share.ct
 
+    # a dishonest guardian 1 signs a share that does not decrypt: guardian 2 complains (signed)
+    ks_path = tmp_path / "t1" / "keystore.e2evote-key"
+    _, secrets1 = Keystore.open(ks_path, PASSPHRASES[1])
+    dishonest = GuardianSetup(params, 1, secrets1.coefficients, secrets1.public)
+    path.write_bytes(files.encode_share(params.H_B, dishonest.sign_share(2, bad_ct)))
     for i in range(1, N + 1):
         proc = trustee("check", el, tmp_path, i)
     assert "complaint" in trustee_output(el, 2)
     one_line_error(run("official", "open", "--election", el, expect=2), "has not answered")
     one_line_error(trustee("finalize", el, tmp_path, 2, expect=2), "waiting for guardian 1 to answer")
+    # a complaint altered (or forged) on its way is not answered: nothing is revealed
+    check_path = edir.share_check_file(2)
+    genuine = check_path.read_bytes()
+    _, (complaint,) = files.decode_share_check(params.group, params.H_B, genuine)
+    forged = files.encode_share_check(params.H_B, 2, [replace(complaint, reason="forged")])
+    check_path.write_bytes(forged)
+    one_line_error(
+        trustee("answer", el, tmp_path, 1, expect=2), "complaint claimed from guardian 2 is not signed"
+    )
+    assert not edir.reveals_file(1).exists()
+    one_line_error(run("official", "open", "--election", el, expect=2), "not signed by it")
+    check_path.write_bytes(genuine)
     proc = trustee("answer", el, tmp_path, 1)
     assert "answered 1 complaint" in proc.stdout
     one_line_error(run("official", "open", "--election", el, expect=2), "to finalize")
@@ -354,5 +384,7 @@ def trustee_output(el: Path, ell: int) -> str:
     """Guardian ell's published share check, as text."""
     edir = ElectionDir(el)
     params = edir.parameters()
-    _, complaints = files.decode_share_check(params.H_B, edir.share_check_file(ell).read_bytes())
+    _, complaints = files.decode_share_check(
+        params.group, params.H_B, edir.share_check_file(ell).read_bytes()
+    )
     return "; ".join(f"complaint against {c.i}: {c.reason}" for c in complaints)

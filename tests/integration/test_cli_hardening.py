@@ -255,6 +255,42 @@ def test_board_challenge_and_a_retried_tally(world: Path) -> None:
     assert kinds.count("TALLY") == 1 and kinds.count("CHALLENGE") == 1
 
 
+def test_trustees_decrypt_only_the_board_s_closed_signed_ballot_set(world: Path) -> None:
+    """`trustee decrypt --record R --board-key K` (specs/06-decryption.md §4.2): the record must be
+    a board export whose log K signed, that is closed and that checks in full (B1, B4)."""
+    el = world / "el"
+    _, key, db, _ = board_with(world, "v1", "v2", "v3")
+    board = ["--election", el, "--db", db, "--key", world / "board.key"]
+    run("board", "export", "--db", db, "--election", el, "--out", world / "open")  # before the close
+    run("board", "tally", *board)
+    run("board", "export", "--db", db, "--election", el, "--out", world / "closed")
+    hexkey = key.public_key.hex()
+    one_line_error(
+        trustee("decrypt", world, 1, "--board-key", hexkey, expect=2), "--board-key needs --record"
+    )
+    one_line_error(trustee("decrypt", world, 1, "--board-key", "abc", expect=2), "64 hex digits")
+    other = BoardKey.generate().public_key.hex()
+    one_line_error(
+        trustee("decrypt", world, 1, "--record", world / "closed", "--board-key", other, expect=2),
+        "not by the --board-key given",
+    )
+    one_line_error(
+        trustee("decrypt", world, 1, "--record", world / "open", "--board-key", hexkey, expect=2),
+        "is not closed",
+    )
+    # the board log taken out of the record: refused (the record no longer authenticates)
+    bare = world / "bare"
+    shutil.copytree(world / "closed", bare)
+    shutil.rmtree(bare / "ext")
+    one_line_error(trustee("decrypt", world, 1, "--record", bare, "--board-key", hexkey, expect=2), "R1")
+    # the genuine closed log: checked, then the request against its counted ballots
+    ok = trustee("decrypt", world, 1, "--record", world / "closed", "--board-key", hexkey)
+    assert "board log checked" in ok.stdout and "3 ballots counted, 0 challenged" in ok.stdout, ok.stdout
+    assert "request checked against" in ok.stdout
+    # without --board-key the guardian is told the ballot set is not authenticated
+    assert "not authenticated" in trustee("decrypt", world, 2, "--record", world / "closed").stderr
+
+
 # ---------------------------------------------------------------------------------------------------
 # findings 4, 5, 7, 12: `board serve` options, storage and key; `board monitor` URLs
 # ---------------------------------------------------------------------------------------------------

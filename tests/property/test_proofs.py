@@ -22,6 +22,7 @@ from e2evote.proofs import (
     verify_schnorr,
 )
 from e2evote.proofs.chaum_pedersen import DecryptionStatement, verify_decryption_many
+from e2evote.proofs.schnorr import sign_message, verify_message_signature
 
 FAST = st.sampled_from([TEST, ED25519])
 
@@ -52,6 +53,35 @@ def test_schnorr_complete_and_mutations_rejected(group: Group, i: int, j: int, w
     for args in mutants:
         with pytest.raises(VerificationError):
             verify_schnorr(group, *args)
+
+
+@given(FAST, st.integers(1, 9), st.binary(max_size=64), st.integers(0, 63))
+def test_ceremony_signature_binds_election_signer_kind_and_message(
+    group: Group, i: int, message: bytes, where: int
+) -> None:
+    H_B = secrets.token_bytes(32)
+    a = group.random_scalar()
+    K = group.g_pow(a)
+    sigma = sign_message(group, H_B, i, a, b"share", message)
+    verify_message_signature(group, H_B, i, K, b"share", message, sigma)
+    mutants = [
+        (_flip(H_B, where), i, K, b"share", message, sigma),
+        (H_B, i + 1, K, b"share", message, sigma),
+        (H_B, i, K * group.generator(), b"share", message, sigma),
+        (H_B, i, K, b"reveal", message, sigma),
+        (H_B, i, K, b"share", message + b"\x00", sigma),
+        (H_B, i, K, b"share", message, dataclasses.replace(sigma, v=_bump(group, sigma.v))),
+        (H_B, i, K, b"share", message, dataclasses.replace(sigma, c=_flip(sigma.c, where))),
+    ]
+    if message:
+        mutants.append((H_B, i, K, b"share", _flip(message, where), sigma))
+    for args in mutants:
+        with pytest.raises(VerificationError) as bad:
+            verify_message_signature(group, *args)
+        assert bad.value.step == "S1.B"
+    with pytest.raises(VerificationError) as exc:
+        verify_message_signature(group, H_B, i, group.identity(), b"share", message, sigma)
+    assert exc.value.step == "S1.A"
 
 
 @given(FAST, st.integers(1, 4), st.data())

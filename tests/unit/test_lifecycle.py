@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -16,7 +17,13 @@ from e2evote.protocol.ballot import (
     encrypt_ballot,
     verify_ballot_nonce,
 )
-from e2evote.protocol.ceremony import Complaint, EncryptedShare, GuardianSetup
+from e2evote.protocol.ceremony import (
+    Complaint,
+    GuardianSetup,
+    check_complaint,
+    check_reveal,
+    keys_fingerprint,
+)
 from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import simple_manifest
@@ -90,37 +97,112 @@ def test_bad_ballots_rejected(fast_group: Group) -> None:
         encrypt_ballot(ctx, PlaintextBallot("x", "nostyle", {}))
 
 
-def test_bad_share_triggers_complaint_and_reveal(fast_group: Group) -> None:
+def _three_guardians(group: Group):  # type: ignore[no-untyped-def]
     m = simple_manifest("t", [("A", ["a", "b"], 1)])
-    params = ElectionParameters(fast_group, m, 3, 2)
+    params = ElectionParameters(group, m, 3, 2)
     setups = [GuardianSetup.start(params, i) for i in range(1, 4)]
     pubs = [s.public for s in setups]
     aw = [s.receive_public_keys(pubs) for s in setups]
     shares = [sh for a in aw for sh in a.outgoing]
-    # guardian 2 receives a corrupted share from guardian 1
-    bad = next(sh for sh in shares if sh.i == 1 and sh.ell == 2)
-    corrupted = EncryptedShare(1, 2, type(bad.ct)(bad.ct.C0, bytes(len(bad.ct.C1)), bad.ct.C2))
-    inbox = [corrupted if sh is bad else sh for sh in shares if sh.ell == 2]
+    return params, setups, pubs, aw, shares
+
+
+def test_keys_fingerprint_covers_every_commitment(fast_group: Group) -> None:
+    params, setups, pubs, _, _ = _three_guardians(fast_group)
+    fp = keys_fingerprint(params, pubs)
+    assert keys_fingerprint(params, list(reversed(pubs))) == fp
+    other = GuardianSetup.start(params, 3).public
+    assert keys_fingerprint(params, [*pubs[:2], other]) != fp
+    swapped = dataclasses.replace(pubs[1], K=(pubs[1].K[0], pubs[1].K[0]))
+    assert keys_fingerprint(params, [pubs[0], swapped, pubs[2]]) != fp
+    alien = ElectionParameters(fast_group, simple_manifest("u", [("A", ["a", "b"], 1)]), 3, 2)
+    assert keys_fingerprint(alien, pubs) != fp
+
+
+def test_share_damaged_in_transit_is_resent_not_complained_about(fast_group: Group) -> None:
+    params, setups, pubs, aw, shares = _three_guardians(fast_group)
+    good = next(sh for sh in shares if sh.i == 1 and sh.ell == 2)
+    damaged = dataclasses.replace(good, ct=dataclasses.replace(good.ct, C1=bytes(len(good.ct.C1))))
+    inbox = [sh for sh in shares if sh.ell == 2 and sh is not good]
+    # damaged (its signature fails), or missing: nobody is blamed and the state is not used up
+    with pytest.raises(CeremonyError, match="not signed by it: damaged or forged") as exc:
+        aw[1].receive_shares([damaged, *inbox])
+    assert exc.value.culprits == ()
+    with pytest.raises(CeremonyError, match=r"no share yet from guardian\(s\) 1") as exc:
+        aw[1].receive_shares(inbox)
+    assert exc.value.culprits == ()
+    # a share signed by another guardian is not guardian 1's either
+    as_3 = setups[2].sign_share(2, good.ct)
+    with pytest.raises(CeremonyError, match="not signed by it"):
+        aw[1].receive_shares([dataclasses.replace(as_3, i=1), *inbox])
+    # the share resent (signed afresh, so twice here): it checks, and no complaint is made
+    checked = aw[1].receive_shares([good, setups[0].sign_share(2, good.ct), *inbox])
+    assert checked.complaints == ()
+    # two different shares, both signed by guardian 1: guardian 1 equivocated
+    _, setups2, _, aw2, shares2 = _three_guardians(fast_group)
+    good2 = next(sh for sh in shares2 if sh.i == 1 and sh.ell == 2)
+    other = setups2[0].sign_share(2, dataclasses.replace(good2.ct, C1=bytes(len(good2.ct.C1))))
+    with pytest.raises(CeremonyError, match="signed two different shares") as exc:
+        aw2[1].receive_shares([*(sh for sh in shares2 if sh.ell == 2), other])
+    assert exc.value.culprits == (1,)
+    # signed by its sender, but addressed to another guardian
+    with pytest.raises(CeremonyError, match="addressed to guardian 2, not 3") as exc:
+        aw2[2].receive_shares([good2, *(sh for sh in shares2 if sh.ell == 3)])
+    assert exc.value.culprits == ()
+
+
+def test_complaint_reveal_and_their_signatures(fast_group: Group) -> None:
+    params, setups, pubs, aw, shares = _three_guardians(fast_group)
+    good = next(sh for sh in shares if sh.i == 1 and sh.ell == 2)
+    # a dishonest guardian 1 signs a share for guardian 2 that does not decrypt: 2 complains, signed
+    bad = setups[0].sign_share(2, dataclasses.replace(good.ct, C1=bytes(len(good.ct.C1))))
+    inbox = [bad if sh is good else sh for sh in shares if sh.ell == 2]
     checked = aw[1].receive_shares(inbox)
-    assert checked.complaints and checked.complaints[0].i == 1
-    # the accused reveals; the reveal checks against the published (uncorrupted) share only
-    reveal = aw[0].reveal(Complaint(2, 1, "x"))
-    with pytest.raises(CeremonyError) as exc:
+    (complaint,) = checked.complaints
+    assert (complaint.ell, complaint.i) == (2, 1)
+    check_complaint(params, complaint, pubs[1])
+    # a complaint altered or forged on its way (here: "guardian 3's" complaint signed by guardian 2,
+    # then guardian 2's complaint with another reason) is refused and nothing is revealed
+    forged = [
+        Complaint(3, 1, complaint.reason, complaint.sigma),
+        dataclasses.replace(complaint, reason="something else"),
+    ]
+    for c in forged:
+        with pytest.raises(CeremonyError, match="complaint claimed from guardian . is not signed") as exc:
+            aw[0].reveal_all([c])
+        assert exc.value.culprits == ()
+        with pytest.raises(CeremonyError, match="not signed"):
+            check_complaint(params, c, pubs[c.ell - 1])
+    # the genuine complaint is answered; the reveal (the honest share, which does not re-encrypt to
+    # the signed bad one) convicts guardian 1
+    reveal = aw[0].reveal(complaint)
+    assert (reveal.i, reveal.ell) == (1, 2)
+    # a reveal altered on its way is refused before the state is used, blaming nobody
+    altered = dataclasses.replace(reveal, share=reveal.share + fast_group.scalar(1))
+    with pytest.raises(CeremonyError, match="reveal claimed from guardian 1 is not signed") as exc:
+        checked.finalize([altered])
+    assert exc.value.culprits == ()
+    with pytest.raises(CeremonyError, match="does not match its encryption") as exc:
         checked.finalize([reveal])
     assert exc.value.culprits == (1,)
     # a state cannot be used twice
-    with pytest.raises(CeremonyError):
-        aw[1].receive_shares(inbox)
-    # a second (here forged) complaint would make k = 2 points of P_1 public, i.e. guardian 1's
-    # secret: refused, nothing revealed; so are k complaints at once, to a fresh state
+    with pytest.raises(CeremonyError, match="already used"):
+        checked.finalize([reveal])
+    # anybody checks a reveal: against the share guardian 1 published (and signed), it holds
+    check_reveal(params, reveal, good, pubs[0], pubs[1])
+    with pytest.raises(CeremonyError, match="not signed") as exc:
+        check_reveal(params, altered, good, pubs[0], pubs[1])
+    assert exc.value.culprits == ()
+    # k = 2 signed complaints against guardian 1 would make P_1 public: refused, nothing revealed
+    c3 = setups[2].sign_complaint(1, "share contradicts the sender's commitments (eq. 21)")
     with pytest.raises(CeremonyError, match="would reveal its secret key") as exc:
-        aw[0].reveal(Complaint(3, 1, "forged"))
+        aw[0].reveal(c3)
     assert exc.value.culprits == (1,)
     fresh = GuardianSetup.start(params, 1)
     again = fresh.receive_public_keys([fresh.public, *pubs[1:]])
     with pytest.raises(CeremonyError, match="2 complaints against guardian 1 with quorum 2"):
-        again.reveal_all([Complaint(2, 1, "x"), Complaint(3, 1, "y"), Complaint(2, 1, "x")])
-    assert [r.ell for r in again.reveal_all([Complaint(3, 1, "y"), Complaint(3, 1, "y")])] == [3]
+        again.reveal_all([complaint, c3, complaint])
+    assert [r.ell for r in again.reveal_all([c3, c3])] == [3]
 
 
 def test_bad_commitment_proof_names_the_guardian(fast_group: Group) -> None:
