@@ -177,19 +177,20 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int, *, follow_links: bool = False) -> bytes:
     """The bytes of the regular file ``path``, of at most ``max_bytes`` bytes.
 
-    A symbolic link, directory, FIFO, device or socket is refused without being opened (so it can
-    neither block nor stream without end), the file is opened with ``O_NOFOLLOW | O_NONBLOCK`` and
-    checked again (a swap between the two checks is refused), and at most ``max_bytes + 1`` bytes
-    are read whatever its stated size (a file that grows past the bound is refused).
+    A symbolic link (unless ``follow_links``: then the file it names), directory, FIFO, device or
+    socket is refused without being opened (so it can neither block nor stream without end), the
+    file is opened with ``O_NONBLOCK`` (and ``O_NOFOLLOW`` unless ``follow_links``) and checked again
+    (a swap between the two checks is refused), and at most ``max_bytes + 1`` bytes are read
+    whatever its stated size (a file that grows past the bound is refused).
 
     Raises :class:`FileNotFoundError` if ``path`` does not exist, :class:`EncodingError` naming
     ``path`` for every other refusal or read error."""
     name = os.fspath(path)
     try:
-        st = os.lstat(path)
+        st = os.stat(path) if follow_links else os.lstat(path)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -198,7 +199,7 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
         raise EncodingError(f"{name}: {_kind(st.st_mode)}, not a regular file")
     if st.st_size > max_bytes:
         raise EncodingError(f"{name}: larger than {max_bytes} bytes")
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
     flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)

@@ -32,7 +32,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.pwhash
 
-from e2evote.encoding import pack, unpack
+from e2evote.encoding import pack, read_regular_file, unpack
 from e2evote.errors import E2EVoteError, EncodingError, RecordError
 from e2evote.groups import group_by_name
 from e2evote.groups.base import Group, Scalar
@@ -218,18 +218,16 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, private: bool = F
 
 
 def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
-    """Read a file of bounded size; a missing or unreadable file is a :class:`MessageError`."""
+    """Read a regular file of bounded size (a symbolic link is followed; a FIFO, device, socket or
+    directory is refused without blocking: ``encoding.read_regular_file``); a missing or unreadable
+    file is a :class:`MessageError`."""
     p = Path(path)
     try:
-        if p.stat().st_size > max_bytes:
-            raise MessageError(f"{p}: larger than {max_bytes} bytes")
-        return p.read_bytes()
+        return read_regular_file(p, max_bytes, follow_links=True)
     except FileNotFoundError as exc:
         raise MessageError(f"{p}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise MessageError(f"{p}: is a directory") from exc
-    except OSError as exc:
-        raise MessageError(f"{p}: {exc.strerror or exc}") from exc
+    except EncodingError as exc:
+        raise MessageError(str(exc)) from exc
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -32,6 +32,7 @@ from e2evote.encoding import (
 from e2evote.errors import EncodingError, ManifestError
 from e2evote.groups import TEST
 from e2evote.protocol.manifest import Manifest, simple_manifest
+from e2evote.record import files
 from e2evote.record.native import RECORD_FORMAT, RECORD_INDEX, read_record, record_root
 from e2evote.verifier import Report, verify_path
 
@@ -202,6 +203,29 @@ def test_read_regular_file_refuses_links_fifos_devices(tmp_path: Path) -> None:
         read_regular_file(tmp_path, 100)
     with pytest.raises(FileNotFoundError):
         read_regular_file(tmp_path / "missing", 100)
+
+
+def test_message_files_follow_links_but_never_block(tmp_path: Path) -> None:
+    """Election-directory message files (record.files.read_bytes): a link to a file is read, a FIFO
+    (or a link to one), a device or a directory is a MessageError at once, never a hang."""
+    f = tmp_path / "f"
+    f.write_bytes(b"12345")
+    (tmp_path / "link").symlink_to(f)
+    assert files.read_bytes(tmp_path / "link") == b"12345"
+    with pytest.raises(files.MessageError, match="larger than 4 bytes"):
+        files.read_bytes(f, 4)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "to-fifo").symlink_to(tmp_path / "fifo")
+    for name in ("fifo", "to-fifo"):
+        with pytest.raises(files.MessageError, match="FIFO"):
+            _within(lambda name=name: files.read_bytes(tmp_path / name), [tmp_path / "fifo"])  # type: ignore[misc]
+    if Path("/dev/zero").exists():
+        with pytest.raises(files.MessageError, match="character device"):
+            files.read_bytes("/dev/zero")
+    with pytest.raises(files.MessageError, match="directory"):
+        files.read_bytes(tmp_path)
+    with pytest.raises(files.MessageError, match="no such file"):
+        files.read_bytes(tmp_path / "missing")
 
 
 def test_native_listed_file_replaced_by_a_link_is_r1c(honest: Path, tmp_path: Path) -> None:
