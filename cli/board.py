@@ -23,7 +23,7 @@ import typer
 
 from cli.common import cli_errors, err, fail, new_output_dir, out, parse_board_key
 from cli.official import device_closes
-from e2evote.board.credentials import CredentialList
+from e2evote.board.credentials import ChallengeRequest, CredentialList
 from e2evote.board.election import ElectionBoard, export_record, load_election
 from e2evote.board.errors import BoardStateError, MonitorAlarm
 from e2evote.board.events import PHASE, EventKind
@@ -239,18 +239,41 @@ def challenge(
     election: ElectionOpt,
     db: DbOpt,
     key: KeyOpt,
-    code: Annotated[str, typer.Option("--code", help="the ballot's confirmation code (hex)")],
+    code: Annotated[
+        str | None,
+        typer.Option("--code", help="the ballot's confirmation code (hex), on a board without credentials"),
+    ] = None,
+    request: Annotated[
+        Path | None,
+        typer.Option(
+            "--request",
+            help="the voter's challenge request signed with its credential (msgpack), on a board with "
+            "credentials",
+        ),
+    ] = None,
 ) -> None:
     """Spoil an accepted ballot at its voter's request, so that it is opened instead of counted."""
-    try:
-        raw = bytes.fromhex(code) if code.isalnum() else b""
-    except ValueError:
-        raw = b""
-    if not raw:
-        fail(f"{code!r} is not a confirmation code (hex digits)")
+    if (code is None) == (request is None):
+        fail("give exactly one of --code (a board without credentials) and --request (with credentials)")
+    req: ChallengeRequest | bytes
+    if request is not None:
+        try:
+            req = ChallengeRequest.from_bytes(files.read_bytes(request, 1024))
+        except EncodingError as exc:
+            fail(f"{request}: not a challenge request ({exc})")
+        raw = req.confirmation_code
+    else:
+        assert code is not None
+        try:
+            raw = bytes.fromhex(code) if code.isalnum() else b""
+        except ValueError:
+            raw = b""
+        if not raw:
+            fail(f"{code!r} is not a confirmation code (hex digits)")
+        req = raw
     ctx, _ = load_election(election)
     eb = ElectionBoard.open(_open_storage(db), _load_key(key, create=False), ctx)
-    sth = eb.challenge(raw)
+    sth = eb.challenge(req)
     out.print(f"ballot {raw.hex()} challenged; the log now has {sth.tree_size} events")
 
 

@@ -81,6 +81,7 @@ class EXT:
     BOARD_RECEIPT: Final = b"E2EVOTE-BOARD-RECEIPT-v1"  # ballot receipt, §4.2
     BOARD_BALLOT_SUBMISSION: Final = b"E2EVOTE-BOARD-BALLOT-SUBMISSION-v1"  # voter signature, §5.3
     BOARD_CREDENTIAL_LIST: Final = b"E2EVOTE-BOARD-CREDENTIAL-LIST-v1"  # credential-list hash, §5.2
+    BOARD_CHALLENGE: Final = b"E2EVOTE-BOARD-CHALLENGE-v1"  # a voter's signed challenge, §6.2
     BOARD_RECORD: Final = b"E2EVOTE-BOARD-RECORD-v1"  # exported log file magic, §7
     # (the board adds its tags here)
 

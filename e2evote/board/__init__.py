@@ -17,6 +17,7 @@ from __future__ import annotations
 from e2evote.board.board import BallotInfo, BallotLookup, BallotValidator, Board
 from e2evote.board.credentials import (
     BallotSubmission,
+    ChallengeRequest,
     CredentialList,
     VoterCredential,
     issue_credentials,
@@ -64,6 +65,7 @@ __all__ = [
     "BallotInfo",
     "BallotLookup",
     "BallotSubmission",
+    "ChallengeRequest",
     "BallotValidator",
     "Board",
     "BoardKey",

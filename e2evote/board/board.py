@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from e2evote.board.credentials import BallotSubmission, CredentialList
+from e2evote.board.credentials import BallotSubmission, ChallengeRequest, CredentialList
 from e2evote.board.errors import (
     BoardStateError,
     CredentialRejected,
@@ -239,7 +239,7 @@ class Board:
                 submission = BallotSubmission.from_bytes(submission)
             except EncodingError as exc:
                 raise MalformedSubmission("malformed", str(exc)) from None
-        auth = self._check_credential(submission)
+        auth = self._check_credential(submission, "ballots must be signed with a voter credential")
         try:
             info = self._validator(submission.ballot)
         except E2EVoteError as exc:
@@ -275,26 +275,47 @@ class Board:
         assert prepared.ballot is not None
         return Receipt.from_bytes(prepared.ballot.receipt)
 
-    def _check_credential(self, sub: BallotSubmission) -> BallotAuth | None:
+    def _check_credential(
+        self, signed: BallotSubmission | ChallengeRequest, required: str
+    ) -> BallotAuth | None:
+        """§5.4 for a submission or a challenge request; ``required`` says what must be signed."""
         if self._credentials is None:
-            if sub.credential is not None:
+            if signed.credential is not None:
                 raise CredentialRejected("unexpected_credential", "this board does not use voter credentials")
             return None
-        if sub.credential is None or sub.signature is None:
-            raise CredentialRejected("credential_required", "ballots must be signed with a voter credential")
-        if sub.credential not in self._credentials:
+        if signed.credential is None or signed.signature is None:
+            raise CredentialRejected("credential_required", required)
+        if signed.credential not in self._credentials:
             raise CredentialRejected("unknown_credential", "credential is not on the credential list")
-        if not sub.signature_valid(self._setup.election_hash):
+        if not signed.signature_valid(self._setup.election_hash):
             raise CredentialRejected("bad_signature", "credential signature does not verify")
-        return BallotAuth(sub.credential, sub.signature)
+        return BallotAuth(signed.credential, signed.signature)
 
-    def challenge(self, confirmation_code: bytes, payload: bytes = b"") -> SignedTreeHead:
-        """Append a challenge (spoil) event for an accepted ballot (§6.2)."""
+    def challenge(self, request: ChallengeRequest | bytes, payload: bytes = b"") -> SignedTreeHead:
+        """Append a challenge (spoil) event for an accepted ballot (§6.2). ``request`` is a
+        :class:`ChallengeRequest` or, on a board without credentials, the bare confirmation code;
+        with credentials it must be signed by the credential that cast the ballot.
+
+        Raises :class:`MalformedSubmission`, :class:`CredentialRejected`, :class:`NotFound` or
+        :class:`PhaseViolation`."""
+        if not isinstance(request, ChallengeRequest):
+            try:
+                request = ChallengeRequest(request)
+            except EncodingError as exc:
+                raise MalformedSubmission("malformed", str(exc)) from None
+        confirmation_code = request.confirmation_code
+        auth = self._check_credential(
+            request, "a challenge must be signed with the credential that cast the ballot"
+        )
 
         def check(tx: WriteTx) -> None:
             row = tx.ballot_by_code(confirmation_code)
             if row is None:
                 raise NotFound("not_found", "no ballot with this confirmation code")
+            if auth is not None and row.credential != auth.credential:
+                raise CredentialRejected(
+                    "wrong_credential", "only the credential that cast this ballot can challenge it"
+                )
             if row.challenged:
                 raise PhaseViolation("already_challenged", "ballot already challenged")
 
@@ -306,6 +327,7 @@ class Board:
             EventKind.CHALLENGE,
             payload,
             ref=confirmation_code,
+            auth=auth,
             check=check,
         )
         return _sth_of(p.head)

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from e2evote.board.board import BallotLookup
-from e2evote.board.credentials import BallotSubmission
+from e2evote.board.credentials import BallotSubmission, ChallengeRequest
 from e2evote.board.errors import RemoteBoardError
 from e2evote.board.signing import Receipt, SignedTreeHead
 from e2evote.errors import EncodingError
@@ -84,17 +84,24 @@ class BoardClient:
     def submit(self, submission: BallotSubmission | bytes) -> Receipt:
         """``POST /v1/ballots``; returns the (unverified) receipt — check it with verify_receipt."""
         body = submission.to_bytes() if isinstance(submission, BallotSubmission) else submission
+        return Receipt.from_json(self._post_msgpack("/v1/ballots", body, "receipt"))
+
+    def challenge(self, request: ChallengeRequest) -> SignedTreeHead:
+        """``POST /v1/challenges``: spoil the ballot (signed by its credential on a board with
+        credentials); returns the (unverified) tree head that includes the challenge."""
+        return SignedTreeHead.from_json(self._post_msgpack("/v1/challenges", request.to_bytes(), "tree head"))
+
+    def _post_msgpack(self, path: str, body: bytes, what: str) -> Any:
+        """POST a canonical msgpack body; the JSON answer (a refusal raises RemoteBoardError)."""
         try:
-            resp = self._http.post(
-                "/v1/ballots", content=body, headers={"content-type": "application/msgpack"}
-            )
+            resp = self._http.post(path, content=body, headers={"content-type": "application/msgpack"})
         except httpx.HTTPError as exc:
             raise RemoteBoardError(0, "unreachable", f"{type(exc).__name__}: {exc}") from None
         self._check(resp)
         try:
-            return Receipt.from_json(resp.json())
+            return resp.json()
         except ValueError:
-            raise EncodingError("receipt: response is not JSON") from None
+            raise EncodingError(f"{what}: response is not JSON") from None
 
     def lookup(self, confirmation_code: bytes) -> BallotLookup:
         """``GET /v1/ballots/{code}``."""

@@ -6,7 +6,10 @@ accepts a ballot only with a valid signature by a listed key over
 
     b_file(EXT.BOARD_BALLOT_SUBMISSION) || election_hash (32 bytes) || b_file(ballot)
 
-A voter may re-vote; the last ballot per credential counts (§6).
+A voter may re-vote; the last ballot per credential counts (§6). Only the credential that cast a
+ballot can challenge (spoil) it, with a signature over
+
+    b_file(EXT.BOARD_CHALLENGE) || election_hash (32 bytes) || b_file(confirmation_code)
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ __all__ = [
     "CredentialList",
     "VoterCredential",
     "BallotSubmission",
+    "ChallengeRequest",
     "issue_credentials",
     "submission_message",
+    "challenge_message",
 ]
 
 CREDENTIAL_EXTENSION_VERSION: Final = 1
@@ -53,6 +58,30 @@ def submission_message(election_hash: bytes, ballot: bytes) -> bytes:
     if len(election_hash) != HASH_SIZE:
         raise EncodingError("election hash must be 32 bytes")
     return b_file(EXT.BOARD_BALLOT_SUBMISSION) + election_hash + b_file(ballot)
+
+
+def challenge_message(election_hash: bytes, confirmation_code: bytes) -> bytes:
+    """The bytes a voter credential signs to challenge its ballot (specs/08-board.md §6.2)."""
+    if len(election_hash) != HASH_SIZE:
+        raise EncodingError("election hash must be 32 bytes")
+    return b_file(EXT.BOARD_CHALLENGE) + election_hash + b_file(confirmation_code)
+
+
+def _check_pair(credential: bytes | None, signature: bytes | None) -> None:
+    """A credential public key and its signature: both absent, or 32 and 64 bytes."""
+    if (credential is None) != (signature is None):
+        raise EncodingError("credential and signature come together")
+    if credential is not None and len(credential) != PUBLIC_KEY_SIZE:
+        raise EncodingError("credential must be 32 bytes")
+    if signature is not None and len(signature) != SIGNATURE_SIZE:
+        raise EncodingError("signature must be 64 bytes")
+
+
+def _signed(credential: bytes | None, signature: bytes | None, message: bytes) -> bool:
+    """Whether ``signature`` by ``credential`` verifies over ``message`` (False if unsigned)."""
+    if credential is None or signature is None:
+        return False
+    return ed25519_verify(credential, message, signature)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -135,6 +164,11 @@ class VoterCredential:
         sig = bytes(self._sk.sign(submission_message(election_hash, ballot)).signature)
         return BallotSubmission(ballot, self.public_key, sig)
 
+    def sign_challenge(self, election_hash: bytes, confirmation_code: bytes) -> ChallengeRequest:
+        """A request to challenge (spoil) this credential's ballot ``confirmation_code`` (§6.2)."""
+        sig = bytes(self._sk.sign(challenge_message(election_hash, confirmation_code)).signature)
+        return ChallengeRequest(confirmation_code, self.public_key, sig)
+
     def __repr__(self) -> str:
         return f"VoterCredential(public_key={self.public_key.hex()})"
 
@@ -157,12 +191,7 @@ class BallotSubmission:
     signature: bytes | None = None
 
     def __post_init__(self) -> None:
-        if (self.credential is None) != (self.signature is None):
-            raise EncodingError("credential and signature come together")
-        if self.credential is not None and len(self.credential) != PUBLIC_KEY_SIZE:
-            raise EncodingError("credential must be 32 bytes")
-        if self.signature is not None and len(self.signature) != SIGNATURE_SIZE:
-            raise EncodingError("signature must be 64 bytes")
+        _check_pair(self.credential, self.signature)
 
     def to_bytes(self) -> bytes:
         """Canonical msgpack encoding."""
@@ -181,10 +210,43 @@ class BallotSubmission:
 
     def signature_valid(self, election_hash: bytes) -> bool:
         """Whether the credential signature verifies (False if unsigned)."""
-        if self.credential is None or self.signature is None:
-            return False
-        return ed25519_verify(self.credential, submission_message(election_hash, self.ballot), self.signature)
+        return _signed(self.credential, self.signature, submission_message(election_hash, self.ballot))
 
     def __repr__(self) -> str:
         cred = self.credential.hex() if self.credential is not None else None
         return f"BallotSubmission(ballot=<{len(self.ballot)} bytes>, credential={cred})"
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRequest:
+    """What a voter sends to challenge its ballot: ``[1, confirmation_code, credential | nil,
+    signature | nil]`` (§6.2, §8); unsigned only on a board without credentials."""
+
+    confirmation_code: bytes
+    credential: bytes | None = None
+    signature: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.confirmation_code, bytes) or not 0 < len(self.confirmation_code) <= 64:
+            raise EncodingError("confirmation code must be 1..64 bytes")
+        _check_pair(self.credential, self.signature)
+
+    def to_bytes(self) -> bytes:
+        """Canonical msgpack encoding."""
+        return pack([1, self.confirmation_code, self.credential, self.signature])
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ChallengeRequest:
+        """Strict inverse of :meth:`to_bytes`."""
+        a = expect_array(unpack(data, what="challenge request", max_bytes=1024), "challenge request", 4)
+        expect_int(a[0], "challenge request version", 1, 1)
+        return cls(
+            expect_bytes(a[1], "confirmation code"),
+            expect_opt_bytes(a[2], "credential", size=PUBLIC_KEY_SIZE),
+            expect_opt_bytes(a[3], "signature", size=SIGNATURE_SIZE),
+        )
+
+    def signature_valid(self, election_hash: bytes) -> bool:
+        """Whether the credential signature verifies (False if unsigned)."""
+        message = challenge_message(election_hash, self.confirmation_code)
+        return _signed(self.credential, self.signature, message)

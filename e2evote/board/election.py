@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from e2evote.board.board import BallotInfo, BallotValidator, Board, stored_events
-from e2evote.board.credentials import BallotSubmission, CredentialList, VoterCredential
+from e2evote.board.credentials import BallotSubmission, ChallengeRequest, CredentialList, VoterCredential
 from e2evote.board.errors import BoardStateError
 from e2evote.board.events import BoardSetup, Event, EventKind
 from e2evote.board.signing import BoardKey, Receipt, SignedTreeHead
@@ -436,9 +436,11 @@ class ElectionBoard:
             return self.board.submit(ballot_submission(self.ctx, ballot, credential))
         return self.board.submit(ballot)
 
-    def challenge(self, code: bytes) -> SignedTreeHead:
-        """Spoil an accepted ballot (§6.2); the record then lists it as challenged, to be opened."""
-        return self.board.challenge(code)
+    def challenge(self, request: ChallengeRequest | bytes) -> SignedTreeHead:
+        """Spoil an accepted ballot (§6.2); the record then lists it as challenged, to be opened.
+        ``request``: the voter's signed :class:`ChallengeRequest` (or a bare confirmation code on a
+        board without credentials)."""
+        return self.board.challenge(request)
 
     def close_voting(self) -> SignedTreeHead:
         """Append the close event: no ballot or challenge afterwards (§2.2)."""

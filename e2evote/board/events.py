@@ -8,7 +8,7 @@ An event is the canonical msgpack array
 * ``kind``: one of :class:`EventKind` (a string), ``payload``: opaque canonical protocol bytes;
 * ``code``: the confirmation code (``ballot`` only), ``ref``: the confirmation code of the ballot a
   ``challenge`` refers to, ``auth``: ``nil`` or ``[credential_public_key, signature]`` (``ballot``
-  only, credential extension §5).
+  and ``challenge`` events of a board with voter credentials, §5, §6.2).
 
 The leaf of the Merkle tree is the event's bytes: leaf hash ``SHA-256(0x00 || event)``.
 """
@@ -114,8 +114,8 @@ class Event:
             raise EncodingError("a ballot reference is present exactly on challenge events")
         if self.ref is not None and not 0 < len(self.ref) <= MAX_CODE_SIZE:
             raise EncodingError("challenge reference must be 1..64 bytes")
-        if self.auth is not None and not is_ballot:
-            raise EncodingError("only ballot events carry a credential signature")
+        if self.auth is not None and not (is_ballot or is_challenge):
+            raise EncodingError("only ballot and challenge events carry a credential signature")
 
     def to_bytes(self) -> bytes:
         """Canonical msgpack encoding (the Merkle leaf)."""

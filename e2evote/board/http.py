@@ -22,9 +22,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from e2evote.board.board import Board
+from e2evote.board.credentials import ChallengeRequest
 from e2evote.board.errors import BoardRejection, MalformedSubmission, NotFound, SubmissionTooLarge
 from e2evote.board.signing import MAX_CODE_SIZE, SignedTreeHead
 from e2evote.board.verify import record_stream
+from e2evote.errors import EncodingError
 
 __all__ = [
     "DEFAULT_FRESH_SECONDS",
@@ -42,6 +44,7 @@ _log = logging.getLogger(__name__)
 MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "application/octet-stream")
 _HEX_CODE = re.compile(r"[0-9a-f]{2,128}")
 _UINT = re.compile(r"[0-9]{1,19}")
+_MAX_CHALLENGE_BYTES: Final = 1024
 
 
 def _error(status: int, reason: str, detail: str = "") -> JSONResponse:
@@ -160,6 +163,22 @@ def openapi_document(max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, 
                     "x-max-body-bytes": max_body_bytes,
                 }
             },
+            "/v1/challenges": {
+                "post": {
+                    "summary": "Challenge (spoil) an accepted ballot: canonical msgpack ChallengeRequest, "
+                    "signed by the credential that cast it if the board uses credentials (§6.2)",
+                    "requestBody": {"required": True, "content": {"application/msgpack": {"schema": binary}}},
+                    "responses": {
+                        "201": ok(ref("SignedTreeHead")),
+                        "400": err,
+                        "403": err,
+                        "404": err,
+                        "409": err,
+                        "413": err,
+                        "415": err,
+                    },
+                }
+            },
             "/v1/ballots/{code}": {
                 "get": {
                     "summary": "Receipt and inclusion proof in the latest tree head, by confirmation code",
@@ -263,6 +282,24 @@ def create_app(
         receipt = await run_in_threadpool(board.submit, body)
         return JSONResponse(receipt.to_json(), status_code=201)
 
+    async def post_challenge(request: Request) -> Response:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in MSGPACK_TYPES:
+            return _error(415, "unsupported_media_type", "send the challenge request as application/msgpack")
+        if board.credentials is None:  # codes are public: without credentials anyone could spoil any ballot
+            return _error(
+                403,
+                "operator_only",
+                "no voter credentials on this board: challenges go through its operator",
+            )
+        body = await _read_body(request, _MAX_CHALLENGE_BYTES)
+        try:
+            req = ChallengeRequest.from_bytes(body)
+        except EncodingError as exc:
+            raise MalformedSubmission("malformed", str(exc)) from None
+        sth = await run_in_threadpool(board.challenge, req)
+        return JSONResponse(sth.to_json(), status_code=201)
+
     async def get_ballot(request: Request) -> Response:
         code = _code(request.path_params["code"])
         look = await run_in_threadpool(board.lookup, code)
@@ -339,6 +376,7 @@ def create_app(
         routes=[
             Route("/v1/ballots", post_ballot, methods=["POST"]),
             Route("/v1/ballots/{code}", get_ballot, methods=["GET"]),
+            Route("/v1/challenges", post_challenge, methods=["POST"]),
             Route("/v1/sth", get_sth, methods=["GET"]),
             Route("/v1/sth/{size}", get_sth_at, methods=["GET"]),
             Route("/v1/consistency", get_consistency, methods=["GET"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Final
@@ -16,7 +17,7 @@ import msgpack
 
 from e2evote.board.board import BallotValidator, Board, check_phase
 from e2evote.board.codec import MAX_EVENT_BYTES, expect_array, expect_bytes, expect_int, pack
-from e2evote.board.credentials import BallotSubmission, CredentialList
+from e2evote.board.credentials import BallotSubmission, ChallengeRequest, CredentialList
 from e2evote.board.errors import PhaseViolation
 from e2evote.board.events import PHASE, BoardSetup, Event, EventKind
 from e2evote.board.merkle import EMPTY_ROOT, frontier_root, leaf_hash, node_hash, verify_consistency
@@ -97,6 +98,14 @@ class CountedTracker:
         elif ev.kind is EventKind.CHALLENGE:
             assert ev.ref is not None
             self.challenged.add(ev.ref)
+
+    def credential_at(self, index: int) -> bytes | None:
+        """The credential that cast the ballot at log index ``index`` (None: anonymous)."""
+        n = bisect_left(self._indices, index)
+        if n == len(self._indices) or self._indices[n] != index:
+            raise KeyError(index)
+        cred = self._creds[n]
+        return None if cred < 0 else self._credentials[cred]
 
     def result(self) -> tuple[CountedBallot, ...]:
         """The counted ballots in log order: unchallenged, and the last such of each credential."""
@@ -302,6 +311,16 @@ class LogVerifier:
                 raise _fail("B1.H", where, "challenges no earlier ballot")
             if ev.ref in self.tracker.challenged:
                 raise _fail("B1.H", where, "ballot challenged twice")
+            if setup.credentials_required:
+                if ev.auth is None:
+                    raise _fail("B1.H", where, "challenge carries no credential signature")
+                if ev.auth.credential != self.tracker.credential_at(self.codes[ev.ref]):
+                    raise _fail("B1.H", where, "not signed by the credential that cast the ballot")
+                req = ChallengeRequest(ev.ref, ev.auth.credential, ev.auth.signature)
+                if not req.signature_valid(setup.election_hash):
+                    raise _fail("B1.H", where, "credential signature does not verify")
+            elif ev.auth is not None:
+                raise _fail("B1.H", where, "credential signature on a board without credentials")
         self.tracker.add(ev)
 
     def finish(self) -> LogSummary:

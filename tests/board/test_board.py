@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -30,7 +31,8 @@ from e2evote.board import (
     verify_log,
     verify_receipt,
 )
-from e2evote.board.events import Event
+from e2evote.board.credentials import ChallengeRequest
+from e2evote.board.events import BallotAuth, Event
 from e2evote.errors import VerificationError
 
 from .conftest import StorageFactory
@@ -177,7 +179,23 @@ def test_credentials_and_revoting(storage: Storage, board_key: BoardKey) -> None
     b.submit(creds[1].sign_ballot(ELECTION_HASH, b"ballot:bob-1"))
     last = b.submit(creds[0].sign_ballot(ELECTION_HASH, b"ballot:alice-2"))  # re-vote
     spoiled = b.submit(creds[2].sign_ballot(ELECTION_HASH, b"ballot:carol-1"))
-    b.challenge(spoiled.confirmation_code)
+    # only the credential that cast a ballot can challenge it (§6.2); a refusal appends nothing
+    code = spoiled.confirmation_code
+    carol = creds[2].sign_challenge(ELECTION_HASH, code)
+    size = b.latest_sth().tree_size
+    for bad_request, reason in [
+        (code, "credential_required"),
+        (ChallengeRequest(code), "credential_required"),
+        (outsider.sign_challenge(ELECTION_HASH, code), "unknown_credential"),
+        (creds[2].sign_challenge(b"\x00" * 32, code), "bad_signature"),
+        (dataclasses.replace(carol, confirmation_code=first.confirmation_code), "bad_signature"),
+        (creds[0].sign_challenge(ELECTION_HASH, code), "wrong_credential"),  # alice cannot spoil carol's
+    ]:
+        with pytest.raises(CredentialRejected) as ci:
+            b.challenge(bad_request)
+        assert ci.value.reason == reason
+    assert b.latest_sth().tree_size == size
+    b.challenge(carol)
     for bad, reason in [
         (BallotSubmission(b"ballot:anon"), "credential_required"),
         (outsider.sign_ballot(ELECTION_HASH, b"ballot:eve"), "unknown_credential"),
@@ -211,6 +229,22 @@ def test_credentials_and_revoting(storage: Storage, board_key: BoardKey) -> None
     assert vi.value.step == "B1.E"
     reopened = Board(b.storage, board_key, fake_validator)
     assert reopened.credentials == clist
+    # B1.H: a challenge event not signed by the ballot's credential (a board spoiling a ballot on its
+    # own) fails verification, as does a signature over another code
+    at = next(i for i, e in enumerate(events) if Event.from_bytes(e).kind is EventKind.CHALLENGE)
+    ev = Event.from_bytes(events[at])
+    assert ev.auth is not None and ev.auth.credential == creds[2].public_key
+    other = creds[0].sign_challenge(ELECTION_HASH, ev.ref or b"")
+    for auth, why in [
+        (None, "carries no credential signature"),
+        (BallotAuth(creds[0].public_key, other.signature or b""), "not signed by the credential that cast"),
+        (BallotAuth(creds[2].public_key, other.signature or b""), "signature does not verify"),
+    ]:
+        doctored = [*events]
+        doctored[at] = dataclasses.replace(ev, auth=auth).to_bytes()
+        with pytest.raises(VerificationError, match=why) as vi:
+            verify_log(doctored, _resign(doctored, board_key), b.public_key, credentials=clist)
+        assert vi.value.step == "B1.H"
 
 
 def _resign(events: list[bytes], key: BoardKey) -> SignedTreeHead:

@@ -27,6 +27,7 @@ from e2evote.board import (
 )
 from e2evote.board.client import BoardClient
 from e2evote.board.codec import pack
+from e2evote.board.credentials import ChallengeRequest
 from e2evote.board.http import create_app
 
 from .conftest import free_port
@@ -243,6 +244,16 @@ def test_monitor_over_http(server: str, board: Board, tmp_path: Path) -> None:
     assert monitor(server, state, board.public_key, board_id=board.board_id).status == "extended"
 
 
+def test_challenges_over_http_need_credentials(shared_server: str) -> None:
+    """Without voter credentials the board refuses POST /v1/challenges: codes are public (§6.2)."""
+    r = httpx.post(
+        f"{shared_server}/v1/challenges",
+        content=ChallengeRequest(b"\x01" * 32).to_bytes(),
+        headers={"content-type": "application/msgpack"},
+    )
+    assert (r.status_code, r.json()["error"]) == (403, "operator_only")
+
+
 def test_credentials_over_http(tmp_path: Path, board_key: BoardKey) -> None:
     creds, clist = issue_credentials(2)
     storage = SQLiteStorage(tmp_path / "creds.sqlite")
@@ -256,6 +267,30 @@ def test_credentials_over_http(tmp_path: Path, board_key: BoardKey) -> None:
             election_hash = bytes.fromhex(c.info()["election_hash"])
             c.submit(creds[0].sign_ballot(election_hash, b"ballot:one"))
             c.submit(creds[0].sign_ballot(election_hash, b"ballot:two"))  # re-vote
+            spoil = c.submit(creds[1].sign_ballot(election_hash, b"ballot:audited"))
+            code = spoil.confirmation_code
+            # POST /v1/challenges: only the ballot's own credential spoils it (§6.2, §8.1)
+            for bad_challenge, status, why in [
+                (creds[0].sign_challenge(election_hash, code), 403, "wrong_credential"),
+                (ChallengeRequest(code), 403, "credential_required"),
+                (creds[1].sign_challenge(election_hash, b"\x07" * 32), 404, "not_found"),
+            ]:
+                with pytest.raises(RemoteBoardError) as ci:
+                    c.challenge(bad_challenge)
+                assert (ci.value.status, ci.value.reason) == (status, why)
+            for body, ctype, status, why in [
+                (b"\x93\x01", "application/msgpack", 400, "malformed"),
+                (ChallengeRequest(code).to_bytes(), "text/plain", 415, "unsupported_media_type"),
+                (b"\x00" * 2048, "application/msgpack", 413, "too_large"),
+            ]:
+                r = httpx.post(f"{url}/v1/challenges", content=body, headers={"content-type": ctype})
+                assert (r.status_code, r.json()["error"]) == (status, why)
+            sth = c.challenge(creds[1].sign_challenge(election_hash, code))
+            sth.verify(board.public_key)
+            assert c.lookup(code).challenged
+            with pytest.raises(RemoteBoardError) as ci:
+                c.challenge(creds[1].sign_challenge(election_hash, code))
+            assert (ci.value.status, ci.value.reason) == (409, "already_challenged")
             for bad, reason in [
                 (BallotSubmission(b"ballot:anon"), "credential_required"),
                 (issue_credentials(1)[0][0].sign_ballot(election_hash, b"ballot:eve"), "unknown_credential"),
@@ -266,7 +301,7 @@ def test_credentials_over_http(tmp_path: Path, board_key: BoardKey) -> None:
             summary = verify_record(
                 read_record(c.download_record()), board.public_key, validator=fake_validator
             )
-        assert [x.credential for x in summary.counted] == [creds[0].public_key] and summary.ballots == 2
+        assert [x.credential for x in summary.counted] == [creds[0].public_key] and summary.ballots == 3
     finally:
         srv.should_exit = True
         t.join(10)

@@ -104,8 +104,8 @@ def vote(ctx: ElectionContext, bid: str, a: str = "a", b: tuple[str, ...] = ("x"
     return encrypt_ballot(ctx, pb)[0]
 
 
-def post(client: TestClient, body: bytes) -> Any:
-    return client.post("/v1/ballots", content=body, headers=MSGPACK)
+def post(client: TestClient, body: bytes, path: str = "/v1/ballots") -> Any:
+    return client.post(path, content=body, headers=MSGPACK)
 
 
 def steps(r: Report) -> set[str]:
@@ -250,8 +250,13 @@ def revote(election: Election, tmp_path_factory: pytest.TempPathFactory) -> tupl
     # someone else's ballot re-signed by another credential is a replay; unsigned ballots are refused
     assert post(client, ballot_submission(ctx, first, creds[1])).json()["error"] == "replay"
     assert post(client, ballot_submission(ctx, vote(ctx, "anon"))).json()["error"] == "credential_required"
-    # voter 3 challenges (spoils) their ballot, then votes again
-    eb.challenge(plan[4][1].code)
+    # voter 3 challenges (spoils) their ballot over HTTP, signed with its credential (voter 0 cannot)
+    spoil = plan[4][1].code
+    wrong = creds[0].sign_challenge(ctx.H_E, spoil).to_bytes()
+    assert post(client, wrong, "/v1/challenges").json()["error"] == "wrong_credential"
+    assert (
+        post(client, creds[3].sign_challenge(ctx.H_E, spoil).to_bytes(), "/v1/challenges").status_code == 201
+    )
     final3 = vote(ctx, "c3-2", a="c", b=("x",))
     assert post(client, ballot_submission(ctx, final3, creds[3])).status_code == 201
     counted = [c.confirmation_code for c in eb.counted()]

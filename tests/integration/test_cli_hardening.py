@@ -240,6 +240,11 @@ def test_board_challenge_and_a_retried_tally(world: Path) -> None:
     board = ["--election", el, "--db", db, "--key", world / "board.key"]
     one_line_error(run("board", "challenge", *board, "--code", "zz", expect=2), "not a confirmation code")
     one_line_error(run("board", "challenge", *board, "--code", "00" * 32, expect=2), "no ballot")
+    (world / "garbage.msgpack").write_bytes(b"\x91\x02")
+    garbage = run("board", "challenge", *board, "--request", world / "garbage.msgpack", expect=2)
+    one_line_error(garbage, "not a challenge request")
+    both = run("board", "challenge", *board, "--code", "00", "--request", world / "garbage.msgpack", expect=2)
+    one_line_error(both, "exactly one of --code")
     assert "challenged" in run("board", "challenge", *board, "--code", codes[1].hex()).stdout
     one_line_error(run("board", "challenge", *board, "--code", codes[1].hex(), expect=2), "already")
     request = ElectionDir(el).request_file

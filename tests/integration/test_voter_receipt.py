@@ -96,7 +96,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         files[name] = tmp / f"{name}.json"
         files[name].write_bytes(resp.content)  # exactly what the board handed out
         receipts[name] = Receipt.from_json(resp.json())
-    eb.challenge(ballots["challenged"].code)
+    spoil = creds[2].sign_challenge(ctx.H_E, ballots["challenged"].code)  # the voter audits its ballot
+    resp = client.post(
+        "/v1/challenges", content=spoil.to_bytes(), headers={"content-type": "application/msgpack"}
+    )
+    assert resp.status_code == 201, resp.text
     lookup = client.get(f"/v1/ballots/{ballots['counted'].code.hex()}")
     assert lookup.status_code == 200
     files["lookup"] = tmp / "lookup.json"
