@@ -32,6 +32,7 @@ from e2evote.protocol.ceremony import (
     GuardianSetup,
     ShareReveal,
     keys_fingerprint,
+    verify_public_keys,
 )
 from e2evote.protocol.decryption import DecryptingGuardian, PendingDecryption
 from e2evote.protocol.election import ElectionContext, ElectionParameters
@@ -123,7 +124,21 @@ class _Session:
             pubs.append(pk)
         if missing:
             fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
+        self.check_keys(pubs)
         return pubs
+
+    def check_keys(self, pubs: list[GuardianPublicKeys] | tuple[GuardianPublicKeys, ...]) -> None:
+        """Refuse guardians' public keys other than those this guardian confirmed at `shares`
+        (specs/06-ceremony.md §5.1): a key replaced in the shared directory would let its maker sign
+        complaints or receive shares in that guardian's name."""
+        if self.state.keys is None:
+            return
+        now = keys_fingerprint(self.params, pubs)
+        if now != self.state.keys:
+            fail(
+                f"the guardians' public keys are not those guardian {self.i} confirmed at `trustee shares` "
+                f"(fingerprint {_show(self.state.keys)}, now {_show(now)}): one was replaced; refusing"
+            )
 
     def awaiting(self, secrets: TrusteeSecrets) -> AwaitingShares:
         """Rebuild state 2 from the keystore: same coefficients, same share nonces, same shares."""
@@ -169,6 +184,13 @@ def _list(xs: list[int] | tuple[int, ...]) -> str:
     return ", ".join(map(str, xs))
 
 
+def _show(fingerprint: bytes) -> str:
+    """The keys fingerprint as guardians read it to each other: its first 16 bytes, in groups of 4
+    hex digits."""
+    h = fingerprint[:16].hex()
+    return " ".join(h[n : n + 4] for n in range(0, 32, 4))
+
+
 # ---------------------------------------------------------------------------------------------------
 # key ceremony
 # ---------------------------------------------------------------------------------------------------
@@ -203,9 +225,43 @@ def keygen(
 
 @app.command()
 @cli_errors
+def fingerprint(election: ElectionOpt) -> None:
+    """Check every guardian's public keys and print their fingerprint, to compare out of band before
+    `trustee shares`."""
+    edir = ElectionDir(election)
+    params = edir.parameters()
+    pubs, missing = [], []
+    for j in range(1, params.n + 1):
+        path = edir.public_keys_file(j)
+        if not edir.exists(path):
+            missing.append(j)
+            continue
+        pk = files.decode_public_keys(params.group, params.H_B, edir.read(path), str(path))
+        if pk.i != j:
+            fail(f"{path} holds the keys of guardian {pk.i}, not {j}")
+        verify_public_keys(params, pk)
+        pubs.append(pk)
+    if missing:
+        fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
+    out.print(f"keys fingerprint: {_show(keys_fingerprint(params, pubs))}")
+    out.print(
+        "compare it with every other guardian by phone or in person; if all agree, run "
+        "`e2evote trustee shares --fingerprint '…'` with it"
+    )
+
+
+@app.command()
+@cli_errors
 def shares(
     election: ElectionOpt,
     trustee: TrusteeOpt,
+    confirmed: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint",
+            help="the keys fingerprint (`trustee fingerprint`) every guardian has confirmed out of band",
+        ),
+    ] = None,
     resend: Annotated[
         bool,
         typer.Option(
@@ -215,15 +271,28 @@ def shares(
         ),
     ] = False,
 ) -> None:
-    """Check everybody's public keys and publish a signed encrypted share P_i(ℓ) for every other guardian."""
+    """Check everybody's public keys against the confirmed fingerprint and publish a signed encrypted
+    share P_i(ℓ) for every other guardian."""
     s = _Session(election, trustee)
     if resend:
         s.require("shares", "shares", once=False)
         _, secrets = s.unlock()
-        aw = s.awaiting(secrets)
+        aw = s.awaiting(secrets)  # refuses keys other than those confirmed at the first `shares`
+        keys = s.state.keys
     else:
         s.require("keygen", "shares")
         pubs = s.public_keys()
+        keys = keys_fingerprint(s.params, pubs)
+        if confirmed is None:
+            fail(
+                "the shares are encrypted to the other guardians' keys: first compare the keys fingerprint "
+                "(`e2evote trustee fingerprint`) out of band, then pass it with --fingerprint"
+            )
+        if "".join(confirmed.split()).lower() != keys[:16].hex():
+            fail(
+                f"the guardians' public keys have fingerprint {_show(keys)}, not the one confirmed: do not "
+                "send shares until every guardian sees the same keys"
+            )
         ks, secrets = s.unlock()
         g = s.params.group
         # the share nonces ξ_{i,ℓ} are kept (encrypted) to answer complaints and to resend the shares
@@ -233,14 +302,9 @@ def shares(
         ks.save(replace(secrets, share_nonces=nonces))
     for sh in aw.outgoing:
         s.edir.write(s.edir.share_file(s.i, sh.ell), files.encode_share(s.H_B, sh))
-    s.done("shares")
+    s.done("shares", keys=keys)
     verb = "published again" if resend else "published"
     out.print(f"guardian {s.i}: all public keys check; {len(aw.outgoing)} signed encrypted shares {verb}")
-    fp = keys_fingerprint(s.params, aw.all_public).hex()[:32]
-    out.print(
-        f"keys fingerprint {' '.join(fp[n : n + 4] for n in range(0, 32, 4))}: every guardian must see the "
-        "same one (compare by phone or in person) before running `trustee check`"
-    )
 
 
 @app.command()
@@ -367,7 +431,8 @@ def decrypt(
     key = None if board_key is None else parse_board_key(board_key, "--board-key")
     if key is not None and record is None:
         fail("--board-key needs --record: the board's export (`e2evote board export`) after the close")
-    ctx, _ = s.edir.context(s.params)
+    ctx, guardians = s.edir.context(s.params)
+    s.check_keys(guardians)  # the context must hold the keys this guardian confirmed
     if not s.edir.exists(s.edir.request_file):
         fail("nothing to decrypt yet (run `e2evote official tally` first)")
     req = files.decode_request(ctx.group, ctx.H_E, s.edir.read(s.edir.request_file), str(s.edir.request_file))
@@ -423,6 +488,8 @@ def _check_request(
             fail(f"{record} is the record of another election (H_E differs)")
         if board_key is not None:
             _check_closed_board(rec, ctx, board_key, record)
+            if rec.encrypted_tally is not None and rec.encrypted_tally != req.tally:
+                fail(f"refusing to decrypt: the request's tally is not the one {record} publishes (B4.F)")
         else:
             err.print(
                 "note: the ballot set is not authenticated (a board election: pass --board-key to decrypt "
@@ -505,7 +572,8 @@ def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     """Round 2: answer the official's challenges (v_i = u_i − c_i·P(i)); the nonces are then erased."""
     s = _Session(election, trustee)
     s.require("decrypt", "respond", once=False)
-    ctx, _ = s.edir.context(s.params)
+    ctx, guardians = s.edir.context(s.params)
+    s.check_keys(guardians)  # the context must hold the keys this guardian confirmed
     if s.state.request is None:
         fail(
             "this guardian's decryption was already answered; run `e2evote trustee decrypt` for a new request"

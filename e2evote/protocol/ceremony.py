@@ -144,6 +144,16 @@ def _check_signed(
         ) from exc
 
 
+def _signed_by(
+    params: ElectionParameters, author: GuardianPublicKeys, kind: bytes, message: bytes, sigma: SchnorrProof
+) -> bool:
+    try:
+        _check_signed(params, author, kind, message, sigma)
+    except CeremonyError:
+        return False
+    return True
+
+
 def check_share(params: ElectionParameters, share: EncryptedShare, sender: GuardianPublicKeys) -> None:
     """The share is signed by its sender (specs/06-ceremony.md §5.1)."""
     if sender.i != share.i:
@@ -497,11 +507,15 @@ class SharesChecked(_Once):
         pubs = {pk.i: pk for pk in self.awaiting.all_public}
         answers: list[tuple[ShareReveal, EncryptedShare]] = []
         for complaint in self.complaints:
-            reveal = next((r for r in reveals if r.i == complaint.i and r.ell == me), None)
-            if reveal is None:
+            candidates = [r for r in reveals if r.i == complaint.i and r.ell == me]
+            if not candidates:
                 raise CeremonyError(f"unanswered complaint: {complaint.reason}", [complaint.i])
-            _check_signed(params, pubs[complaint.i], _REVEAL, reveal.message(), reveal.sigma)
-            answers.append((reveal, by_sender[complaint.i]))
+            signed = [r for r in candidates if _signed_by(params, pubs[r.i], _REVEAL, r.message(), r.sigma)]
+            if not signed:  # none is the accused's (a forged one cannot hide a genuine one listed later)
+                _check_signed(
+                    params, pubs[complaint.i], _REVEAL, candidates[0].message(), candidates[0].sigma
+                )
+            answers.append((signed[0], by_sender[complaint.i]))
         self._consume()
         received = dict(self._received)
         for reveal, published in answers:

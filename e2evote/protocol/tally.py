@@ -247,7 +247,9 @@ def check_request(
     contest data) is also a cast ballot's; and every ballot involved passes its own checks
     (:func:`check_ballot_proofs`), so no re-randomised copy of a ballot enters a target. Otherwise a
     coordinator could have the guardians decrypt a cast ballot, listed as a challenged one or as
-    tally cells. ``ballots`` is streamed once (the record's or the election directory's); what this
+    tally cells; no cast ballot may appear twice (it would weigh twice in the tally, and a ballot
+    repeated many times would show in the tally). ``ballots`` is streamed once (the record's or the
+    election directory's); what this
     cannot establish is that the stream is the election's whole ballot box (specs/06-decryption.md
     §4.1). Returns the number of cast ballots; raises DecryptionError naming the first problem."""
     wanted: dict[str, EncryptedBallot] = {}
@@ -265,10 +267,16 @@ def check_request(
             owner.setdefault(x, b.ballot_id)
     acc = TallyAccumulator(ctx)
     found: set[str] = set()
+    seen: set[bytes] = set()  # cast ballots' confirmation codes: a ballot listed twice weighs twice
     cast = 0
     for b in ballots:
         if b.state == BallotState.CAST:
             cast += 1
+            if b.code in seen:
+                raise DecryptionError(
+                    f"cast ballot {b.ballot_id} is listed twice (its confirmation code repeats)"
+                )
+            seen.add(b.code)
             try:  # a tally cell is decrypted too: what goes into it must be proven ballots
                 check_ballot_proofs(ctx, b)
             except VerificationError as exc:

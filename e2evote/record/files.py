@@ -1052,6 +1052,9 @@ class TrusteeState:
     pinned: bytes | None = None
     """digest of the first decryption request this guardian committed to (specs/06-decryption.md
     §4.1: one request per election, unless the trustee accepts a new one explicitly)"""
+    keys: bytes | None = None
+    """the guardians' keys fingerprint confirmed at ``trustee shares`` (specs/06-ceremony.md §5.1):
+    every later step refuses public keys with another fingerprint"""
 
 
 class TrusteeDir:
@@ -1081,14 +1084,15 @@ class TrusteeDir:
         body = decode_message(read_bytes(self.state_file), MessageType.TRUSTEE_STATE, H_B, what)
 
         def build() -> TrusteeState:
-            # "pinned" is absent from the state files of earlier versions
-            f = codec.fields(body, {"i", "steps", "request"}, what, optional={"pinned"})
+            # "pinned" and "keys" are absent from the state files of earlier versions
+            f = codec.fields(body, {"i", "steps", "request"}, what, optional={"pinned", "keys"})
             if not isinstance(f["steps"], list) or not all(isinstance(s, str) for s in f["steps"]):
                 raise EncodingError("steps must be a list of strings")
             req = None if f["request"] is None else _bytes(f["request"], "request", 32)
             raw = f.get("pinned")
             pinned = None if raw is None else _bytes(raw, "pinned", 32)
-            return TrusteeState(_int(f["i"], "i", 1), tuple(f["steps"]), req, pinned)
+            keys = None if f.get("keys") is None else _bytes(f["keys"], "keys", 32)
+            return TrusteeState(_int(f["i"], "i", 1), tuple(f["steps"]), req, pinned, keys)
 
         result: TrusteeState = _guard(what, build)
         return result
@@ -1099,7 +1103,13 @@ class TrusteeDir:
             encode_message(
                 MessageType.TRUSTEE_STATE,
                 H_B,
-                {"i": st.i, "steps": list(st.steps), "request": st.request, "pinned": st.pinned},
+                {
+                    "i": st.i,
+                    "steps": list(st.steps),
+                    "request": st.request,
+                    "pinned": st.pinned,
+                    "keys": st.keys,
+                },
             ),
         )
 

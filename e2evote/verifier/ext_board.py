@@ -199,6 +199,11 @@ def _ballots(
             report.fail("B4.C", obj, f"counted in the record but {why} on the board (event {index})")
         if state is BallotState.CHALLENGED and code not in spoiled:
             report.fail("B4.E", obj, f"challenged in the record but not on the board (event {index})")
+    repeated = len(cast) - len(cast_set)
+    if repeated:  # a counted ballot listed twice would weigh twice in the tally
+        report.fail(
+            "B4.C", "ballots", f"{repeated} cast ballot(s) of the record repeat another's confirmation code"
+        )
     if complete:
         for code in counted:
             if code not in cast_set:

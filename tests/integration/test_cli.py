@@ -126,6 +126,12 @@ def keygen(election: Path, i: int, out: Path) -> Result:
     )
 
 
+def fingerprint(election: Path) -> str:
+    """The keys fingerprint `trustee fingerprint` shows (what the guardians compare out of band)."""
+    out = run("trustee", "fingerprint", "--election", election).stdout
+    return out.split("keys fingerprint:")[1].splitlines()[0].strip()
+
+
 def test_election_through_the_cli(tmp_path: Path) -> None:
     el = tmp_path / "election"
     (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
@@ -141,12 +147,25 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     one_line_error(
         trustee("shares", el, tmp_path, 1, "--resend", expect=2), "run `e2evote trustee shares` first"
     )
-    fingerprints = set()
+    # the keys fingerprint, compared out of band, must be confirmed before any share is encrypted
+    fp = fingerprint(el)
+    one_line_error(trustee("shares", el, tmp_path, 1, expect=2), "pass it with --fingerprint")
+    one_line_error(
+        trustee("shares", el, tmp_path, 1, "--fingerprint", "0" * 32, expect=2), "not the one confirmed"
+    )
     for i in range(1, N + 1):
-        lines = trustee("shares", el, tmp_path, i).stdout.splitlines()
-        fingerprints |= {line.split(":")[0] for line in lines if line.startswith("keys fingerprint")}
-    assert len(fingerprints) == 1  # what the trustees compare out of band: the same for all
-    one_line_error(trustee("shares", el, tmp_path, 1, expect=2), "already run")
+        trustee("shares", el, tmp_path, i, "--fingerprint", fp)
+    one_line_error(trustee("shares", el, tmp_path, 1, "--fingerprint", fp, expect=2), "already run")
+    # guardian 2's public keys replaced in the shared directory after the shares went out (e.g. to sign
+    # complaints in its name, or to receive a resent share): every later step refuses
+    edir = ElectionDir(el)
+    params = edir.parameters()
+    keys2 = edir.public_keys_file(2)
+    genuine_keys = keys2.read_bytes()
+    keys2.write_bytes(files.encode_public_keys(params.H_B, GuardianSetup.start(params, 2).public))
+    for step, flags in (("check", ()), ("shares", ("--resend",))):
+        one_line_error(trustee(step, el, tmp_path, 1, *flags, expect=2), "one was replaced; refusing")
+    keys2.write_bytes(genuine_keys)
     one_line_error(
         run("trustee", "check", "--election", el, "--trustee", tmp_path / "t1", passphrase="wrong", expect=2),
         "wrong passphrase or corrupted key file",
@@ -154,8 +173,6 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
 
     # the share from guardian 1 to guardian 2 damaged in transit: its signature fails, so guardian 2
     # publishes nothing (no complaint, which would make guardian 1 reveal P_1(2)) until it is resent
-    edir = ElectionDir(el)
-    params = edir.parameters()
     path = edir.share_file(1, 2)
     share = files.decode_share(params.group, params.H_B, path.read_bytes())
     bad_ct = replace(share.ct, C1=bytes([share.ct.C1[0] ^ 1]) + share.ct.C1[1:])

@@ -26,11 +26,24 @@ from e2evote.board import BoardKey, Receipt, SQLiteStorage
 from e2evote.board.election import ElectionBoard, export_record
 from e2evote.board.events import Event
 from e2evote.board.monitor import monitor
+from e2evote.encoding import pack, unpack
 from e2evote.record import files
 from e2evote.record.files import ElectionDir
 from e2evote.verifier import verify_path
 
-from .test_cli import BALLOTS, MANIFEST, PASSPHRASES, Result, create, keygen, one_line_error, run, verify_json
+from .elections import reseal
+from .test_cli import (
+    BALLOTS,
+    MANIFEST,
+    PASSPHRASES,
+    Result,
+    create,
+    fingerprint,
+    keygen,
+    one_line_error,
+    run,
+    verify_json,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAINING = {**MANIFEST, "chaining": True}
@@ -62,7 +75,10 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     create(d / "manifest.json", 3, 2, el)
     for i in (1, 2, 3):
         keygen(el, i, d / f"t{i}")
-    for step in ("shares", "check", "answer", "finalize"):
+    fp = fingerprint(el)
+    for i in (1, 2, 3):
+        trustee("shares", d, i, "--fingerprint", fp)
+    for step in ("check", "answer", "finalize"):
         for i in (1, 2, 3):
             trustee(step, d, i)
     run("official", "open", "--election", el)
@@ -288,6 +304,17 @@ def test_trustees_decrypt_only_the_board_s_closed_signed_ballot_set(world: Path)
     shutil.copytree(world / "closed", bare)
     shutil.rmtree(bare / "ext")
     one_line_error(trustee("decrypt", world, 1, "--record", bare, "--board-key", hexkey, expect=2), "R1")
+    # a record that lists a counted ballot twice (re-sealed: R1 holds) — it would weigh twice — is refused
+    dup = world / "dup"
+    shutil.copytree(world / "closed", dup)
+    chunk = sorted((dup / "ballots").iterdir())[0]
+    items = unpack(chunk.read_bytes())
+    chunk.write_bytes(pack([*items, items[0]]))
+    reseal(dup)
+    one_line_error(
+        trustee("decrypt", world, 1, "--record", dup, "--board-key", hexkey, expect=2),
+        "repeat another's confirmation code",
+    )
     # the genuine closed log: checked, then the request against its counted ballots
     ok = trustee("decrypt", world, 1, "--record", world / "closed", "--board-key", hexkey)
     assert "board log checked" in ok.stdout and "3 ballots counted, 0 challenged" in ok.stdout, ok.stdout

@@ -183,7 +183,7 @@ def test_complaint_reveal_and_their_signatures(fast_group: Group) -> None:
         checked.finalize([altered])
     assert exc.value.culprits == ()
     with pytest.raises(CeremonyError, match="does not match its encryption") as exc:
-        checked.finalize([reveal])
+        checked.finalize([altered, reveal])  # a forged reveal listed first does not hide the genuine one
     assert exc.value.culprits == (1,)
     # a state cannot be used twice
     with pytest.raises(CeremonyError, match="already used"):

@@ -84,6 +84,10 @@ def test_honest_and_forged_requests(fast_group: Group) -> None:
     # tally cells that are not the cast ballots' aggregate (here: a cast ballot left out)
     with pytest.raises(DecryptionError, match="not the aggregate of the 1 cast ballots"):
         check_request(ctx, tally, [spoiled], iter(ballots[1:]))
+    # a cast ballot streamed twice (it would weigh twice), even with the tally made to match
+    acc.add(ballots[0])
+    with pytest.raises(DecryptionError, match="cast ballot v0 is listed twice"):
+        check_request(ctx, acc.result(), [spoiled], iter([*ballots, ballots[0]]))
 
 
 def test_guardians_never_decrypt_contest_data(fast_group: Group) -> None:
