@@ -614,11 +614,12 @@ def decode_board_extension(tree: Any) -> BoardExtension:
     )
 
 
-def read_event_file(path: Path) -> list[bytes]:
+def read_event_file(path: Path, digest: bytes | None = None) -> list[bytes]:
     """The raw events of one v2 event file: a non-empty msgpack list of at most
     :data:`MAX_EVENTS_PER_FILE` byte strings. Raises :class:`EncodingError` (also for a file that
     cannot be read or is not a regular file — a link, FIFO or device —, naming it, so that the
-    verifier reports B1.A)."""
+    verifier reports B1.A; and for bytes whose SHA-256 is not ``digest``, the file's digest in the
+    record, i.e. a file changed after the record was authenticated)."""
     where = f"ext/{BOARD_EXTENSION}/{path.name}"
     try:
         data = read_regular_file(path, MAX_OBJECT_BYTES)
@@ -626,6 +627,8 @@ def read_event_file(path: Path) -> list[bytes]:
         raise EncodingError(f"{where}: cannot read ({exc.strerror or type(exc).__name__})") from None
     except EncodingError as exc:
         raise EncodingError(f"{where}: {str(exc).removeprefix(os.fspath(path) + ': ')}") from None
+    if digest is not None and hashlib.sha256(data).digest() != digest:
+        raise EncodingError(f"{where}: changed after the record was authenticated (R1)")
     try:
         items = unpack(data, max_items=MAX_EVENTS_PER_FILE)  # a flat list of bins: no larger container
     except EncodingError as exc:
@@ -639,12 +642,16 @@ def read_event_file(path: Path) -> list[bytes]:
     return items
 
 
-def iter_board_events(ext: BoardExtension, record_dir: str | os.PathLike[str]) -> Iterator[bytes]:
+def iter_board_events(
+    ext: BoardExtension, record_dir: str | os.PathLike[str], digests: Mapping[str, bytes] | None = None
+) -> Iterator[bytes]:
     """The log's raw events in order: v1 from the extension itself, v2 from its event files in
     ``record_dir/ext/board/``, read one file at a time (memory bounded by one file, §12.3).
 
     Each call starts a fresh pass. A missing or malformed file, or a total other than the stated
-    count, raises :class:`EncodingError` when reached. The files' integrity is the record's (R1).
+    count, raises :class:`EncodingError` when reached. The files' integrity is the record's (R1):
+    with ``digests`` (the record's, by record path) each file is checked against its digest as it is
+    read.
     """
     if ext.event_files is None:
         yield from ext.events
@@ -652,7 +659,8 @@ def iter_board_events(ext: BoardExtension, record_dir: str | os.PathLike[str]) -
     base = Path(record_dir) / "ext" / BOARD_EXTENSION
     n = 0
     for name in ext.event_files:
-        items = read_event_file(base / name)
+        digest = None if digests is None else digests.get(f"ext/{BOARD_EXTENSION}/{name}")
+        items = read_event_file(base / name, digest)
         n += len(items)
         if n > ext.event_count:
             raise EncodingError(f"ext/board: the event files hold more than the stated {ext.event_count}")

@@ -74,6 +74,10 @@ class ElectionRecord:
     extensions: Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None
     """the record's directory, when it was read from one"""
+    digests: Mapping[str, bytes] = field(default_factory=dict)
+    """the SHA-256 of every file RECORD.msgpack lists (R1), by record path: a file read again after
+    the record was opened (ballot chunks, board event files) is checked against it, so a file
+    changed in between is R1.B, not silently verified in its new form"""
     chunks: tuple[str, ...] = ()
     """the ballot files (native: chunks of many ballots; egk: one ballot each), in record order"""
     read_chunk: Callable[[str], Iterator[EncryptedBallot | RecordIssue]] | None = None

@@ -294,13 +294,22 @@ def _str_in(value: Any, ids: frozenset[str]) -> bool:
 
 
 def read_chunk(
-    directory: Path, group: Group, path: str, ids: frozenset[str] | None = None
+    directory: Path,
+    group: Group,
+    path: str,
+    ids: frozenset[str] | None = None,
+    digest: bytes | None = None,
 ) -> Iterator[EncryptedBallot | RecordIssue]:
     """The ballots of one chunk file, decoded with batched membership tests; an undecodable ballot
     appears as a RecordIssue in its place (specs/07-record.md §4). With ``ids``, only the ballots
-    whose unpacked tree names one of them are decoded (the others are skipped undecoded)."""
+    whose unpacked tree names one of them are decoded (the others are skipped undecoded). With
+    ``digest`` (the file's listed SHA-256) bytes that no longer match are one R1.B issue instead."""
     try:
-        items = unpack(_read(directory / path))
+        data = _read(directory / path)
+        if digest is not None and hashlib.sha256(data).digest() != digest:
+            yield RecordIssue("R1.B", path, "changed after the record was authenticated")
+            return
+        items = unpack(data)
         if not isinstance(items, list):
             raise EncodingError("expected a list of ballots")
     except (EncodingError, OSError) as exc:
@@ -400,16 +409,18 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
 
     chunk_paths = sorted(p for p in present if p.startswith("ballots/"))
 
+    digests: dict[str, bytes] = dict(index[0]) if index is not None else {}
+
     def one_chunk(path: str) -> Iterator[EncryptedBallot | RecordIssue]:
-        return read_chunk(d, group, path)
+        return read_chunk(d, group, path, digest=digests.get(path))
 
     def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:
-            yield from read_chunk(d, group, path)
+            yield from read_chunk(d, group, path, digest=digests.get(path))
 
     def ballots_with_ids(ids: frozenset[str]) -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:
-            yield from read_chunk(d, group, path, ids)
+            yield from read_chunk(d, group, path, ids, digests.get(path))
 
     enc_tally = dec_tally = None
     if "tally.msgpack" in present:
@@ -476,6 +487,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
             issues.append(RecordIssue("R2.A", path, str(exc)))
     return ElectionRecord(
         path=str(d),
+        digests=digests,
         chunks=tuple(chunk_paths),
         read_chunk=one_chunk,
         ballots_with_ids=ballots_with_ids,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -49,19 +49,20 @@ __all__ = ["verify_chunk", "process_runner", "dask_runner", "blob_runner", "veri
 
 
 @lru_cache(maxsize=4)
-def _context(path: str) -> ElectionContext:
+def _context(path: str) -> tuple[ElectionContext, Mapping[str, bytes]]:
     rec = read_record(path)
     ctx = ElectionContext(rec.parameters, rec.K)
     ctx.key.prepare(12)  # a worker verifies many ballots: larger fixed-base tables pay off
-    return ctx
+    return ctx, rec.digests
 
 
 def verify_chunk(path: str, chunk: str, key: bytes) -> bytes:
     """Worker: verify one chunk of the native record at ``path``; returns packed results.
     ``key``: the run's fingerprint key (steps.fingerprint_key), the same for every chunk."""
-    ctx = _context(path)
+    ctx, digests = _context(path)
     report = Report(source=chunk)
-    part = ballot_pass(ctx, read_chunk(_path(path), ctx.group, chunk), report, key=key)
+    ballots = read_chunk(_path(path), ctx.group, chunk, digest=digests.get(chunk))
+    part = ballot_pass(ctx, ballots, report, key=key)
     return _packed(report, part)
 
 

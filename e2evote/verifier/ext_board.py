@@ -117,7 +117,7 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
         on_event=tallies,
     )
     try:
-        for raw in iter_board_events(ext, record.path or "."):
+        for raw in iter_board_events(ext, record.path or ".", record.digests):
             lv.add(raw)
         summary = lv.finish()
     except VerificationError as exc:

@@ -12,6 +12,8 @@ from typing import Any
 from e2evote.board.election import event_file_name, export_record
 from e2evote.board.events import Event
 from e2evote.encoding import pack, unpack
+from e2evote.protocol.election import ElectionContext
+from e2evote.record.model import RecordIssue
 from e2evote.record.native import read_record, write_record
 from e2evote.verifier import Report, verify_path
 
@@ -129,11 +131,12 @@ def test_tampered_event_files_are_caught(
     (d / "ext" / "board.msgpack").write_bytes(pack({**tree, "events": tree["events"] + 1}))
     reseal(d)
     assert steps(verify_path(d)) == {"B1.A"}
-    # an event file edited without resealing: R1.B (and the log checks object too)
+    # an event file edited without resealing: R1.B, and the log cannot be read (B1.A: the file's
+    # bytes are not the authenticated ones, so they are not checked as events)
     d = _split(revote, election, tmp_path, "unsealed")
     ext, events = load_log(d)
     store_log(d, ext, swap_across_files(events))
-    assert {"R1.B", "B1.B"} <= steps(verify_path(d))
+    assert steps(verify_path(d)) == {"R1.B", "B1.A"}
     # an extra event file not in the manifest: R1.C
     d = _split(revote, election, tmp_path, "extra")
     shutil.copy(d / "ext" / "board" / event_file_name(0), d / "ext" / "board" / "events-999999.msgpack")
@@ -154,3 +157,33 @@ def test_v1_records_still_verify(revote: tuple[Path, dict[str, Any]], tmp_path: 
     store_log(d, load_log(d)[0], events[:-1])
     reseal(d)
     assert "B1.J" in steps(verify_path(d))
+
+
+def test_files_changed_after_the_record_was_opened_are_r1(
+    revote: tuple[Path, dict[str, Any]], election: Election, tmp_path: Path
+) -> None:
+    """A record's files are authenticated when it is opened (R1) and read again later (ballot chunks
+    by V5-V7 and the workers, event files by B1): bytes changed in between — by someone who can write
+    the directory while a verifier or a guardian checks it — are R1.B / B1.A, never verified in their
+    new form."""
+    from e2evote.verifier.ext_board import check_board
+
+    d = _split(revote, election, tmp_path, "live")
+    rec = read_record(d)
+    assert not rec.issues and rec.digests
+    chunk = d / rec.chunks[0]
+    items = unpack(chunk.read_bytes())
+    chunk.write_bytes(pack(items[:-1]))  # a counted ballot dropped after R1 was checked
+    issues = [b for b in rec.ballots() if isinstance(b, RecordIssue)]
+    assert [(i.step, i.obj) for i in issues] == [("R1.B", rec.chunks[0])], issues
+    assert rec.read_chunk is not None
+    assert [getattr(i, "step", None) for i in rec.read_chunk(rec.chunks[0])] == ["R1.B"]
+    # an event file of the board log changed after the record was opened
+    d = _split(revote, election, tmp_path, "live-events")
+    rec = read_record(d)
+    events_file = d / "ext" / "board" / event_file_name(1)
+    events_file.write_bytes(pack(unpack(events_file.read_bytes())[:-1]))
+    report = Report(source=str(d))
+    check_board(rec, ElectionContext(rec.parameters, rec.K), report)
+    assert [f.step for f in report.failures] == ["B1.A"], report.failures
+    assert "changed after the record was authenticated" in report.failures[0].detail

@@ -39,7 +39,7 @@ from e2evote.protocol.tally import decrypt_tally
 from e2evote.record.native import read_record
 
 from .boardlog import load_log, store_log
-from .elections import ceremony
+from .elections import ceremony, reseal
 
 with warnings.catch_warnings():  # starlette's TestClient warns about its httpx backend on import
     warnings.simplefilter("ignore", UserWarning)
@@ -324,25 +324,34 @@ def test_record_log_altered_after_export(world: World, tmp_path: Path) -> None:
     assert r.exit_code == 1 and "board key: none" in r.stdout
 
 
-def edit_ballots(world: World, tmp_path: Path, name: str, fn: Any) -> Path:
-    """A copy of the record whose ballots are ``fn(trees)`` (not resealed: only B2.G may object)."""
+def edit_ballots(world: World, tmp_path: Path, name: str, fn: Any, *, sealed: bool = True) -> Path:
+    """A copy of the record whose ballots are ``fn(trees)``, resealed as its author could (R1 holds:
+    only B2.G may object), or with ``sealed=False`` edited after sealing."""
     d = copy_record(world, tmp_path / name)
     chunks = sorted((d / "ballots").glob("*.msgpack"))
     trees = [t for c in chunks for t in unpack(c.read_bytes())]
     for c in chunks:
         c.unlink()
     (d / "ballots" / "000000.msgpack").write_bytes(pack(fn(trees)))
+    if sealed:
+        reseal(d)
     return d
 
 
 def test_record_ballots_disagree_with_the_log(world: World, tmp_path: Path) -> None:
     # a counted ballot missing from the record: not counted, and no reason on the log
-    d = edit_ballots(world, tmp_path, "drop", lambda trees: [t for t in trees if t["id"] != "counted"])
+    def drop_counted(trees: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [t for t in trees if t["id"] != "counted"]
+
+    d = edit_ballots(world, tmp_path, "drop", drop_counted)
     out = check_json(world.files["counted"], d, code=1)
     assert failed(out) == {"B2.G"}, out["steps"]
     assert "does not list it as cast" in out["steps"][-1]["detail"]
-    assert any("integrity" in w for w in out["warnings"])
     assert check_json(world.files["other"], d, code=0)["fate"] == "counted"  # the others still hold
+    # the same edit made after sealing: the edited file is not read as ballots at all (R1.B)
+    d = edit_ballots(world, tmp_path, "unsealed", drop_counted, sealed=False)
+    out = check_json(world.files["other"], d, code=1)
+    assert failed(out) == {"B2.G"} and any("integrity" in w for w in out["warnings"]), out
     # the superseded ballot counted in place of the re-vote
     old = unpack(Event.from_bytes(load_log(world.record)[1][world.indices["superseded"]]).payload)
     d = edit_ballots(world, tmp_path, "resurrect", lambda ts: [old if t["id"] == "revote" else t for t in ts])
