@@ -111,7 +111,9 @@ class _Session:
             fail("the key file belongs to another election or guardian")
         return ks, secrets
 
-    def public_keys(self) -> list[GuardianPublicKeys]:
+    def public_keys(self, *, pinned: bool = True) -> list[GuardianPublicKeys]:
+        """Every guardian's public keys from the directory; with ``pinned``, refused unless they are
+        the ones this guardian confirmed (:meth:`check_keys`)."""
         pubs, missing = [], []
         for j in range(1, self.params.n + 1):
             path = self.edir.public_keys_file(j)
@@ -124,7 +126,8 @@ class _Session:
             pubs.append(pk)
         if missing:
             fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
-        self.check_keys(pubs)
+        if pinned:
+            self.check_keys(pubs)
         return pubs
 
     def check_keys(self, pubs: list[GuardianPublicKeys] | tuple[GuardianPublicKeys, ...]) -> None:
@@ -132,6 +135,12 @@ class _Session:
         (specs/06-ceremony.md §5.1): a key replaced in the shared directory would let its maker sign
         complaints or receive shares in that guardian's name."""
         if self.state.keys is None:
+            if "shares" in self.state.steps:  # a state file of a version that pinned nothing
+                fail(
+                    f"guardian {self.i} sent its shares before e2evote pinned the guardians' keys: confirm "
+                    "the fingerprint (`trustee fingerprint`) out of band and run `e2evote trustee shares "
+                    "--resend --fingerprint …` first"
+                )
             return
         now = keys_fingerprint(self.params, pubs)
         if now != self.state.keys:
@@ -276,23 +285,27 @@ def shares(
     s = _Session(election, trustee)
     if resend:
         s.require("shares", "shares", once=False)
-        _, secrets = s.unlock()
-        aw = s.awaiting(secrets)  # refuses keys other than those confirmed at the first `shares`
-        keys = s.state.keys
     else:
         s.require("keygen", "shares")
-        pubs = s.public_keys()
-        keys = keys_fingerprint(s.params, pubs)
-        if confirmed is None:
-            fail(
-                "the shares are encrypted to the other guardians' keys: first compare the keys fingerprint "
-                "(`e2evote trustee fingerprint`) out of band, then pass it with --fingerprint"
-            )
-        if "".join(confirmed.split()).lower() != keys[:16].hex():
-            fail(
-                f"the guardians' public keys have fingerprint {_show(keys)}, not the one confirmed: do not "
-                "send shares until every guardian sees the same keys"
-            )
+    pubs = s.public_keys(pinned=False)
+    keys = keys_fingerprint(s.params, pubs)
+    if s.state.keys is not None:  # pinned by the first `shares`: --resend to the same keys only
+        s.check_keys(pubs)
+    elif confirmed is None:  # the first `shares` (or a state file of a version that pinned nothing)
+        fail(
+            "the shares are encrypted to the other guardians' keys: first compare the keys fingerprint "
+            "(`e2evote trustee fingerprint`) out of band, then pass it with --fingerprint"
+        )
+    if confirmed is not None and "".join(confirmed.split()).lower() != keys[:16].hex():
+        fail(
+            f"the guardians' public keys have fingerprint {_show(keys)}, not the one confirmed: do not "
+            "send shares until every guardian sees the same keys"
+        )
+    s.state = replace(s.state, keys=keys)  # pinned (written with the step below)
+    if resend:
+        _, secrets = s.unlock()
+        aw = s.awaiting(secrets)
+    else:
         ks, secrets = s.unlock()
         g = s.params.group
         # the share nonces ξ_{i,ℓ} are kept (encrypted) to answer complaints and to resend the shares

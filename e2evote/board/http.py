@@ -176,7 +176,9 @@ def openapi_document(max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, 
                         "409": err,
                         "413": err,
                         "415": err,
+                        "500": err,
                     },
+                    "x-max-body-bytes": _MAX_CHALLENGE_BYTES,
                 }
             },
             "/v1/ballots/{code}": {

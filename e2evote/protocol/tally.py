@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -247,8 +248,10 @@ def check_request(
     contest data) is also a cast ballot's; and every ballot involved passes its own checks
     (:func:`check_ballot_proofs`), so no re-randomised copy of a ballot enters a target. Otherwise a
     coordinator could have the guardians decrypt a cast ballot, listed as a challenged one or as
-    tally cells; no cast ballot may appear twice (it would weigh twice in the tally, and a ballot
-    repeated many times would show in the tally). ``ballots`` is streamed once (the record's or the
+    tally cells; no selection ciphertext may appear in two cast ballots (a ballot, or a contest
+    copied whole into another ballot or another contest of the same shape with its limit proof,
+    would weigh twice in the tally, and one repeated many times would show in it; α = g^ξ with a
+    fresh ξ never repeats honestly, V7.H). ``ballots`` is streamed once (the record's or the
     election directory's); what this
     cannot establish is that the stream is the election's whole ballot box (specs/06-decryption.md
     §4.1). Returns the number of cast ballots; raises DecryptionError naming the first problem."""
@@ -267,16 +270,20 @@ def check_request(
             owner.setdefault(x, b.ballot_id)
     acc = TallyAccumulator(ctx)
     found: set[str] = set()
-    seen: set[bytes] = set()  # cast ballots' confirmation codes: a ballot listed twice weighs twice
+    seen: set[int] = set()  # 64 bits of SHA-256(α) per cast selection: a ciphertext repeated weighs twice
     cast = 0
     for b in ballots:
         if b.state == BallotState.CAST:
             cast += 1
-            if b.code in seen:
-                raise DecryptionError(
-                    f"cast ballot {b.ballot_id} is listed twice (its confirmation code repeats)"
-                )
-            seen.add(b.code)
+            for ec in b.contests:
+                for sel in ec.selections:
+                    pad = int.from_bytes(hashlib.sha256(sel.ct.alpha.to_bytes()).digest()[:8], "big")
+                    if pad in seen:
+                        raise DecryptionError(
+                            f"cast ballot {b.ballot_id} repeats a selection ciphertext of another cast "
+                            f"ballot (contest {ec.index})"
+                        )
+                    seen.add(pad)
             try:  # a tally cell is decrypted too: what goes into it must be proven ballots
                 check_ballot_proofs(ctx, b)
             except VerificationError as exc:

@@ -128,7 +128,7 @@ def test_rejections_are_typed(board: Board) -> None:
     assert board.latest_sth().tree_size == 3
 
 
-def test_phases(board: Board) -> None:
+def test_phases(board: Board, board_key: BoardKey) -> None:
     board.append_event(EventKind.GUARDIAN_COMMITMENTS, b"commitments")
     board.append_event(EventKind.GUARDIAN_SHARES, b"shares")
     r = board.submit(sub("p"))
@@ -138,6 +138,9 @@ def test_phases(board: Board) -> None:
     with pytest.raises(PhaseViolation) as ei:
         board.append_event(EventKind.TALLY, b"early")
     assert ei.value.reason == "not_closed"
+    with pytest.raises(CredentialRejected) as ci:  # a board without credentials takes no signed request
+        board.challenge(issue_credentials(1)[0][0].sign_challenge(ELECTION_HASH, r.confirmation_code))
+    assert ci.value.reason == "unexpected_credential"
     board.challenge(r.confirmation_code, b"spoil")
     with pytest.raises(PhaseViolation) as ei:
         board.challenge(r.confirmation_code)
@@ -161,6 +164,15 @@ def test_phases(board: Board) -> None:
     )
     assert summary.closed and summary.ballots == 1 and summary.challenged == 1 and summary.counted == ()
     assert read_record(b"".join(chunks)).events == tuple(board.iter_events())
+    # B1.H: a challenge carrying a credential signature on a board without credentials
+    events = list(board.iter_events())
+    at = next(i for i, e in enumerate(events) if Event.from_bytes(e).kind is EventKind.CHALLENGE)
+    signed = issue_credentials(1)[0][0].sign_challenge(ELECTION_HASH, r.confirmation_code)
+    auth = BallotAuth(signed.credential or b"", signed.signature or b"")
+    events[at] = dataclasses.replace(Event.from_bytes(events[at]), auth=auth).to_bytes()
+    with pytest.raises(VerificationError, match="on a board without credentials") as vi:
+        verify_log(events, _resign(events, board_key), board.public_key)
+    assert vi.value.step == "B1.H"
 
 
 def test_credentials_and_revoting(storage: Storage, board_key: BoardKey) -> None:
@@ -235,8 +247,11 @@ def test_credentials_and_revoting(storage: Storage, board_key: BoardKey) -> None
     ev = Event.from_bytes(events[at])
     assert ev.auth is not None and ev.auth.credential == creds[2].public_key
     other = creds[0].sign_challenge(ELECTION_HASH, ev.ref or b"")
+    logged = [Event.from_bytes(e) for e in events]
+    carols = next(e.auth for e in logged if e.auth is not None and e.auth.credential == creds[2].public_key)
     for auth, why in [
         (None, "carries no credential signature"),
+        (carols, "signature does not verify"),  # carol's ballot-submission signature replayed
         (BallotAuth(creds[0].public_key, other.signature or b""), "not signed by the credential that cast"),
         (BallotAuth(creds[2].public_key, other.signature or b""), "signature does not verify"),
     ]:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.record import files
-from e2evote.record.files import ElectionDir, Keystore
+from e2evote.record.files import ElectionDir, Keystore, TrusteeDir
 
 MANIFEST = {
     "label": "Club election",
@@ -166,6 +166,15 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     for step, flags in (("check", ()), ("shares", ("--resend",))):
         one_line_error(trustee(step, el, tmp_path, 1, *flags, expect=2), "one was replaced; refusing")
     keys2.write_bytes(genuine_keys)
+    wrong = trustee("shares", el, tmp_path, 1, "--resend", "--fingerprint", "0" * 32, expect=2)
+    one_line_error(wrong, "not the one confirmed")
+    # a state file of a version that pinned no keys: refused until the fingerprint is confirmed
+    t3 = TrusteeDir(tmp_path / "t3")
+    t3.write_state(params.H_B, replace(t3.read_state(params.H_B), keys=None))
+    one_line_error(trustee("check", el, tmp_path, 3, expect=2), "before e2evote pinned the guardians' keys")
+    one_line_error(trustee("shares", el, tmp_path, 3, "--resend", expect=2), "pass it with --fingerprint")
+    trustee("shares", el, tmp_path, 3, "--resend", "--fingerprint", fp)
+    assert t3.read_state(params.H_B).keys is not None
     one_line_error(
         run("trustee", "check", "--election", el, "--trustee", tmp_path / "t1", passphrase="wrong", expect=2),
         "wrong passphrase or corrupted key file",

@@ -84,10 +84,20 @@ def test_honest_and_forged_requests(fast_group: Group) -> None:
     # tally cells that are not the cast ballots' aggregate (here: a cast ballot left out)
     with pytest.raises(DecryptionError, match="not the aggregate of the 1 cast ballots"):
         check_request(ctx, tally, [spoiled], iter(ballots[1:]))
-    # a cast ballot streamed twice (it would weigh twice), even with the tally made to match
+    # a cast ballot streamed twice, or copied under a new id and B_aux (so a new, valid confirmation
+    # code): it would weigh twice; refused even with the tally made to match
     acc.add(ballots[0])
-    with pytest.raises(DecryptionError, match="cast ballot v0 is listed twice"):
-        check_request(ctx, acc.result(), [spoiled], iter([*ballots, ballots[0]]))
+    aux = b"another device"
+    copy = dataclasses.replace(
+        ballots[0],
+        ballot_id="copy",
+        B_aux=aux,
+        code=confirmation_code(ctx.H_E, [c.chi for c in ballots[0].contests], aux, ctx.dialect),
+    )
+    check_ballot_proofs(ctx, copy)  # the copy passes its own checks
+    for extra in (ballots[0], copy):
+        with pytest.raises(DecryptionError, match=f"cast ballot {extra.ballot_id} repeats a selection"):
+            check_request(ctx, acc.result(), [spoiled], iter([*ballots, extra]))
 
 
 def test_guardians_never_decrypt_contest_data(fast_group: Group) -> None:
