@@ -230,7 +230,10 @@ def tally(election: ElectionOpt, db: DbOpt, key: KeyOpt) -> None:
     req = DecryptionRequest(et, tuple(sorted(spoiled, key=lambda b: b.ballot_id)))
     edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
     out.print(f"tallied {et.ballots} counted ballots; {len(spoiled)} challenged ballot(s) to decrypt")
-    out.print("next: the trustees run `e2evote trustee decrypt`, then `e2evote official combine`")
+    out.print(
+        "next: `e2evote board export`, then the trustees run `e2evote trustee decrypt --record RECORD "
+        f"--board-key {eb.board.public_key.hex()}`, then `e2evote official combine`"
+    )
 
 
 @app.command()

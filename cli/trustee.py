@@ -229,7 +229,10 @@ def keygen(
     tdir.write_state(params.H_B, TrusteeState(index, ("keygen",)))
     edir.write(edir.public_keys_file(index), files.encode_public_keys(params.H_B, setup.public))
     out.print(f"guardian {index}: keys created; public keys in {edir.public_keys_file(index)}")
-    out.print("next: `e2evote trustee shares` once every guardian has run keygen")
+    out.print(
+        "next, once every guardian has run keygen: `e2evote trustee fingerprint`, compared with every "
+        "other guardian out of band, then `e2evote trustee shares --fingerprint …`"
+    )
 
 
 @app.command()
