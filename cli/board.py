@@ -231,8 +231,9 @@ def tally(election: ElectionOpt, db: DbOpt, key: KeyOpt) -> None:
     edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
     out.print(f"tallied {et.ballots} counted ballots; {len(spoiled)} challenged ballot(s) to decrypt")
     out.print(
-        "next: `e2evote board export`, then the trustees run `e2evote trustee decrypt --record RECORD "
-        f"--board-key {eb.board.public_key.hex()}`, then `e2evote official combine`"
+        "next: `e2evote board export … --out RECORD`; the trustees run `e2evote trustee decrypt --record "
+        f"RECORD --board-key {eb.board.public_key.hex()}`; then `e2evote official decrypt-challenge`, "
+        "the trustees' `e2evote trustee respond` and `e2evote official combine`"
     )
 
 
@@ -261,7 +262,7 @@ def challenge(
     req: ChallengeRequest | bytes
     if request is not None:
         try:
-            req = ChallengeRequest.from_bytes(files.read_bytes(request, 1024))
+            req = ChallengeRequest.from_bytes(files.read_bytes(request, ChallengeRequest.MAX_BYTES))
         except EncodingError as exc:
             fail(f"{request}: not a challenge request ({exc})")
         raw = req.confirmation_code

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from cli.common import cli_errors, err, fail, new_output_dir, out, parse_group, progress_bar
 from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
-from e2evote.protocol.ceremony import build_context, check_complaint, check_reveal
+from e2evote.protocol.ceremony import build_context, check_complaint, check_republished, check_reveal
 from e2evote.protocol.decryption import (
     CombinedDecryption,
     DecryptionChallenge,
@@ -82,13 +82,7 @@ def open_(election: ElectionOpt) -> None:
     if edir.exists(edir.context_file):
         fail("the election is already open")
     n, g, H_B = params.n, params.group, params.H_B
-    pubs, missing = [], []
-    for i in range(1, n + 1):
-        path = edir.public_keys_file(i)
-        if not edir.exists(path):
-            missing.append(i)
-            continue
-        pubs.append(files.decode_public_keys(g, H_B, edir.read(path), str(path)))
+    pubs, missing = edir.public_keys(params)
     if missing:
         fail(f"waiting for the public keys of guardian(s) {', '.join(map(str, missing))} (`trustee keygen`)")
     ctx = build_context(params, pubs)
@@ -106,9 +100,13 @@ def open_(election: ElectionOpt) -> None:
                 fail(f"guardian {c.i} has not answered guardian {ell}'s complaint (`trustee answer`)")
             _, answers = files.decode_reveals(g, H_B, edir.read(rpath), str(rpath))
             match = [(r, sh) for r, sh in answers if r.ell == ell]
-            if not match:
-                fail(f"guardian {c.i}'s answers do not cover guardian {ell}'s complaint")
-            check_reveal(params, match[0][0], match[0][1], by_i[c.i], by_i[ell])
+            if len(match) != 1:
+                fail(f"guardian {c.i}'s answers cover guardian {ell}'s complaint {len(match)} times")
+            reveal, copy = match[0]
+            spath = edir.share_file(c.i, ell)
+            published = files.decode_share(g, H_B, edir.read(spath), str(spath))
+            check_republished(params, copy, published, by_i[c.i])
+            check_reveal(params, reveal, published, by_i[c.i], by_i[ell])
     unconfirmed = []
     for i in range(1, n + 1):
         path = edir.confirmation_file(i)

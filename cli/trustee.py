@@ -31,6 +31,7 @@ from e2evote.protocol.ceremony import (
     GuardianPublicKeys,
     GuardianSetup,
     ShareReveal,
+    check_republished,
     keys_fingerprint,
     verify_public_keys,
 )
@@ -114,16 +115,7 @@ class _Session:
     def public_keys(self, *, pinned: bool = True) -> list[GuardianPublicKeys]:
         """Every guardian's public keys from the directory; with ``pinned``, refused unless they are
         the ones this guardian confirmed (:meth:`check_keys`)."""
-        pubs, missing = [], []
-        for j in range(1, self.params.n + 1):
-            path = self.edir.public_keys_file(j)
-            if not self.edir.exists(path):
-                missing.append(j)
-                continue
-            pk = files.decode_public_keys(self.params.group, self.H_B, self.edir.read(path), str(path))
-            if pk.i != j:
-                fail(f"{path} holds the keys of guardian {pk.i}, not {j}")
-            pubs.append(pk)
+        pubs, missing = self.edir.public_keys(self.params)
         if missing:
             fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
         if pinned:
@@ -242,17 +234,9 @@ def fingerprint(election: ElectionOpt) -> None:
     `trustee shares`."""
     edir = ElectionDir(election)
     params = edir.parameters()
-    pubs, missing = [], []
-    for j in range(1, params.n + 1):
-        path = edir.public_keys_file(j)
-        if not edir.exists(path):
-            missing.append(j)
-            continue
-        pk = files.decode_public_keys(params.group, params.H_B, edir.read(path), str(path))
-        if pk.i != j:
-            fail(f"{path} holds the keys of guardian {pk.i}, not {j}")
+    pubs, missing = edir.public_keys(params)
+    for pk in pubs:
         verify_public_keys(params, pk)
-        pubs.append(pk)
     if missing:
         fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
     out.print(f"keys fingerprint: {_show(keys_fingerprint(params, pubs))}")
@@ -383,6 +367,7 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     path = s.edir.share_check_file(s.i)
     _, mine = files.decode_share_check(s.params.group, s.H_B, s.edir.read(path), str(path))
     incoming = {sh.i: sh for sh in s.incoming()}
+    pubs = {pk.i: pk for pk in s.public_keys()}
     reveals: list[ShareReveal] = []
     for c in mine:
         rpath = s.edir.reveals_file(c.i)
@@ -393,8 +378,8 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
             fail(f"{rpath} holds guardian {accused}'s answers, not guardian {c.i}'s")
         for rev, sh in answers:
             if rev.ell == s.i:
+                check_republished(s.params, sh, incoming[c.i], pubs[c.i])
                 reveals.append(rev)
-                incoming[c.i] = sh  # the sender's own copy of the disputed share
     ks, secrets = s.unlock()
     checked = s.awaiting(secrets).receive_shares(list(incoming.values()))
     key = checked.finalize(reveals)

@@ -22,6 +22,7 @@ __all__ = [
     "H",
     "H_ext",
     "Tag",
+    "CeremonyKind",
     "b_u32",
     "b_str",
     "b_file",
@@ -84,6 +85,15 @@ class EXT:
     BOARD_CHALLENGE: Final = b"E2EVOTE-BOARD-CHALLENGE-v1"  # a voter's signed challenge, §6.2
     BOARD_RECORD: Final = b"E2EVOTE-BOARD-RECORD-v1"  # exported log file magic, §7
     # (the board adds its tags here)
+
+
+class CeremonyKind:
+    """The ``kind`` field of a guardian's ceremony-message signature (EXT.CEREMONY_SIGNATURE;
+    specs/05-proofs.md §5, specs/06-ceremony.md §5.1)."""
+
+    SHARE: Final = b"share"
+    COMPLAINT: Final = b"complaint"
+    REVEAL: Final = b"reveal"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from nacl.signing import SigningKey
 
@@ -32,7 +32,7 @@ from e2evote.board.codec import (
     unpack,
 )
 from e2evote.board.merkle import HASH_SIZE
-from e2evote.board.signing import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, ed25519_verify
+from e2evote.board.signing import MAX_CODE_SIZE, PUBLIC_KEY_SIZE, SIGNATURE_SIZE, ed25519_verify
 from e2evote.errors import EncodingError
 from e2evote.hashing import EXT, b_file
 
@@ -222,13 +222,20 @@ class ChallengeRequest:
     """What a voter sends to challenge its ballot: ``[1, confirmation_code, credential | nil,
     signature | nil]`` (§6.2, §8); unsigned only on a board without credentials."""
 
+    MAX_BYTES: ClassVar[int] = 1024
+    """bound on an encoded request (a code of at most 64 bytes, a key, a signature and framing)"""
+
     confirmation_code: bytes
+    """the confirmation code of the ballot to spoil (1–64 bytes, §2.1 ``ref``)"""
     credential: bytes | None = None
+    """the credential public key that cast the ballot (32 bytes), or None on a board without credentials"""
     signature: bytes | None = None
+    """Ed25519 by ``credential`` over :func:`challenge_message` (64 bytes), with ``credential``"""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.confirmation_code, bytes) or not 0 < len(self.confirmation_code) <= 64:
-            raise EncodingError("confirmation code must be 1..64 bytes")
+        code = self.confirmation_code
+        if not isinstance(code, bytes) or not 0 < len(code) <= MAX_CODE_SIZE:
+            raise EncodingError(f"confirmation code must be 1..{MAX_CODE_SIZE} bytes")
         _check_pair(self.credential, self.signature)
 
     def to_bytes(self) -> bytes:
@@ -238,7 +245,8 @@ class ChallengeRequest:
     @classmethod
     def from_bytes(cls, data: bytes) -> ChallengeRequest:
         """Strict inverse of :meth:`to_bytes`."""
-        a = expect_array(unpack(data, what="challenge request", max_bytes=1024), "challenge request", 4)
+        tree = unpack(data, what="challenge request", max_bytes=cls.MAX_BYTES)
+        a = expect_array(tree, "challenge request", 4)
         expect_int(a[0], "challenge request version", 1, 1)
         return cls(
             expect_bytes(a[1], "confirmation code"),

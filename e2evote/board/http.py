@@ -44,7 +44,7 @@ _log = logging.getLogger(__name__)
 MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "application/octet-stream")
 _HEX_CODE = re.compile(r"[0-9a-f]{2,128}")
 _UINT = re.compile(r"[0-9]{1,19}")
-_MAX_CHALLENGE_BYTES: Final = 1024
+_MAX_CHALLENGE_BYTES: Final = ChallengeRequest.MAX_BYTES
 
 
 def _error(status: int, reason: str, detail: str = "") -> JSONResponse:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from e2evote.elgamal import HashedCiphertext, decrypt_share, encrypt_share
 from e2evote.errors import CeremonyError, DecryptionError, VerificationError
 from e2evote.groups.base import Element, Group, Scalar
-from e2evote.hashing import EXT, H_ext, b_file, b_str, b_u32
+from e2evote.hashing import EXT, CeremonyKind, H_ext, b_file, b_str, b_u32
 from e2evote.proofs.schnorr import (
     SchnorrProof,
     prove_schnorr,
@@ -50,6 +50,7 @@ __all__ = [
     "check_reveal",
     "check_share",
     "check_complaint",
+    "check_republished",
     "keys_fingerprint",
     "joint_key",
     "public_share_key",
@@ -78,7 +79,8 @@ class EncryptedShare:
     i: int
     ell: int
     ct: HashedCiphertext
-    sigma: SchnorrProof = field(repr=False)
+    sigma: SchnorrProof
+    """guardian i's signature (specs/06-ceremony.md §5.1)"""
 
     def message(self) -> bytes:
         return _share_message(self.i, self.ell, self.ct)
@@ -91,7 +93,8 @@ class Complaint:
     ell: int
     i: int
     reason: str
-    sigma: SchnorrProof = field(repr=False)
+    sigma: SchnorrProof
+    """guardian ℓ's signature (specs/06-ceremony.md §5.1)"""
 
     def message(self) -> bytes:
         return _complaint_message(self.ell, self.i, self.reason)
@@ -105,14 +108,15 @@ class ShareReveal:
     ell: int
     share: Scalar = field(repr=False)
     xi: Scalar = field(repr=False)
-    sigma: SchnorrProof = field(repr=False)
+    sigma: SchnorrProof
+    """guardian i's signature (specs/06-ceremony.md §5.1)"""
 
     def message(self) -> bytes:
         return _reveal_message(self.i, self.ell, self.share, self.xi)
 
 
 # What each signed ceremony message's σ signs, and its ``kind`` (specs/06-ceremony.md §5.1).
-_SHARE, _COMPLAINT, _REVEAL = b"share", b"complaint", b"reveal"
+_SHARE, _COMPLAINT, _REVEAL = CeremonyKind.SHARE, CeremonyKind.COMPLAINT, CeremonyKind.REVEAL
 
 
 def _share_message(i: int, ell: int, ct: HashedCiphertext) -> bytes:
@@ -159,6 +163,21 @@ def check_share(params: ElectionParameters, share: EncryptedShare, sender: Guard
     if sender.i != share.i:
         raise CeremonyError(f"share from guardian {share.i} checked against guardian {sender.i}'s key")
     _check_signed(params, sender, _SHARE, share.message(), share.sigma)
+
+
+def check_republished(
+    params: ElectionParameters, copy: EncryptedShare, published: EncryptedShare, sender: GuardianPublicKeys
+) -> None:
+    """A copy of a share re-published by its sender (e.g. with a reveal) must be signed by it and
+    carry the same ciphertexts as the signed share published: two different signed shares blame the
+    sender (specs/06-ceremony.md §5); an unsigned copy blames nobody."""
+    check_share(params, copy, sender)
+    if (copy.i, copy.ell) != (published.i, published.ell) or copy.ct != published.ct:
+        raise CeremonyError(
+            f"guardian {sender.i} signed two different shares for guardian {published.ell} (the one "
+            "published and the one it re-published)",
+            [sender.i],
+        )
 
 
 def check_complaint(
@@ -510,10 +529,12 @@ class SharesChecked(_Once):
             candidates = [r for r in reveals if r.i == complaint.i and r.ell == me]
             if not candidates:
                 raise CeremonyError(f"unanswered complaint: {complaint.reason}", [complaint.i])
+            # the accused's signed reveal: a forged one listed first cannot hide it
             signed = [r for r in candidates if _signed_by(params, pubs[r.i], _REVEAL, r.message(), r.sigma)]
-            if not signed:  # none is the accused's (a forged one cannot hide a genuine one listed later)
-                _check_signed(
-                    params, pubs[complaint.i], _REVEAL, candidates[0].message(), candidates[0].sigma
+            if not signed:
+                raise CeremonyError(
+                    f"reveal claimed from guardian {complaint.i} is not signed by it: damaged or forged in "
+                    "transit, so it is not acted on"
                 )
             answers.append((signed[0], by_sender[complaint.i]))
         self._consume()

@@ -270,18 +270,18 @@ def check_request(
             owner.setdefault(x, b.ballot_id)
     acc = TallyAccumulator(ctx)
     found: set[str] = set()
-    seen: set[int] = set()  # 64 bits of SHA-256(α) per cast selection: a ciphertext repeated weighs twice
+    seen: set[bytes] = set()  # 128 bits of SHA-256(α) per cast selection: a repeat would weigh twice
     cast = 0
     for b in ballots:
         if b.state == BallotState.CAST:
             cast += 1
             for ec in b.contests:
                 for sel in ec.selections:
-                    pad = int.from_bytes(hashlib.sha256(sel.ct.alpha.to_bytes()).digest()[:8], "big")
+                    pad = hashlib.sha256(sel.ct.alpha.to_bytes()).digest()[:16]
                     if pad in seen:
                         raise DecryptionError(
-                            f"cast ballot {b.ballot_id} repeats a selection ciphertext of another cast "
-                            f"ballot (contest {ec.index})"
+                            f"cast ballot {b.ballot_id} repeats a selection ciphertext (contest {ec.index}) "
+                            "of a cast ballot before it"
                         )
                     seen.add(pad)
             try:  # a tally cell is decrypted too: what goes into it must be proven ballots

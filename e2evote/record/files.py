@@ -1023,6 +1023,22 @@ class ElectionDir:
             )
         return decode_parameters(read_bytes(self.parameters_file), str(self.parameters_file))
 
+    def public_keys(self, params: ElectionParameters) -> tuple[list[GuardianPublicKeys], list[int]]:
+        """The guardians' published public keys in index order, and the indices not published yet;
+        a file holding another guardian's keys is a :class:`MessageError`."""
+        pubs: list[GuardianPublicKeys] = []
+        missing: list[int] = []
+        for j in range(1, params.n + 1):
+            path = self.public_keys_file(j)
+            if not self.exists(path):
+                missing.append(j)
+                continue
+            pk = decode_public_keys(params.group, params.H_B, self.read(path), str(path))
+            if pk.i != j:
+                raise MessageError(f"{path} holds the keys of guardian {pk.i}, not {j}")
+            pubs.append(pk)
+        return pubs, missing
+
     def context(
         self, params: ElectionParameters | None = None
     ) -> tuple[ElectionContext, tuple[GuardianPublicKeys, ...]]:

@@ -56,12 +56,15 @@ def _context(path: str) -> tuple[ElectionContext, Mapping[str, bytes]]:
     return ctx, rec.digests
 
 
-def verify_chunk(path: str, chunk: str, key: bytes) -> bytes:
+def verify_chunk(path: str, chunk: str, key: bytes, digest: bytes | None = None) -> bytes:
     """Worker: verify one chunk of the native record at ``path``; returns packed results.
-    ``key``: the run's fingerprint key (steps.fingerprint_key), the same for every chunk."""
+    ``key``: the run's fingerprint key (steps.fingerprint_key), the same for every chunk; ``digest``:
+    the chunk's SHA-256 as the coordinator authenticated it (R1) — a chunk whose bytes differ is
+    R1.B (without it, the worker's own reading of RECORD.msgpack)."""
     ctx, digests = _context(path)
     report = Report(source=chunk)
-    ballots = read_chunk(_path(path), ctx.group, chunk, digest=digests.get(chunk))
+    want = digest if digest is not None else digests.get(chunk)
+    ballots = read_chunk(_path(path), ctx.group, chunk, digest=want)
     part = ballot_pass(ctx, ballots, report, key=key)
     return _packed(report, part)
 
@@ -285,7 +288,9 @@ def dask_runner(address: str | Any) -> BallotRunner:
         key = fingerprint_key()
         client = address if isinstance(address, Client) else Client(address)  # type: ignore[no-untyped-call]
         try:
-            futures = client.map(verify_chunk, [path] * len(chunks), chunks, [key] * len(chunks), pure=False)
+            digests = [record.digests.get(c) for c in chunks]
+            n = len(chunks)
+            futures = client.map(verify_chunk, [path] * n, chunks, [key] * n, digests, pure=False)
             return _merge(ctx, key, _in_order(futures), report, progress)
         finally:
             if client is not address:

@@ -623,3 +623,37 @@ def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp
     assert report.ok, report.failures
     assert report.summary["counts"]["A"] == {"a": 1, "b": 1, "c": 1}
     assert report.summary["challenged"] == 1 and report.summary["board"]["closed"]
+
+
+def test_cli_challenge_takes_the_voter_s_signed_request(election: Election, tmp_path: Path) -> None:
+    """On a board with credentials `board challenge` takes the voter's signed request (§6.2); a bare
+    code, or a request signed by another credential, is a one-line error and appends nothing."""
+    from cli.board import app
+    from e2evote.record import files
+    from e2evote.record.files import ElectionDir
+
+    ctx = election.ctx
+    edir = ElectionDir(tmp_path / "election")
+    edir.create(ctx.parameters)
+    edir.write(edir.context_file, files.encode_context(ctx, election.pubs))
+    creds, clist = issue_credentials(2)
+    key = BoardKey.generate()
+    key.save(tmp_path / "board.key")
+    db = tmp_path / "board.sqlite"
+    eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="eg-cred", credentials=clist)
+    code = eb.submit(vote(ctx, "c1"), creds[0]).confirmation_code
+    size = eb.board.latest_sth().tree_size
+    board = ["challenge", "--election", str(edir.path), "--db", str(db), "--key", str(tmp_path / "board.key")]
+    (tmp_path / "other.msgpack").write_bytes(creds[1].sign_challenge(ctx.H_E, code).to_bytes())
+    (tmp_path / "own.msgpack").write_bytes(creds[0].sign_challenge(ctx.H_E, code).to_bytes())
+    runner = CliRunner()
+    for extra, why in [
+        (["--code", code.hex()], "credential_required"),
+        (["--request", str(tmp_path / "other.msgpack")], "wrong_credential"),
+    ]:
+        r = runner.invoke(app, board + extra)
+        assert r.exit_code == 2 and why in r.stderr and r.stderr.startswith("error:"), r.output
+    assert eb.board.latest_sth().tree_size == size
+    r = runner.invoke(app, board + ["--request", str(tmp_path / "own.msgpack")])
+    assert r.exit_code == 0 and "challenged" in r.stdout, r.output
+    assert [b.ballot_id for b in eb.challenged_ballots()] == ["c1"]

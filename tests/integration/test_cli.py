@@ -215,6 +215,16 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     check_path.write_bytes(genuine)
     proc = trustee("answer", el, tmp_path, 1)
     assert "answered 1 complaint" in proc.stdout
+    # its answer re-publishes the genuine share, which differs from the bad one it signed: guardian 1
+    # signed two different shares and is named, by guardian 2 and by the official
+    for proc in (
+        trustee("finalize", el, tmp_path, 2, expect=2),
+        run("official", "open", "--election", el, expect=2),
+    ):
+        one_line_error(proc, "guardian 1 signed two different shares for guardian 2")
+        assert "(guardian(s) 1)" in proc.stderr
+    # guardian 1 publishes its genuine share again: its reveal now checks and the ceremony completes
+    trustee("shares", el, tmp_path, 1, "--resend")
     one_line_error(run("official", "open", "--election", el, expect=2), "to finalize")
     for i in range(1, N + 1):
         trustee("finalize", el, tmp_path, i)
