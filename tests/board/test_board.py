@@ -208,6 +208,7 @@ def test_credentials_and_revoting(storage: Storage, board_key: BoardKey) -> None
         assert ci.value.reason == reason
     assert b.latest_sth().tree_size == size
     b.challenge(carol)
+    b.challenge(creds[0].sign_challenge(ELECTION_HASH, first.confirmation_code))  # alice's older ballot
     for bad, reason in [
         (BallotSubmission(b"ballot:anon"), "credential_required"),
         (outsider.sign_ballot(ELECTION_HASH, b"ballot:eve"), "unknown_credential"),
@@ -229,6 +230,7 @@ def test_credentials_and_revoting(storage: Storage, board_key: BoardKey) -> None
     events = list(b.iter_events())
     summary = verify_log(events, b.latest_sth(), b.public_key, credentials=clist, validator=fake_validator)
     counted = summary.counted
+    assert summary.challenged == 2  # B1.H holds for carol's and for a re-voter's older ballot
     assert [c.credential for c in counted] == [creds[1].public_key, creds[0].public_key]
     assert counted[1].confirmation_code == last.confirmation_code
     assert first.confirmation_code not in {c.confirmation_code for c in counted}
