@@ -15,8 +15,17 @@ import typer
 from rich.table import Table
 
 from cli.common import cli_errors, err, fail, new_output_dir, out, parse_group, progress_bar
+from e2evote.hashing import CeremonyKind
 from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
-from e2evote.protocol.ceremony import build_context, check_complaint, check_republished, check_reveal
+from e2evote.protocol.ceremony import (
+    build_context,
+    check_complaint,
+    check_republished,
+    check_reveal,
+    check_signed_report,
+    key_confirmation_message,
+    share_check_message,
+)
 from e2evote.protocol.decryption import (
     CombinedDecryption,
     DecryptionChallenge,
@@ -92,7 +101,11 @@ def open_(election: ElectionOpt) -> None:
         path = edir.share_check_file(ell)
         if not edir.exists(path):
             fail(f"waiting for guardian {ell}'s share check (`trustee check`)")
-        _, complaints = files.decode_share_check(g, H_B, edir.read(path), str(path))
+        author, complaints, sigma = files.decode_share_check(g, H_B, edir.read(path), str(path))
+        if author != ell:
+            fail(f"{path} is guardian {author}'s report, not guardian {ell}'s")
+        report = share_check_message(ell, complaints)
+        check_signed_report(params, by_i[ell], CeremonyKind.SHARE_CHECK, report, sigma)
         for c in complaints:
             check_complaint(params, c, by_i[ell])
             rpath = edir.reveals_file(c.i)
@@ -113,9 +126,11 @@ def open_(election: ElectionOpt) -> None:
         if not edir.exists(path):
             unconfirmed.append(i)
             continue
-        j, H_E = files.decode_key_confirmation(H_B, edir.read(path), str(path))
+        j, H_E, sigma = files.decode_key_confirmation(g, H_B, edir.read(path), str(path))
         if j != i or H_E != ctx.H_E:
             fail(f"guardian {i} confirmed a different election key (H_E {H_E.hex()[:12]}…)")
+        confirmed = key_confirmation_message(i, H_E)
+        check_signed_report(params, by_i[i], CeremonyKind.KEY_CONFIRMATION, confirmed, sigma)
     if unconfirmed:
         fail(f"waiting for guardian(s) {', '.join(map(str, unconfirmed))} to finalize (`trustee finalize`)")
     edir.write(edir.context_file, files.encode_context(ctx, pubs))

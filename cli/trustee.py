@@ -23,6 +23,7 @@ import typer
 
 from cli.common import cli_errors, err, fail, out, parse_board_key, passphrase, progress_bar
 from e2evote.errors import CeremonyError, DecryptionError, E2EVoteError
+from e2evote.hashing import CeremonyKind
 from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.ceremony import (
     AwaitingShares,
@@ -32,7 +33,10 @@ from e2evote.protocol.ceremony import (
     GuardianSetup,
     ShareReveal,
     check_republished,
+    check_signed_report,
+    key_confirmation_message,
     keys_fingerprint,
+    share_check_message,
     verify_public_keys,
 )
 from e2evote.protocol.decryption import DecryptingGuardian, PendingDecryption
@@ -147,17 +151,21 @@ class _Session:
         return setup.receive_public_keys(self.public_keys(), share_nonces=dict(secrets.share_nonces))
 
     def share_checks(self) -> dict[int, tuple[Complaint, ...]]:
+        """Every guardian's share-check report, each checked to be signed by its author."""
+        pubs = {pk.i: pk for pk in self.public_keys()}
         checks, missing = {}, []
         for j in range(1, self.params.n + 1):
             path = self.edir.share_check_file(j)
             if not self.edir.exists(path):
                 missing.append(j)
                 continue
-            ell, complaints = files.decode_share_check(
+            ell, complaints, sigma = files.decode_share_check(
                 self.params.group, self.H_B, self.edir.read(path), str(path)
             )
             if ell != j:
                 fail(f"{path} is guardian {ell}'s report, not guardian {j}'s")
+            report = share_check_message(j, complaints)
+            check_signed_report(self.params, pubs[j], CeremonyKind.SHARE_CHECK, report, sigma)
             checks[j] = complaints
         if missing:
             fail(f"waiting for the share checks of guardian(s) {_list(missing)} (`trustee check`)")
@@ -322,7 +330,11 @@ def check(election: ElectionOpt, trustee: TrusteeOpt) -> None:
             raise
         # lost, damaged or forged in transit: nobody is blamed, nothing is published; the sender resends
         fail(f"{exc}; its sender can publish it again with `e2evote trustee shares --resend`")
-    s.edir.write(s.edir.share_check_file(s.i), files.encode_share_check(s.H_B, s.i, checked.complaints))
+    report = share_check_message(s.i, checked.complaints)
+    sigma = checked.awaiting.setup.sign_report(CeremonyKind.SHARE_CHECK, report)
+    s.edir.write(
+        s.edir.share_check_file(s.i), files.encode_share_check(s.H_B, s.i, checked.complaints, sigma)
+    )
     s.done("check")
     if checked.complaints:
         for c in checked.complaints:
@@ -365,9 +377,10 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     s = _Session(election, trustee)
     s.require("check", "finalize")
     path = s.edir.share_check_file(s.i)
-    _, mine = files.decode_share_check(s.params.group, s.H_B, s.edir.read(path), str(path))
+    _, mine, sigma = files.decode_share_check(s.params.group, s.H_B, s.edir.read(path), str(path))
     incoming = {sh.i: sh for sh in s.incoming()}
     pubs = {pk.i: pk for pk in s.public_keys()}
+    check_signed_report(s.params, pubs[s.i], CeremonyKind.SHARE_CHECK, share_check_message(s.i, mine), sigma)
     reveals: list[ShareReveal] = []
     for c in mine:
         rpath = s.edir.reveals_file(c.i)
@@ -381,10 +394,12 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
                 check_republished(s.params, sh, incoming[c.i], pubs[c.i])
                 reveals.append(rev)
     ks, secrets = s.unlock()
-    checked = s.awaiting(secrets).receive_shares(list(incoming.values()))
-    key = checked.finalize(reveals)
+    aw = s.awaiting(secrets)
+    key = aw.receive_shares(list(incoming.values())).finalize(reveals)
     ks.save(replace(secrets, P_i=key.P_i))
-    s.edir.write(s.edir.confirmation_file(s.i), files.encode_key_confirmation(s.H_B, s.i, key.context.H_E))
+    H_E = key.context.H_E
+    sigma = aw.setup.sign_report(CeremonyKind.KEY_CONFIRMATION, key_confirmation_message(s.i, H_E))
+    s.edir.write(s.edir.confirmation_file(s.i), files.encode_key_confirmation(s.H_B, s.i, H_E, sigma))
     s.done("finalize")
     out.print(f"guardian {s.i}: key share stored; H_E = {key.context.H_E.hex()}")
 

@@ -94,6 +94,8 @@ class CeremonyKind:
     SHARE: Final = b"share"
     COMPLAINT: Final = b"complaint"
     REVEAL: Final = b"reveal"
+    SHARE_CHECK: Final = b"share-check"
+    KEY_CONFIRMATION: Final = b"key-confirmation"
 
 
 @dataclass(frozen=True, slots=True)

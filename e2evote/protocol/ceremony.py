@@ -51,6 +51,9 @@ __all__ = [
     "check_share",
     "check_complaint",
     "check_republished",
+    "check_signed_report",
+    "share_check_message",
+    "key_confirmation_message",
     "keys_fingerprint",
     "joint_key",
     "public_share_key",
@@ -129,6 +132,17 @@ def _complaint_message(ell: int, i: int, reason: str) -> bytes:
     return b_u32(ell) + b_u32(i) + b_str(reason)
 
 
+def share_check_message(ell: int, complaints: Sequence[Complaint]) -> bytes:
+    """What guardian ℓ signs for its share-check report: b(ℓ,4) ‖ b(count,4) ‖ each complaint's
+    signed bytes (the report "ok" is the empty list)."""
+    return b_u32(ell) + b_u32(len(complaints)) + b"".join(c.message() for c in complaints)
+
+
+def key_confirmation_message(i: int, H_E: bytes) -> bytes:
+    """What guardian i signs to confirm its key share: b(i,4) ‖ H_E."""
+    return b_u32(i) + H_E
+
+
 def _reveal_message(i: int, ell: int, share: Scalar, xi: Scalar) -> bytes:
     """b(i,4) ‖ b(ℓ,4) ‖ S(P_i(ℓ)) ‖ S(ξ_{i,ℓ})"""
     return b_u32(i) + b_u32(ell) + share.to_bytes() + xi.to_bytes()
@@ -163,6 +177,15 @@ def check_share(params: ElectionParameters, share: EncryptedShare, sender: Guard
     if sender.i != share.i:
         raise CeremonyError(f"share from guardian {share.i} checked against guardian {sender.i}'s key")
     _check_signed(params, sender, _SHARE, share.message(), share.sigma)
+
+
+def check_signed_report(
+    params: ElectionParameters, author: GuardianPublicKeys, kind: bytes, message: bytes, sigma: SchnorrProof
+) -> None:
+    """A guardian's share-check report (``CeremonyKind.SHARE_CHECK``, :func:`share_check_message`) or
+    key confirmation (``KEY_CONFIRMATION``, :func:`key_confirmation_message`) is signed by it; else
+    :class:`CeremonyError` blaming nobody (specs/06-ceremony.md §5.1)."""
+    _check_signed(params, author, kind, message, sigma)
 
 
 def check_republished(
@@ -351,6 +374,13 @@ class GuardianSetup(_Once):
     def sign_complaint(self, i: int, reason: str) -> Complaint:
         """This guardian's complaint against guardian i, signed."""
         return Complaint(self.i, i, reason, self._sign(_COMPLAINT, _complaint_message(self.i, i, reason)))
+
+    def sign_report(self, kind: bytes, message: bytes) -> SchnorrProof:
+        """This guardian's signature on its share-check report or key confirmation
+        (:func:`check_signed_report`)."""
+        if kind not in (CeremonyKind.SHARE_CHECK, CeremonyKind.KEY_CONFIRMATION):
+            raise ValueError(f"not a report kind: {kind!r}")
+        return self._sign(kind, message)
 
     def sign_reveal(self, ell: int, xi: Scalar) -> ShareReveal:
         """This guardian's answer to ℓ's complaint: P_i(ℓ) and the share's nonce ξ_{i,ℓ}, signed."""

@@ -37,6 +37,7 @@ from e2evote.errors import E2EVoteError, EncodingError, RecordError
 from e2evote.groups import group_by_name
 from e2evote.groups.base import Group, Scalar
 from e2evote.hashing import EG20, EGK
+from e2evote.proofs.schnorr import SchnorrProof
 from e2evote.protocol.ballot import EncryptedBallot, PlaintextBallot
 from e2evote.protocol.ceremony import (
     Complaint,
@@ -452,8 +453,9 @@ def decode_share(group: Group, H_B: bytes, data: bytes, what: str = "share") -> 
     return result
 
 
-def encode_share_check(H_B: bytes, ell: int, complaints: Sequence[Complaint]) -> bytes:
-    """``share-check``: guardian ℓ's report on the shares it received — status "ok" or "complaints"."""
+def encode_share_check(H_B: bytes, ell: int, complaints: Sequence[Complaint], sigma: SchnorrProof) -> bytes:
+    """``share-check``: guardian ℓ's report on the shares it received — status "ok" or "complaints" —
+    signed by ℓ (``sigma`` over ``ceremony.share_check_message``)."""
     items = [{"i": c.i, "reason": c.reason, "sigma": codec.enc_schnorr(c.sigma)} for c in complaints]
     for c in complaints:
         if c.ell != ell:
@@ -461,17 +463,23 @@ def encode_share_check(H_B: bytes, ell: int, complaints: Sequence[Complaint]) ->
     return encode_message(
         MessageType.SHARE_CHECK,
         H_B,
-        {"ell": ell, "status": "complaints" if items else "ok", "complaints": items},
+        {
+            "ell": ell,
+            "status": "complaints" if items else "ok",
+            "complaints": items,
+            "sigma": codec.enc_schnorr(sigma),
+        },
     )
 
 
 def decode_share_check(
     group: Group, H_B: bytes, data: bytes, what: str = "share check"
-) -> tuple[int, tuple[Complaint, ...]]:
+) -> tuple[int, tuple[Complaint, ...], SchnorrProof]:
+    """Returns (ℓ, its complaints, its signature on the report)."""
     body = decode_message(data, MessageType.SHARE_CHECK, H_B, what)
 
-    def build() -> tuple[int, tuple[Complaint, ...]]:
-        f = codec.fields(body, {"ell", "status", "complaints"}, what)
+    def build() -> tuple[int, tuple[Complaint, ...], SchnorrProof]:
+        f = codec.fields(body, {"ell", "status", "complaints", "sigma"}, what)
         ell = _int(f["ell"], "ell", 1)
         if not isinstance(f["complaints"], list) or len(f["complaints"]) > 10_000:
             raise EncodingError("complaints must be a list")
@@ -488,9 +496,9 @@ def decode_share_check(
             )
         if f["status"] != ("complaints" if out else "ok"):
             raise EncodingError(f"status {f['status']!r} contradicts the complaints")
-        return ell, tuple(out)
+        return ell, tuple(out), codec.dec_schnorr(group, f["sigma"], "share check sigma")
 
-    result: tuple[int, tuple[Complaint, ...]] = _guard(what, build)
+    result: tuple[int, tuple[Complaint, ...], SchnorrProof] = _guard(what, build)
     return result
 
 
@@ -545,19 +553,24 @@ def decode_reveals(
     return result
 
 
-def encode_key_confirmation(H_B: bytes, i: int, H_E: bytes) -> bytes:
-    """``key-confirmation``: guardian i finalized its key share and computed this H_E."""
-    return encode_message(MessageType.KEY_CONFIRMATION, H_B, {"i": i, "H_E": H_E})
+def encode_key_confirmation(H_B: bytes, i: int, H_E: bytes, sigma: SchnorrProof) -> bytes:
+    """``key-confirmation``: guardian i finalized its key share and computed this H_E; signed by i
+    (``sigma`` over ``ceremony.key_confirmation_message``)."""
+    body = {"i": i, "H_E": H_E, "sigma": codec.enc_schnorr(sigma)}
+    return encode_message(MessageType.KEY_CONFIRMATION, H_B, body)
 
 
-def decode_key_confirmation(H_B: bytes, data: bytes, what: str = "key confirmation") -> tuple[int, bytes]:
+def decode_key_confirmation(
+    group: Group, H_B: bytes, data: bytes, what: str = "key confirmation"
+) -> tuple[int, bytes, SchnorrProof]:
     body = decode_message(data, MessageType.KEY_CONFIRMATION, H_B, what)
 
-    def build() -> tuple[int, bytes]:
-        f = codec.fields(body, {"i", "H_E"}, what)
-        return _int(f["i"], "i", 1), _bytes(f["H_E"], "H_E", 32)
+    def build() -> tuple[int, bytes, SchnorrProof]:
+        f = codec.fields(body, {"i", "H_E", "sigma"}, what)
+        sigma = codec.dec_schnorr(group, f["sigma"], "key confirmation sigma")
+        return _int(f["i"], "i", 1), _bytes(f["H_E"], "H_E", 32), sigma
 
-    result: tuple[int, bytes] = _guard(what, build)
+    result: tuple[int, bytes, SchnorrProof] = _guard(what, build)
     return result
 
 

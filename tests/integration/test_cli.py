@@ -204,12 +204,15 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     # a complaint altered (or forged) on its way is not answered: nothing is revealed
     check_path = edir.share_check_file(2)
     genuine = check_path.read_bytes()
-    _, (complaint,) = files.decode_share_check(params.group, params.H_B, genuine)
-    forged = files.encode_share_check(params.H_B, 2, [replace(complaint, reason="forged")])
+    _, (complaint,), report_sigma = files.decode_share_check(params.group, params.H_B, genuine)
+    forged = files.encode_share_check(params.H_B, 2, [replace(complaint, reason="forged")], report_sigma)
     check_path.write_bytes(forged)
     one_line_error(
-        trustee("answer", el, tmp_path, 1, expect=2), "complaint claimed from guardian 2 is not signed"
+        trustee("answer", el, tmp_path, 1, expect=2), "share-check claimed from guardian 2 is not signed"
     )
+    # nor can the report be turned into "ok" (hiding the complaint) without guardian 2's key
+    check_path.write_bytes(files.encode_share_check(params.H_B, 2, [], report_sigma))
+    one_line_error(run("official", "open", "--election", el, expect=2), "not signed by it")
     assert not edir.reveals_file(1).exists()
     one_line_error(run("official", "open", "--election", el, expect=2), "not signed by it")
     check_path.write_bytes(genuine)
@@ -228,6 +231,18 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     one_line_error(run("official", "open", "--election", el, expect=2), "to finalize")
     for i in range(1, N + 1):
         trustee("finalize", el, tmp_path, i)
+    # a key confirmation is signed by its guardian: one made in guardian 3's name is refused
+    confirm3 = edir.confirmation_file(3)
+    genuine3 = confirm3.read_bytes()
+    _, H_E, _ = files.decode_key_confirmation(params.group, params.H_B, genuine3)
+    _, _, sigma2 = files.decode_key_confirmation(
+        params.group, params.H_B, edir.confirmation_file(2).read_bytes()
+    )
+    confirm3.write_bytes(files.encode_key_confirmation(params.H_B, 3, H_E, sigma2))
+    one_line_error(
+        run("official", "open", "--election", el, expect=2), "key-confirmation claimed from guardian 3"
+    )
+    confirm3.write_bytes(genuine3)
     run("official", "open", "--election", el)
 
     # a message for another election is refused
@@ -420,7 +435,7 @@ def trustee_output(el: Path, ell: int) -> str:
     """Guardian ell's published share check, as text."""
     edir = ElectionDir(el)
     params = edir.parameters()
-    _, complaints = files.decode_share_check(
+    _, complaints, _ = files.decode_share_check(
         params.group, params.H_B, edir.share_check_file(ell).read_bytes()
     )
     return "; ".join(f"complaint against {c.i}: {c.reason}" for c in complaints)
