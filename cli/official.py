@@ -15,16 +15,14 @@ import typer
 from rich.table import Table
 
 from cli.common import cli_errors, err, fail, new_output_dir, out, parse_group, progress_bar
-from e2evote.hashing import CeremonyKind
 from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
 from e2evote.protocol.ceremony import (
     build_context,
     check_complaint,
+    check_key_confirmation,
     check_republished,
     check_reveal,
-    check_signed_report,
-    key_confirmation_message,
-    share_check_message,
+    check_share_check,
 )
 from e2evote.protocol.decryption import (
     CombinedDecryption,
@@ -104,8 +102,7 @@ def open_(election: ElectionOpt) -> None:
         author, complaints, sigma = files.decode_share_check(g, H_B, edir.read(path), str(path))
         if author != ell:
             fail(f"{path} is guardian {author}'s report, not guardian {ell}'s")
-        report = share_check_message(ell, complaints)
-        check_signed_report(params, by_i[ell], CeremonyKind.SHARE_CHECK, report, sigma)
+        check_share_check(params, by_i[ell], complaints, sigma)
         for c in complaints:
             check_complaint(params, c, by_i[ell])
             rpath = edir.reveals_file(c.i)
@@ -129,8 +126,7 @@ def open_(election: ElectionOpt) -> None:
         j, H_E, sigma = files.decode_key_confirmation(g, H_B, edir.read(path), str(path))
         if j != i or H_E != ctx.H_E:
             fail(f"guardian {i} confirmed a different election key (H_E {H_E.hex()[:12]}…)")
-        confirmed = key_confirmation_message(i, H_E)
-        check_signed_report(params, by_i[i], CeremonyKind.KEY_CONFIRMATION, confirmed, sigma)
+        check_key_confirmation(params, by_i[i], H_E, sigma)
     if unconfirmed:
         fail(f"waiting for guardian(s) {', '.join(map(str, unconfirmed))} to finalize (`trustee finalize`)")
     edir.write(edir.context_file, files.encode_context(ctx, pubs))

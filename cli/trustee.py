@@ -23,7 +23,6 @@ import typer
 
 from cli.common import cli_errors, err, fail, out, parse_board_key, passphrase, progress_bar
 from e2evote.errors import CeremonyError, DecryptionError, E2EVoteError
-from e2evote.hashing import CeremonyKind
 from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.ceremony import (
     AwaitingShares,
@@ -33,10 +32,8 @@ from e2evote.protocol.ceremony import (
     GuardianSetup,
     ShareReveal,
     check_republished,
-    check_signed_report,
-    key_confirmation_message,
+    check_share_check,
     keys_fingerprint,
-    share_check_message,
     verify_public_keys,
 )
 from e2evote.protocol.decryption import DecryptingGuardian, PendingDecryption
@@ -164,8 +161,7 @@ class _Session:
             )
             if ell != j:
                 fail(f"{path} is guardian {ell}'s report, not guardian {j}'s")
-            report = share_check_message(j, complaints)
-            check_signed_report(self.params, pubs[j], CeremonyKind.SHARE_CHECK, report, sigma)
+            check_share_check(self.params, pubs[j], complaints, sigma)
             checks[j] = complaints
         if missing:
             fail(f"waiting for the share checks of guardian(s) {_list(missing)} (`trustee check`)")
@@ -330,8 +326,7 @@ def check(election: ElectionOpt, trustee: TrusteeOpt) -> None:
             raise
         # lost, damaged or forged in transit: nobody is blamed, nothing is published; the sender resends
         fail(f"{exc}; its sender can publish it again with `e2evote trustee shares --resend`")
-    report = share_check_message(s.i, checked.complaints)
-    sigma = checked.awaiting.setup.sign_report(CeremonyKind.SHARE_CHECK, report)
+    sigma = checked.awaiting.setup.sign_share_check(checked.complaints)
     s.edir.write(
         s.edir.share_check_file(s.i), files.encode_share_check(s.H_B, s.i, checked.complaints, sigma)
     )
@@ -380,7 +375,7 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     _, mine, sigma = files.decode_share_check(s.params.group, s.H_B, s.edir.read(path), str(path))
     incoming = {sh.i: sh for sh in s.incoming()}
     pubs = {pk.i: pk for pk in s.public_keys()}
-    check_signed_report(s.params, pubs[s.i], CeremonyKind.SHARE_CHECK, share_check_message(s.i, mine), sigma)
+    check_share_check(s.params, pubs[s.i], mine, sigma)
     reveals: list[ShareReveal] = []
     for c in mine:
         rpath = s.edir.reveals_file(c.i)
@@ -398,7 +393,7 @@ def finalize(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     key = aw.receive_shares(list(incoming.values())).finalize(reveals)
     ks.save(replace(secrets, P_i=key.P_i))
     H_E = key.context.H_E
-    sigma = aw.setup.sign_report(CeremonyKind.KEY_CONFIRMATION, key_confirmation_message(s.i, H_E))
+    sigma = aw.setup.sign_key_confirmation(H_E)
     s.edir.write(s.edir.confirmation_file(s.i), files.encode_key_confirmation(s.H_B, s.i, H_E, sigma))
     s.done("finalize")
     out.print(f"guardian {s.i}: key share stored; H_E = {key.context.H_E.hex()}")

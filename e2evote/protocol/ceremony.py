@@ -51,9 +51,8 @@ __all__ = [
     "check_share",
     "check_complaint",
     "check_republished",
-    "check_signed_report",
-    "share_check_message",
-    "key_confirmation_message",
+    "check_share_check",
+    "check_key_confirmation",
     "keys_fingerprint",
     "joint_key",
     "public_share_key",
@@ -132,13 +131,13 @@ def _complaint_message(ell: int, i: int, reason: str) -> bytes:
     return b_u32(ell) + b_u32(i) + b_str(reason)
 
 
-def share_check_message(ell: int, complaints: Sequence[Complaint]) -> bytes:
+def _share_check_message(ell: int, complaints: Sequence[Complaint]) -> bytes:
     """What guardian ℓ signs for its share-check report: b(ℓ,4) ‖ b(count,4) ‖ each complaint's
     signed bytes (the report "ok" is the empty list)."""
     return b_u32(ell) + b_u32(len(complaints)) + b"".join(c.message() for c in complaints)
 
 
-def key_confirmation_message(i: int, H_E: bytes) -> bytes:
+def _key_confirmation_message(i: int, H_E: bytes) -> bytes:
     """What guardian i signs to confirm its key share: b(i,4) ‖ H_E."""
     return b_u32(i) + H_E
 
@@ -179,13 +178,25 @@ def check_share(params: ElectionParameters, share: EncryptedShare, sender: Guard
     _check_signed(params, sender, _SHARE, share.message(), share.sigma)
 
 
-def check_signed_report(
-    params: ElectionParameters, author: GuardianPublicKeys, kind: bytes, message: bytes, sigma: SchnorrProof
+def check_share_check(
+    params: ElectionParameters,
+    author: GuardianPublicKeys,
+    complaints: Sequence[Complaint],
+    sigma: SchnorrProof,
 ) -> None:
-    """A guardian's share-check report (``CeremonyKind.SHARE_CHECK``, :func:`share_check_message`) or
-    key confirmation (``KEY_CONFIRMATION``, :func:`key_confirmation_message`) is signed by it; else
-    :class:`CeremonyError` blaming nobody (specs/06-ceremony.md §5.1)."""
-    _check_signed(params, author, kind, message, sigma)
+    """Guardian ``author.i``'s share-check report ("ok" when ``complaints`` is empty) is signed by it;
+    else :class:`CeremonyError` blaming nobody (specs/06-ceremony.md §5.1)."""
+    message = _share_check_message(author.i, complaints)
+    _check_signed(params, author, CeremonyKind.SHARE_CHECK, message, sigma)
+
+
+def check_key_confirmation(
+    params: ElectionParameters, author: GuardianPublicKeys, H_E: bytes, sigma: SchnorrProof
+) -> None:
+    """Guardian ``author.i``'s confirmation of H_E is signed by it; else :class:`CeremonyError`
+    blaming nobody (specs/06-ceremony.md §5.1)."""
+    message = _key_confirmation_message(author.i, H_E)
+    _check_signed(params, author, CeremonyKind.KEY_CONFIRMATION, message, sigma)
 
 
 def check_republished(
@@ -375,12 +386,13 @@ class GuardianSetup(_Once):
         """This guardian's complaint against guardian i, signed."""
         return Complaint(self.i, i, reason, self._sign(_COMPLAINT, _complaint_message(self.i, i, reason)))
 
-    def sign_report(self, kind: bytes, message: bytes) -> SchnorrProof:
-        """This guardian's signature on its share-check report or key confirmation
-        (:func:`check_signed_report`)."""
-        if kind not in (CeremonyKind.SHARE_CHECK, CeremonyKind.KEY_CONFIRMATION):
-            raise ValueError(f"not a report kind: {kind!r}")
-        return self._sign(kind, message)
+    def sign_share_check(self, complaints: Sequence[Complaint]) -> SchnorrProof:
+        """This guardian's signature on its share-check report (:func:`check_share_check`)."""
+        return self._sign(CeremonyKind.SHARE_CHECK, _share_check_message(self.i, complaints))
+
+    def sign_key_confirmation(self, H_E: bytes) -> SchnorrProof:
+        """This guardian's signature confirming H_E (:func:`check_key_confirmation`)."""
+        return self._sign(CeremonyKind.KEY_CONFIRMATION, _key_confirmation_message(self.i, H_E))
 
     def sign_reveal(self, ell: int, xi: Scalar) -> ShareReveal:
         """This guardian's answer to ℓ's complaint: P_i(ℓ) and the share's nonce ξ_{i,ℓ}, signed."""

@@ -455,7 +455,7 @@ def decode_share(group: Group, H_B: bytes, data: bytes, what: str = "share") -> 
 
 def encode_share_check(H_B: bytes, ell: int, complaints: Sequence[Complaint], sigma: SchnorrProof) -> bytes:
     """``share-check``: guardian ℓ's report on the shares it received — status "ok" or "complaints" —
-    signed by ℓ (``sigma`` over ``ceremony.share_check_message``)."""
+    signed by ℓ (``ceremony.check_share_check``)."""
     items = [{"i": c.i, "reason": c.reason, "sigma": codec.enc_schnorr(c.sigma)} for c in complaints]
     for c in complaints:
         if c.ell != ell:
@@ -555,7 +555,7 @@ def decode_reveals(
 
 def encode_key_confirmation(H_B: bytes, i: int, H_E: bytes, sigma: SchnorrProof) -> bytes:
     """``key-confirmation``: guardian i finalized its key share and computed this H_E; signed by i
-    (``sigma`` over ``ceremony.key_confirmation_message``)."""
+    (``ceremony.check_key_confirmation``)."""
     body = {"i": i, "H_E": H_E, "sigma": codec.enc_schnorr(sigma)}
     return encode_message(MessageType.KEY_CONFIRMATION, H_B, body)
 
