@@ -95,6 +95,7 @@ class _Session:
             self._lock = _exclusive(self.tdir.path)  # held for the session's lifetime
         self.state = self.tdir.read_state(self.H_B)
         self.i = self.state.i
+        self._pubs: list[GuardianPublicKeys] | None = None
 
     def require(self, before: str, step: str, *, once: bool = True) -> None:
         if before not in self.state.steps:
@@ -116,9 +117,12 @@ class _Session:
     def public_keys(self, *, pinned: bool = True) -> list[GuardianPublicKeys]:
         """Every guardian's public keys from the directory; with ``pinned``, refused unless they are
         the ones this guardian confirmed (:meth:`check_keys`)."""
-        pubs, missing = self.edir.public_keys(self.params)
-        if missing:
-            fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
+        if self._pubs is None:  # read once per command (answer and finalize need them twice)
+            pubs, missing = self.edir.public_keys(self.params)
+            if missing:
+                fail(f"waiting for the public keys of guardian(s) {_list(missing)} (`trustee keygen`)")
+            self._pubs = pubs
+        pubs = self._pubs
         if pinned:
             self.check_keys(pubs)
         return pubs
