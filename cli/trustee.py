@@ -22,7 +22,7 @@ from typing import IO, Annotated
 import typer
 
 from cli.common import cli_errors, err, fail, out, parse_board_key, passphrase, progress_bar
-from e2evote.errors import CeremonyError, DecryptionError, E2EVoteError
+from e2evote.errors import CeremonyError, DecryptionError
 from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.ceremony import (
     AwaitingShares,
@@ -550,29 +550,25 @@ def _check_closed_board(rec: ElectionRecord, ctx: ElectionContext, key: bytes, w
     every event, signature and ballot; B4: the record's cast ballots are exactly the log's counted set
     and its challenged ballots the log's challenged ones): the request is then checked against the
     ballot set the board closed, not one the coordinator chose (specs/06-decryption.md §4.2)."""
-    from e2evote.board.election import BOARD_EXTENSION, decode_board_extension
+    from e2evote.board.election import BOARD_EXTENSION
     from e2evote.verifier.ext_board import check_board
     from e2evote.verifier.report import Report
 
     if BOARD_EXTENSION not in rec.extensions:
         fail(f"refusing to decrypt: {where} carries no board log (ext/board.msgpack): not a board export")
-    try:
-        ext = decode_board_extension(rec.extensions[BOARD_EXTENSION])
-    except (E2EVoteError, ValueError, TypeError) as exc:
-        fail(f"refusing to decrypt: [B4.A] ext/board: {exc} ({where})")
-    if ext.public_key != key:
-        fail(
-            f"refusing to decrypt: {where}'s board log is signed by {ext.public_key.hex()[:16]}…, not by the "
-            "--board-key given"
-        )
     report = Report(source=str(where))
     with progress_bar() as bar:
         bar.add_task("checking the board log", total=None)
-        check_board(rec, ctx, report)
+        check_board(rec, ctx, report)  # decodes ext/board (B4.A) and checks the log under its own key
     if report.failures:
         f = report.failures[0]
         fail(f"refusing to decrypt: [{f.step}] {f.obj}: {f.detail} ({where})")
     board = report.summary["board"]
+    if board["public_key"] != key.hex():
+        fail(
+            f"refusing to decrypt: {where}'s board log is signed by {board['public_key'][:16]}…, not by the "
+            "--board-key given"
+        )
     if not board["closed"]:
         fail(f"refusing to decrypt: the board log in {where} is not closed (voting is still open)")
     out.print(
