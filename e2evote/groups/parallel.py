@@ -155,9 +155,11 @@ class SharedJob(Generic[T, R]):
 
 
 def start_shared(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], chunk: int = 8) -> SharedJob[T, R]:
-    """Start ``fn`` over chunks of ``items`` on the pool (see :class:`SharedJob`); on a pool thread
-    (nested use) nothing is submitted and :meth:`SharedJob.result` runs every chunk inline."""
-    return SharedJob(fn, items, chunk, 0 if in_worker() else workers())
+    """Start ``fn`` over chunks of ``items`` on the pool (see :class:`SharedJob`). On a pool thread
+    (nested use), or in a process with one worker thread (a worker process that has one core: a helper
+    thread would only take turns with the caller), nothing is submitted and :meth:`SharedJob.result`
+    runs every chunk inline."""
+    return SharedJob(fn, items, chunk, 0 if in_worker() or workers() == 1 else workers())
 
 
 def map_shared(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], chunk: int = 8) -> list[R]:

@@ -147,25 +147,31 @@ class RangeBatch:
     (``fixed_base_on_workers``, Ed25519) has the workers compute whole commitments instead: this
     thread then only hashes."""
 
-    __slots__ = ("key", "H_E", "failures", "_ok", "_fixed", "_var", "_whole")
+    __slots__ = ("key", "H_E", "_malformed", "_ok", "_at", "_fixed", "_var", "_whole")
 
     def __init__(self, key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> None:
         g = key.group
         self.key = key
         self.H_E = H_E
-        self.failures: list[VerificationError] = []
+        self._malformed: list[tuple[int, VerificationError]] = []
+        """(position in ``items``, failure) of the statements refused before any arithmetic"""
         ok: list[RangeStatement] = []
-        for it in items:
+        at: list[int] = []
+        for n, it in enumerate(items):
             if len(it.proof.c) != it.R + 1 or len(it.proof.v) != it.R + 1:
                 terms = f"range proof has {len(it.proof.c)} terms, expected {it.R + 1}"
-                self.failures.append(VerificationError(f"{it.step}.B", it.obj, terms))
+                self._malformed.append((n, VerificationError(f"{it.step}.B", it.obj, terms)))
             elif any(x.group != g for x in (*it.proof.c, *it.proof.v)) or not (
                 it.ct.alpha.group == g == it.ct.beta.group
             ):
-                self.failures.append(VerificationError(f"{it.step}.C", it.obj, "value of another group"))
+                self._malformed.append(
+                    (n, VerificationError(f"{it.step}.C", it.obj, "value of another group"))
+                )
             else:
                 ok.append(it)
+                at.append(n)
         self._ok = ok
+        self._at = at
         self._fixed: list[tuple[list[Element], list[Element]]] = []
         self._whole: SharedJob[RangeStatement, list[Element]] | None = None
         self._var: SharedJob[RangeStatement, tuple[Sequence[Element], Sequence[Element]]] | None = None
@@ -196,6 +202,7 @@ class RangeBatch:
             self._fixed.append((gv, kw))
 
     def finish(self) -> list[VerificationError]:
+        """The failures, in the order of the statements (whatever check failed)."""
         all_commitments: list[list[Element]] = []
         if self._whole is not None:
             all_commitments = self._whole.result()
@@ -207,14 +214,15 @@ class RangeBatch:
                     commitments += [gv[j] * ac[j], kw[j] * bc[j]]
                 all_commitments.append(commitments)
         q = self.key.group.q
-        failures = self.failures
-        for it, commitments in zip(self._ok, all_commitments, strict=True):
+        failures = list(self._malformed)
+        for n, it, commitments in zip(self._at, self._ok, all_commitments, strict=True):
             c = int.from_bytes(range_challenge(self.H_E, self.key.K, it.ct, commitments), "big")
             if c % q != sum(int(c_j) for c_j in it.proof.c) % q:
-                failures.append(
-                    VerificationError(f"{it.step}.D", it.obj, "challenge does not equal the sum of the c_j")
+                wrong = VerificationError(
+                    f"{it.step}.D", it.obj, "challenge does not equal the sum of the c_j"
                 )
-        return failures
+                failures.append((n, wrong))
+        return [f for _, f in sorted(failures, key=lambda t: t[0])]
 
 
 def start_range_batch(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> RangeBatch:

@@ -72,6 +72,46 @@ def test_a_ciphertext_half_of_another_group_is_a_failure_not_a_crash() -> None:
     assert [(f.step, f.obj) for f in failures] == [("V5.C", "s")]
 
 
+def test_batch_failures_come_in_statement_order() -> None:
+    """Whatever failed (an arity refused before any arithmetic, .B, or a challenge sum, .D), the batch
+    names its statements in their order: a slice of a ballot's statements then reports what the
+    same statements report in one batch (the process runner's split files rely on it)."""
+    H_E = secrets.token_bytes(32)
+    key = PublicKey(TEST, TEST.g_pow(TEST.random_scalar()))
+    items: list[RangeStatement] = []
+    for n in range(6):
+        xi = TEST.random_scalar()
+        ct = key.encrypt(n % 2, xi)
+        proof = prove_range(key, H_E, ct, n % 2, 1, xi)
+        if n in (1, 4):  # .D
+            proof = dataclasses.replace(proof, v=(proof.v[0] + TEST.scalar(1), proof.v[1]))
+        if n in (2, 5):  # .B: three terms for a 0/1 statement
+            proof = dataclasses.replace(proof, c=(*proof.c, proof.c[0]), v=(*proof.v, proof.v[0]))
+        items.append(RangeStatement(ct, proof, 1, "V5", f"s{n}"))
+    failures = verify_range_many(key, H_E, items)
+    assert [(f.step, f.obj) for f in failures] == [
+        ("V5.D", "s1"),
+        ("V5.B", "s2"),
+        ("V5.D", "s4"),
+        ("V5.B", "s5"),
+    ]
+
+
+def test_one_thread_processes_start_no_helper_thread() -> None:
+    """With one worker thread (a worker process with a core of its own) a started job runs inline in
+    the thread that asks for its result: no pool thread would take turns with it for the GIL."""
+    code = (
+        "from e2evote.groups import parallel as P\n"
+        "P.set_workers(1)\n"
+        "job = P.start_shared(lambda xs: [x * x for x in xs], list(range(40)), chunk=3)\n"
+        "assert P._pool is None, 'no pool was started'\n"
+        "assert job.result() == [x * x for x in range(40)] and P._pool is None\n"
+        "print('inline')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "inline"
+
+
 def test_prover_refuses_a_value_out_of_range_with_a_ballot_error() -> None:
     from e2evote.errors import BallotError
 
