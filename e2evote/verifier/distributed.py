@@ -153,11 +153,21 @@ def process_runner(processes: int | None = None) -> BallotRunner:
             assert read is not None and isinstance(name, str)
             return read(name)
 
-        jobs = ((c, c) for c in record.chunks)
         n = min(processes or _cores(), len(record.chunks))
+        jobs = _jobs(record.chunks, n if record.source == "egk" else 1)
         return _forked_pass(_Forked(ctx, chunk), jobs, n, report, progress)
 
     return run
+
+
+def _jobs(files: Sequence[str], n: int) -> list[tuple[str, str, tuple[int, int]]]:
+    """One job per ballot file, except that with ``n`` > 1 workers and files of one ballot each (an egk
+    record), the last (number of files mod n) files are split n ways (ballot_pass's ``slice_of``), so
+    that no worker idles while another checks a last whole file (specs/10 §1.5)."""
+    whole = len(files) - (len(files) % n if n > 1 else 0)
+    out = [(f, f, (0, 1)) for f in files[:whole]]
+    out += [(f, f, (k, n)) for f in files[whole:] for k in range(n)]
+    return out
 
 
 def _cores() -> int:
@@ -192,25 +202,30 @@ def _inherit(state: _Forked) -> None:
     _one_thread()
 
 
-def _work_with(state: _Forked, job: tuple[object, str, bytes]) -> bytes:
-    item, label, key = job
+def _work_with(state: _Forked, job: tuple[object, str, tuple[int, int], bytes]) -> bytes:
+    item, label, slice_of, key = job
     report = Report(source=label)
-    part = ballot_pass(state.ctx, state.read(item, label), report, key=key)
+    part = ballot_pass(state.ctx, state.read(item, label), report, key=key, slice_of=slice_of)
     return _packed(report, part)
 
 
-def _work(job: tuple[object, str, bytes]) -> bytes:
+def _work(job: tuple[object, str, tuple[int, int], bytes]) -> bytes:
     assert _inherited is not None, "forked workers inherit their state (_inherit)"
     return _work_with(_inherited, job)
 
 
 def _forked_pass(
-    state: _Forked, jobs: Iterable[tuple[object, str]], n: int, report: Report, progress: Progress | None
+    state: _Forked,
+    jobs: Iterable[tuple[object, str, tuple[int, int]]],
+    n: int,
+    report: Report,
+    progress: Progress | None,
 ) -> BallotPartial:
-    """Each job's ballots through ballot_pass on ``n`` forked processes (one thread each), the
-    results merged in job order; with one process, or without "fork" (not Linux), in this one."""
+    """Each job's ballots (or its slice of a ballot's proofs) through ballot_pass on ``n`` forked
+    processes (one thread each), the results merged in job order; with one process, or without
+    "fork" (not Linux), in this one."""
     key = fingerprint_key()
-    keyed = ((item, label, key) for item, label in jobs)
+    keyed = ((item, label, slice_of, key) for item, label, slice_of in jobs)
     if n <= 1 or "fork" not in mp.get_all_start_methods():
         return _merge(state.ctx, key, (_work_with(state, j) for j in keyed), report, progress)
     # fork does not pickle the initializer's arguments: the workers share the parent's objects
@@ -232,7 +247,7 @@ def blob_runner(
             assert isinstance(item, list)
             return _decoded(ctx, item, label)
 
-        jobs = ((list(b), f"batch {i}") for i, b in enumerate(batches()))
+        jobs = ((list(b), f"batch {i}", (0, 1)) for i, b in enumerate(batches()))
         return _forked_pass(_Forked(ctx, blobs), jobs, processes or _cores(), report, progress)
 
     return run

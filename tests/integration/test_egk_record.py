@@ -209,17 +209,31 @@ def test_changed_proofs(honest: Report, tmp_path: Path) -> None:
         t = doc["contests"][6]["proof"]["proofs"][0]
         t["challenge"] = _plus1(t["challenge"])
 
+    def last_file(doc: Any) -> None:  # both halves of its proofs, and its code
+        t = doc["contests"][1]["selections"][0]["proof"]["proofs"][1]
+        t["challenge"] = _plus1(t["challenge"])
+        t = doc["contests"][18]["proof"]["proofs"][0]
+        t["response"] = _plus1(t["response"])
+        doc["confirmation_code"] = _flip(doc["confirmation_code"])
+
     _edit(_ballot(rec, "id-3"), challenge)
     _edit(_ballot(rec, "id-4"), response)
     _edit(_ballot(rec, "id-5"), contest_proof)
+    _edit(_ballot(rec, "id-9"), last_file)
     r = _verify(rec)
     assert _by_obj(r) == {
         "ballot id-3 contest contest2 option 3": {"V5.D"},
         "ballot id-4 contest contest5 option 1": {"V5.D"},
         "ballot id-5 contest contest7": {"V6.D"},
+        "ballot id-9": {"V7.B"},
+        "ballot id-9 contest contest2 option 1": {"V5.D"},
+        "ballot id-9 contest contest19": {"V6.D"},
     }
-    # the ballot files on two forked processes: the same report, failures in the same order
-    forked = verify_record(read_egk_record(rec), runner=process_runner(2))
+    # the ballot files on two forked processes: the same report, failures in the same order; the
+    # last of the 11 files (id-9, in file-name order) is split over both workers, half its proofs each
+    loaded = read_egk_record(rec)
+    assert loaded.chunks[-1].endswith("eballot-id-9.json") and len(loaded.chunks) == 11
+    forked = verify_record(loaded, runner=process_runner(2))
     assert [(f.step, f.obj, f.detail) for f in forked.failures] == [
         (f.step, f.obj, f.detail) for f in r.failures
     ]

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +22,8 @@ from e2evote.record import codec
 from e2evote.record.model import RecordIssue
 from e2evote.record.native import read_record, write_record
 from e2evote.verifier import Report, verify_ballots, verify_path, verify_record
-from e2evote.verifier.distributed import dask_runner, process_runner, verify_ballot_blobs
+from e2evote.verifier.distributed import _jobs, dask_runner, process_runner, verify_ballot_blobs
+from e2evote.verifier.steps import ballot_pass, fingerprint_key
 
 from .elections import run_election
 
@@ -105,3 +108,68 @@ def test_processes_need_a_record_read_from_files(records: tuple[Path, Path]) -> 
     rec = dataclasses.replace(read_record(records[0]), read_chunk=None)
     report = verify_record(rec, runner=process_runner(2))
     assert not report.ok and "read from a directory" in report.failures[0].detail
+
+
+def _proof_plus_one(sel_or_contest: Any) -> Any:
+    """The same object with its range proof's first challenge changed (V5.D / V6.D)."""
+    p = sel_or_contest.proof
+    bumped = (p.c[0] + TEST.scalar(1), *p.c[1:])
+    return dataclasses.replace(sel_or_contest, proof=dataclasses.replace(p, c=bumped))
+
+
+def test_one_ballot_split_over_runs_reports_what_one_run_does(records: tuple[Path, Path]) -> None:
+    """ballot_pass's ``slice_of`` (how the process runner splits an egk record's last files): the
+    k-th of m runs checks the k-th slice of the ballot's range proofs; concatenated in k order the
+    runs report exactly the failures, in the order, and the checks of one run, and only run 0
+    contributes the ballot itself (index, products, counts)."""
+    rec = read_record(records[0])
+    ctx = ElectionContext(rec.parameters, rec.K)
+    b = next(x for x in rec.ballots() if isinstance(x, EncryptedBallot))
+    first, last = b.contests[0], b.contests[-1]
+    bad = dataclasses.replace(
+        b,
+        code=bytes(32),  # V7.B
+        contests=(
+            dataclasses.replace(
+                first, selections=(_proof_plus_one(first.selections[0]), *first.selections[1:])
+            ),
+            *b.contests[1:-1],
+            _proof_plus_one(last),  # the contest proof: the last statement
+        ),
+    )
+    key = fingerprint_key()
+    whole = Report()
+    one = ballot_pass(ctx, iter([bad]), whole, key=key)
+    assert [f.step for f in whole.failures] == ["V7.B", "V5.D", "V6.D"]
+    for m in (2, 3, 7):
+        reports = [Report() for _ in range(m)]
+        parts = [ballot_pass(ctx, iter([bad]), r, key=key, slice_of=(k, m)) for k, r in enumerate(reports)]
+        assert [f for r in reports for f in r.failures] == whole.failures
+        assert sum((r.checks for r in reports), Counter()) == whole.checks
+        assert [p.done for p in parts] == [1] + [0] * (m - 1)
+        assert parts[0].index.to_wire() == one.index.to_wire() and parts[0].cast == one.cast == 1
+        assert all(p.cast == 0 and not p.index.to_wire()["ids"] for p in parts[1:])
+    # an undecodable ballot in the stream is reported by run 0 only
+    issue = RecordIssue("R2.B", "ballot x", "bad")
+    r0, r1 = Report(), Report()
+    ballot_pass(ctx, iter([issue]), r0, key=key, slice_of=(0, 2))
+    ballot_pass(ctx, iter([issue]), r1, key=key, slice_of=(1, 2))
+    assert [f.step for f in r0.failures] == ["R2.B"] and r1.ok
+    with pytest.raises(ValueError, match="one ballot"):
+        ballot_pass(ctx, iter([b, b]), Report(), key=key, slice_of=(1, 2))
+    with pytest.raises(ValueError):
+        ballot_pass(ctx, iter([b]), Report(), key=key, slice_of=(2, 2))
+
+
+def test_jobs_split_only_the_last_one_ballot_files() -> None:
+    files = [f"f{i}" for i in range(5)]
+    assert _jobs(files, 1) == [(f, f, (0, 1)) for f in files]
+    assert _jobs(files, 2) == [(f, f, (0, 1)) for f in files[:4]] + [
+        ("f4", "f4", (0, 2)),
+        ("f4", "f4", (1, 2)),
+    ]
+    assert _jobs(files[:4], 2) == [(f, f, (0, 1)) for f in files[:4]]
+    three = _jobs(files, 3)
+    assert three[:3] == [(f, f, (0, 1)) for f in files[:3]]
+    assert three[3:] == [(f, f, (k, 3)) for f in ("f3", "f4") for k in range(3)]
+    assert _jobs(files[:1], 2) == [("f0", "f0", (0, 2)), ("f0", "f0", (1, 2))]
