@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from cli.common import cli_errors, err, fail, new_output_dir, out, parse_board_key
+from cli.common import cli_errors, err, fail, new_output_dir, out, parse_board_key, passphrase
 from cli.official import device_closes
 from e2evote.board.credentials import ChallengeRequest, CredentialList
 from e2evote.board.election import ElectionBoard, export_record, load_election
@@ -50,7 +50,13 @@ ElectionOpt = Annotated[
 DbOpt = Annotated[
     str, typer.Option("--db", help="board storage: sqlite:///abs/path.db, a file path or postgresql://…")
 ]
-KeyOpt = Annotated[Path, typer.Option("--key", help="the board's Ed25519 key file (32-byte seed, mode 0600)")]
+KeyOpt = Annotated[
+    Path,
+    typer.Option(
+        "--key",
+        help="the board's Ed25519 key file (sealed under the passphrase: prompt or $E2EVOTE_PASSPHRASE)",
+    ),
+]
 
 ALARM_EXIT = 1
 
@@ -69,12 +75,17 @@ def _open_storage(db: str, *, create: bool = False) -> Storage:
 
 def _load_key(path: Path, *, create: bool) -> BoardKey:
     if path.exists():
-        return BoardKey.load(path)
+        if not BoardKey.is_sealed_file(path):
+            err.print(
+                f"warning: {path} holds the board key unencrypted (an earlier version's file); "
+                f"seal it: `e2evote board seal-key --key {path}`"
+            )
+        return BoardKey.load(path, passphrase)
     if not create:
         fail(f"{path}: no such board key")
     key = BoardKey.generate()
-    key.save(path)
-    err.print(f"new board key written to {path} (mode 0600)")
+    key.save(path, passphrase(confirm=True))
+    err.print(f"new board key written to {path} (sealed under the passphrase, mode 0600)")
     return key
 
 
@@ -334,3 +345,17 @@ def export(
     what = "final record" if decrypted is not None else "record so far (no decrypted tally yet)"
     out.print(f"{what} sealed in {out_dir}")
     out.print(f"verify it: e2evote verify {out_dir}")
+
+
+@app.command("seal-key")
+@cli_errors
+def seal_key(key: KeyOpt) -> None:
+    """Seal a board key file that an earlier version wrote unencrypted (the 32-byte seed) under a
+    passphrase, in place; the key itself, and so the board's public key, stay the same."""
+    if not key.exists():
+        fail(f"{key}: no such board key")
+    if BoardKey.is_sealed_file(key):
+        fail(f"{key} is sealed already")
+    bk = BoardKey.load(key)
+    bk.save(key, passphrase(confirm=True), replace=True)
+    out.print(f"{key} sealed (public key {bk.public_key.hex()})")

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from cli.common import cli_errors, fail, out, parse_board_key
+from cli.common import cli_errors, fail, out, parse_board_key, passphrase
 from e2evote.board.election import check_ballot
 from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_against_record, load_receipt
 from e2evote.errors import VerificationError
@@ -34,7 +34,7 @@ ElectionOpt = Annotated[Path, typer.Option("--election", help="the election dire
 
 
 def _load_voter_ballot(edir: ElectionDir, ctx: ElectionContext, path: Path) -> VoterBallot:
-    return files.decode_voter_ballot(ctx.group, ctx.H_E, files.read_bytes(path), str(path))
+    return files.open_voter_ballot(ctx.group, ctx.H_E, files.read_bytes(path), passphrase, str(path))
 
 
 @app.command()
@@ -45,7 +45,12 @@ def encrypt(
         Path, typer.Option("--ballot", help='plaintext ballot JSON {"id", "votes": {contest: {option: 1}}}')
     ],
     out_file: Annotated[
-        Path, typer.Option("--out", help="the encrypted ballot (keep it private until cast)")
+        Path,
+        typer.Option(
+            "--out",
+            help="the voter's file: the encrypted ballot with its choices and nonce, sealed under the "
+            "passphrase (prompt or $E2EVOTE_PASSPHRASE)",
+        ),
     ],
     device: Annotated[
         str | None, typer.Option(help="encrypting device name (chains confirmation codes)")
@@ -73,9 +78,10 @@ def encrypt(
                 dev.record(st.last_code)
             seq = st.count
         seq += 1
+    secret = passphrase(confirm=True)
     enc, nonce = encrypt_ballot(ctx, plain, device=dev)
     files.write_atomic(
-        out_file, files.encode_voter_ballot(ctx.H_E, VoterBallot(enc, nonce, plain, seq)), private=True
+        out_file, files.seal_voter_ballot(ctx.H_E, VoterBallot(enc, nonce, plain, seq), secret), private=True
     )
     if dev is not None and name is not None:
         edir.write(
@@ -163,7 +169,7 @@ def check_(
     ctx, _ = edir.context()
     raw = files.read_bytes(encrypted)
     try:
-        enc = files.decode_voter_ballot(ctx.group, ctx.H_E, raw, str(encrypted)).ballot
+        enc = files.open_voter_ballot(ctx.group, ctx.H_E, raw, passphrase, str(encrypted)).ballot
     except MessageError:
         enc = files.decode_submitted_ballot(ctx.group, ctx.H_E, raw, str(encrypted)).ballot
     try:

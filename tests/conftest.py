@@ -27,3 +27,10 @@ def group(request: pytest.FixtureRequest) -> Group:
 def fast_group(request: pytest.FixtureRequest) -> Group:
     """The groups cheap enough for many hypothesis examples."""
     return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(autouse=True)
+def _fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealed files and keystores written in-process use libsodium's minimum Argon2id cost (the
+    parameters are stored in each file, so they open anywhere); production keeps the default."""
+    monkeypatch.setenv("E2EVOTE_TEST_FAST_KDF", "1")

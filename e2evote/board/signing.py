@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,6 +33,7 @@ from e2evote.board.codec import (
 from e2evote.board.merkle import HASH_SIZE, verify_inclusion
 from e2evote.errors import EncodingError, VerificationError
 from e2evote.hashing import EXT, b_file, b_str
+from e2evote.record.files import KeystoreError, is_sealed, seal, unseal, write_atomic
 
 __all__ = [
     "BOARD_ID_PATTERN",
@@ -51,6 +53,9 @@ PUBLIC_KEY_SIZE: Final = 32
 SIGNATURE_SIZE: Final = 64
 MAX_CODE_SIZE: Final = 64
 BOARD_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+BOARD_KEY_KIND: Final = "board-key"
+"""the sealed-file kind of a board key (specs/11-cli.md §4.1)"""
+_MAX_KEY_FILE = 4096
 
 
 def check_board_id(board_id: object) -> str:
@@ -89,26 +94,41 @@ class BoardKey:
         return cls(os.urandom(32))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> BoardKey:
-        """Read a key written by :meth:`save` (32 raw seed bytes).
+    def load(
+        cls, path: str | os.PathLike[str], passphrase: str | Callable[[], str] | None = None
+    ) -> BoardKey:
+        """Read a key written by :meth:`save`: a sealed file (specs/11-cli.md §4.1), opened with
+        ``passphrase`` (a callable is asked only then), or the 32 raw seed bytes that versions before
+        sealing wrote (still read: :meth:`is_sealed_file` tells them apart; ``board seal-key`` seals one).
 
         Like ssh with a private key, refuses (:class:`EncodingError`) a key file that its group or
         other users may read or write (POSIX mode bits ``0o077``): chmod 600 it.
         """
-        with open(path, "rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            if os.name == "posix" and mode & 0o077:
-                raise EncodingError(
-                    f"{os.fspath(path)}: board key file is accessible by others "
-                    f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {os.fspath(path)}`"
-                )
-            return cls(fh.read(33))
+        data = _read_key_file(path)
+        if len(data) == 32:
+            return cls(data)
+        if not is_sealed(data):
+            raise EncodingError(f"{os.fspath(path)}: not a board key file")
+        if passphrase is None:
+            raise KeystoreError(f"{os.fspath(path)}: the board key is sealed; a passphrase is needed")
+        secret = passphrase() if callable(passphrase) else passphrase
+        return cls(unseal(data, BOARD_KEY_KIND, secret, os.fspath(path)))
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the 32-byte seed to ``path`` with mode 0600 (refuses to overwrite)."""
+    @staticmethod
+    def is_sealed_file(path: str | os.PathLike[str]) -> bool:
+        """Whether the key file at ``path`` is sealed (not the raw seed of earlier versions)."""
+        return is_sealed(_read_key_file(path))
+
+    def save(self, path: str | os.PathLike[str], passphrase: str, *, replace: bool = False) -> None:
+        """Write the key sealed under ``passphrase`` to ``path`` with mode 0600; refuses to overwrite
+        unless ``replace`` (then atomically, as ``board seal-key`` does to a raw seed file)."""
+        data = seal(BOARD_KEY_KIND, passphrase, bytes(self._sk))
+        if replace:
+            write_atomic(path, data, private=True)
+            return
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(bytes(self._sk))
+            fh.write(data)
 
     @property
     def public_key(self) -> bytes:
@@ -124,6 +144,25 @@ class BoardKey:
 
     def __reduce__(self) -> Any:
         raise TypeError("BoardKey cannot be pickled")
+
+
+def _read_key_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a board key file: a regular file (opened without blocking, so a FIFO is refused,
+    not waited on) that only its owner may read or write, of at most ``_MAX_KEY_FILE`` bytes."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise EncodingError(f"{os.fspath(path)}: the board key must be a regular file")
+        if os.name == "posix" and mode & 0o077:
+            raise EncodingError(
+                f"{os.fspath(path)}: board key file is accessible by others "
+                f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {os.fspath(path)}`"
+            )
+        data = fh.read(_MAX_KEY_FILE + 1)
+    if len(data) > _MAX_KEY_FILE:
+        raise EncodingError(f"{os.fspath(path)}: not a board key file (too large)")
+    return data
 
 
 def _hex(obj: object, what: str, size: int | None = None, max_size: int | None = None) -> bytes:

@@ -122,6 +122,13 @@ __all__ = [
     "KDF_OPSLIMIT",
     "KDF_MEMLIMIT",
     "KEYSTORE_FORMAT",
+    "SEALED_FORMAT",
+    "SEALED_KINDS",
+    "seal",
+    "unseal",
+    "is_sealed",
+    "seal_voter_ballot",
+    "open_voter_ballot",
 ]
 
 MESSAGE_VERSION: Final = 1
@@ -131,6 +138,9 @@ MAX_JSON_BYTES: Final = 16 * 1024 * 1024
 KEYSTORE_FORMAT: Final = "e2evote-keystore-v1"
 KEYSTORE_AEAD: Final = "xchacha20poly1305-ietf"
 KEYSTORE_KDF: Final = "argon2id13"
+SEALED_FORMAT: Final = "e2evote-sealed-v1"
+#: what a sealed file may hold (specs/11-cli.md §4.1): the kind is authenticated with the content
+SEALED_KINDS: Final = frozenset({"board-key", "voter-ballot"})
 #: Argon2id cost: 3 passes over 64 MiB (about half a second on a laptop core). Every trustee
 #: command unlocks the keystore once; ``E2EVOTE_TEST_FAST_KDF=1`` lowers it to libsodium's minimum
 #: for tests only (the parameters are stored in the file, so either kind opens anywhere).
@@ -149,10 +159,10 @@ class KeystoreError(RecordError):
 
 
 class WrongPassphraseError(KeystoreError):
-    """Authentication of the keystore failed."""
+    """Authentication of a keystore or sealed file failed."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__(f"{path}: wrong passphrase or corrupted key file")
+    def __init__(self, path: str | os.PathLike[str], what: str = "key file") -> None:
+        super().__init__(f"{path}: wrong passphrase or corrupted {what}")
 
 
 class MessageType:
@@ -618,6 +628,21 @@ def decode_voter_ballot(group: Group, H_E: bytes, data: bytes, what: str = "vote
 
     result: VoterBallot = _guard(what, build)
     return result
+
+
+def seal_voter_ballot(H_E: bytes, vb: VoterBallot, passphrase: str) -> bytes:
+    """The voter's file: ``voter-ballot`` sealed under the passphrase (it holds the choices and ξ_B)."""
+    return seal("voter-ballot", passphrase, encode_voter_ballot(H_E, vb))
+
+
+def open_voter_ballot(
+    group: Group, H_E: bytes, data: bytes, passphrase: Callable[[], str], what: str = "voter ballot"
+) -> VoterBallot:
+    """A voter's file written by :func:`seal_voter_ballot` (``passphrase`` is asked for only then), or
+    an unsealed ``voter-ballot`` message of an earlier version."""
+    if is_sealed(data):
+        data = unseal(data, "voter-ballot", passphrase(), what)
+    return decode_voter_ballot(group, H_E, data, what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1258,10 +1283,8 @@ class Keystore:
         p = Path(path)
         if p.exists():
             raise KeystoreError(f"{p} already exists; refusing to overwrite a key file")
-        ops, mem = _kdf_params()
-        salt = secrets.token_bytes(nacl.pwhash.argon2id.SALTBYTES)
-        kdf = {"alg": KEYSTORE_KDF, "ops": ops, "mem": mem, "salt": salt}
-        ks = Keystore(p, _derive(passphrase, salt, ops, mem), kdf)
+        kdf = _new_kdf()
+        ks = Keystore(p, _derive(passphrase, kdf["salt"], kdf["ops"], kdf["mem"]), kdf)
         ks.save(secrets_)
         return ks
 
@@ -1270,35 +1293,94 @@ class Keystore:
         p = Path(path)
         if not p.is_file():
             raise KeystoreError(f"{p}: no key file (run `e2evote trustee keygen` first)")
-        data = read_bytes(p, 16 * 1024 * 1024)
-        try:
-            f = codec.fields(unpack(data), {"format", "kdf", "aead", "nonce", "ct"}, "keystore")
-            kdf = codec.fields(f["kdf"], {"alg", "ops", "mem", "salt"}, "keystore.kdf")
-            if f["format"] != KEYSTORE_FORMAT or f["aead"] != KEYSTORE_AEAD or kdf["alg"] != KEYSTORE_KDF:
-                raise EncodingError("unknown keystore format")
-            ops = _int(kdf["ops"], "ops", nacl.pwhash.argon2id.OPSLIMIT_MIN, _KDF_MAX[0])
-            mem = _int(kdf["mem"], "mem", nacl.pwhash.argon2id.MEMLIMIT_MIN, _KDF_MAX[1])
-            salt = _bytes(kdf["salt"], "salt", nacl.pwhash.argon2id.SALTBYTES)
-            nonce = _bytes(f["nonce"], "nonce", nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
-            ct = _bytes(f["ct"], "ct")
-        except EncodingError as exc:
-            raise WrongPassphraseError(p) from exc
-        key = _derive(passphrase, salt, ops, mem)
-        aad = pack({"format": f["format"], "kdf": dict(kdf), "aead": f["aead"], "nonce": nonce})
-        try:
-            plain = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ct, aad, nonce, key)
-        except nacl.exceptions.CryptoError:
-            raise WrongPassphraseError(p) from None
+        kdf, key, plain = _open_sealed(
+            read_bytes(p, 16 * 1024 * 1024), passphrase, KEYSTORE_FORMAT, None, str(p)
+        )
         try:
             secrets_ = TrusteeSecrets.from_bytes(plain)
         except (E2EVoteError, ValueError) as exc:
             raise KeystoreError(f"{p}: key file content is malformed") from exc
-        return Keystore(p, key, dict(kdf)), secrets_
+        return Keystore(p, key, kdf), secrets_
 
     def save(self, secrets_: TrusteeSecrets) -> None:
-        nonce = secrets.token_bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
-        header = {"format": KEYSTORE_FORMAT, "kdf": self._kdf, "aead": KEYSTORE_AEAD, "nonce": nonce}
-        ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            secrets_.to_bytes(), pack(header), nonce, self._key
-        )
-        write_atomic(self.path, pack({**header, "ct": ct}), private=True)
+        header = {"format": KEYSTORE_FORMAT, "kdf": self._kdf, "aead": KEYSTORE_AEAD}
+        write_atomic(self.path, _encrypt(self._key, header, secrets_.to_bytes()), private=True)
+
+
+def _new_kdf() -> dict[str, Any]:
+    ops, mem = _kdf_params()
+    return {
+        "alg": KEYSTORE_KDF,
+        "ops": ops,
+        "mem": mem,
+        "salt": secrets.token_bytes(nacl.pwhash.argon2id.SALTBYTES),
+    }
+
+
+def _encrypt(key: bytes, header: Mapping[str, Any], plaintext: bytes) -> bytes:
+    """The file ``header + {nonce, ct}``: ``plaintext`` under XChaCha20-Poly1305 with a fresh nonce and
+    the canonically packed header (nonce included, ``ct`` not) as associated data."""
+    nonce = secrets.token_bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+    full = {**header, "nonce": nonce}
+    ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, pack(full), nonce, key)
+    return pack({**full, "ct": ct})
+
+
+def _open_sealed(
+    data: bytes, passphrase: str, fmt: str, kind: str | None, where: str
+) -> tuple[dict[str, Any], bytes, bytes]:
+    """(kdf header, derived key, plaintext) of a keystore (``kind`` None) or sealed file. The KDF
+    cost is bounded before deriving; any header or authentication failure is a
+    :class:`WrongPassphraseError`, a sealed file of another kind a :class:`KeystoreError`."""
+    names = {"format", "kdf", "aead", "nonce", "ct"} | (set() if kind is None else {"kind"})
+    what = "key file" if kind in (None, "board-key") else "sealed file"
+    try:
+        f = codec.fields(unpack(data), names, "sealed file")
+        kdf = codec.fields(f["kdf"], {"alg", "ops", "mem", "salt"}, "sealed file kdf")
+        if f["format"] != fmt or f["aead"] != KEYSTORE_AEAD or kdf["alg"] != KEYSTORE_KDF:
+            raise EncodingError(f"unknown format (expected {fmt})")
+        ops = _int(kdf["ops"], "ops", nacl.pwhash.argon2id.OPSLIMIT_MIN, _KDF_MAX[0])
+        mem = _int(kdf["mem"], "mem", nacl.pwhash.argon2id.MEMLIMIT_MIN, _KDF_MAX[1])
+        salt = _bytes(kdf["salt"], "salt", nacl.pwhash.argon2id.SALTBYTES)
+        nonce = _bytes(f["nonce"], "nonce", nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+        ct = _bytes(f["ct"], "ct")
+        if kind is not None:
+            _str(f["kind"], "kind")
+    except EncodingError as exc:
+        raise WrongPassphraseError(where, what) from exc
+    if kind is not None and f["kind"] != kind:
+        raise KeystoreError(f"{where}: holds a sealed {f['kind']!r}, not a {kind!r}")
+    key = _derive(passphrase, salt, ops, mem)
+    aad = pack({k: v for k, v in f.items() if k != "ct"})
+    try:
+        plain: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ct, aad, nonce, key)
+    except nacl.exceptions.CryptoError:
+        raise WrongPassphraseError(where, what) from None
+    return dict(kdf), key, plain
+
+
+def seal(kind: str, passphrase: str, plaintext: bytes) -> bytes:
+    """A sealed file (specs/11-cli.md §4.1) of ``kind`` holding ``plaintext``: encrypted under
+    Argon2id(passphrase) with a fresh salt and nonce; ``kind`` is authenticated with it."""
+    if kind not in SEALED_KINDS:
+        raise ValueError(f"unknown sealed-file kind {kind!r}")
+    kdf = _new_kdf()
+    key = _derive(passphrase, kdf["salt"], kdf["ops"], kdf["mem"])
+    return _encrypt(
+        key, {"format": SEALED_FORMAT, "kind": kind, "kdf": kdf, "aead": KEYSTORE_AEAD}, plaintext
+    )
+
+
+def unseal(data: bytes, kind: str, passphrase: str, where: str = "sealed file") -> bytes:
+    """The plaintext of a sealed file of ``kind`` (:func:`seal`); :class:`WrongPassphraseError` if the
+    passphrase is wrong or the file was changed, :class:`KeystoreError` if it is of another kind."""
+    return _open_sealed(data, passphrase, SEALED_FORMAT, kind, where)[2]
+
+
+def is_sealed(data: bytes) -> bool:
+    """Whether ``data`` is a sealed file (of any kind); says nothing of its integrity."""
+    try:
+        obj = unpack(data)
+    except EncodingError:
+        return False
+    return isinstance(obj, dict) and obj.get("format") == SEALED_FORMAT

@@ -60,6 +60,7 @@ from e2evote.verifier import Report, verify_path
 
 from .boardlog import load_log, store_log
 from .elections import ceremony, reseal
+from .test_cli import BOARD_PW
 
 with warnings.catch_warnings():  # starlette's TestClient warns about its httpx backend on import
     warnings.simplefilter("ignore", UserWarning)  # StarletteDeprecationWarning
@@ -583,7 +584,7 @@ def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp
     edir.write(edir.context_file, files.encode_context(ctx, election.pubs))
     key_file = tmp_path / "board.key"
     key = BoardKey.generate()
-    key.save(key_file)
+    key.save(key_file, BOARD_PW)
     db = tmp_path / "board.sqlite"
     eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="eg-cli")
     for i in range(3):
@@ -591,7 +592,7 @@ def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp
     spoil = vote(ctx, "k-spoil")
     eb.submit(spoil)
     eb.challenge(spoil.code)
-    runner = CliRunner()
+    runner = CliRunner(env={"E2EVOTE_PASSPHRASE": BOARD_PW})
     argv = ["tally", "--election", str(edir.path), "--db", str(db), "--key", str(key_file)]
     r = runner.invoke(app, argv)
     assert r.exit_code == 0, r.output
@@ -638,7 +639,7 @@ def test_cli_challenge_takes_the_voter_s_signed_request(election: Election, tmp_
     edir.write(edir.context_file, files.encode_context(ctx, election.pubs))
     creds, clist = issue_credentials(2)
     key = BoardKey.generate()
-    key.save(tmp_path / "board.key")
+    key.save(tmp_path / "board.key", BOARD_PW)
     db = tmp_path / "board.sqlite"
     eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="eg-cred", credentials=clist)
     code = eb.submit(vote(ctx, "c1"), creds[0]).confirmation_code
@@ -646,7 +647,7 @@ def test_cli_challenge_takes_the_voter_s_signed_request(election: Election, tmp_
     board = ["challenge", "--election", str(edir.path), "--db", str(db), "--key", str(tmp_path / "board.key")]
     (tmp_path / "other.msgpack").write_bytes(creds[1].sign_challenge(ctx.H_E, code).to_bytes())
     (tmp_path / "own.msgpack").write_bytes(creds[0].sign_challenge(ctx.H_E, code).to_bytes())
-    runner = CliRunner()
+    runner = CliRunner(env={"E2EVOTE_PASSPHRASE": BOARD_PW})
     for extra, why in [
         (["--code", code.hex()], "credential_required"),
         (["--request", str(tmp_path / "other.msgpack")], "wrong_credential"),

@@ -39,6 +39,10 @@ BALLOTS = [
 
 N, K = 3, 2
 PASSPHRASES = {1: "correct horse 1", 2: "battery staple 2", 3: "trustee three"}
+VOTER_PW = "the voter's own passphrase"
+"""seals the voters' files (`voter encrypt --out`)"""
+BOARD_PW = "the board operator's passphrase"
+"""seals the board key (`board serve --create`, BoardKey.save)"""
 
 
 @dataclass
@@ -273,6 +277,7 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
             "--out",
             tmp_path / "x.msgpack",
             expect=2,
+            passphrase=VOTER_PW,
         ),
         "another election",
     )
@@ -295,14 +300,24 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
             "booth-1",
             "--out",
             tmp_path / f"{b['id']}.enc",
+            passphrase=VOTER_PW,
         )
         assert "confirmation code:" in proc.stdout
     for bid in ("v1", "v2", "v3"):
-        run("voter", "cast", tmp_path / f"{bid}.enc", "--election", el)
-    one_line_error(run("voter", "cast", tmp_path / "v1.enc", "--election", el, expect=2), "already cast")
-    proc = run("voter", "challenge", tmp_path / "v4.enc", "--election", el)
+        run("voter", "cast", tmp_path / f"{bid}.enc", "--election", el, passphrase=VOTER_PW)
+    one_line_error(
+        run("voter", "cast", tmp_path / "v1.enc", "--election", el, expect=2, passphrase=VOTER_PW),
+        "already cast",
+    )
+    proc = run("voter", "challenge", tmp_path / "v4.enc", "--election", el, passphrase=VOTER_PW)
     nonce = proc.stdout.split("nonce released: ")[1].split()[0]
-    run("voter", "challenge", tmp_path / "v5.enc", "--election", el, "--keep-nonce")
+    # the voter's file is sealed (it holds the choices and the nonce): the nonce is not readable in
+    # it, and with a wrong passphrase nothing is challenged
+    assert bytes.fromhex(nonce) not in (tmp_path / "v4.enc").read_bytes()
+    wrong = run("voter", "challenge", tmp_path / "v5.enc", "--election", el, expect=2, passphrase="wrong")
+    one_line_error(wrong, "wrong passphrase or corrupted sealed file")
+    assert not edir.ballot_file("v5").exists()
+    run("voter", "challenge", tmp_path / "v5.enc", "--election", el, "--keep-nonce", passphrase=VOTER_PW)
     run(
         "voter",
         "check",
@@ -313,6 +328,7 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
         nonce,
         "--ballot",
         tmp_path / "v4.json",
+        passphrase=VOTER_PW,
     )
     proc = run(
         "voter",
@@ -325,6 +341,7 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
         "--ballot",
         tmp_path / "v1.json",
         expect=1,
+        passphrase=VOTER_PW,
     )
     assert "does NOT" in proc.stdout
 
@@ -341,7 +358,10 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     # --- tally and decryption with guardian 2 absent ------------------------------------------------
     one_line_error(trustee("decrypt", el, tmp_path, 1, expect=2), "official tally")
     run("official", "tally", "--election", el)
-    one_line_error(run("voter", "cast", tmp_path / "v1.enc", "--election", el, expect=2), "already cast")
+    one_line_error(
+        run("voter", "cast", tmp_path / "v1.enc", "--election", el, expect=2, passphrase=VOTER_PW),
+        "already cast",
+    )
     # a trustee decrypts nothing it was not meant to: a cast ballot slipped in among the ballots to
     # open, or tally cells that are not the cast ballots' aggregate, are refused before any secret
     ctx, _ = edir.context()

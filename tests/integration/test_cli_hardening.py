@@ -34,8 +34,10 @@ from e2evote.verifier import verify_path
 from .elections import reseal
 from .test_cli import (
     BALLOTS,
+    BOARD_PW,
     MANIFEST,
     PASSPHRASES,
+    VOTER_PW,
     Result,
     create,
     fingerprint,
@@ -104,6 +106,7 @@ def encrypt(world: Path, *ids: str) -> None:
             world / f"{bid}.json",
             "--out",
             world / f"{bid}.enc",
+            passphrase=VOTER_PW,
         )
 
 
@@ -115,16 +118,18 @@ def encrypt(world: Path, *ids: str) -> None:
 def test_chaining_ballots_are_cast_and_challenged_and_the_record_verifies(world: Path) -> None:
     el = world / "el"
     encrypt(world, "v1", "v2", "v3", "v4", "v5")
-    run("voter", "cast", world / "v1.enc", "--election", el)
-    run("voter", "challenge", world / "v4.enc", "--election", el)
-    run("voter", "cast", world / "v2.enc", "--election", el)
-    run("voter", "challenge", world / "v5.enc", "--election", el, "--keep-nonce")
-    run("voter", "cast", world / "v3.enc", "--election", el)
+    run("voter", "cast", world / "v1.enc", "--election", el, passphrase=VOTER_PW)
+    run("voter", "challenge", world / "v4.enc", "--election", el, passphrase=VOTER_PW)
+    run("voter", "cast", world / "v2.enc", "--election", el, passphrase=VOTER_PW)
+    run("voter", "challenge", world / "v5.enc", "--election", el, "--keep-nonce", passphrase=VOTER_PW)
+    run("voter", "cast", world / "v3.enc", "--election", el, passphrase=VOTER_PW)
     # the ballot's own checks still refuse a damaged ballot (here: the confirmation code, V7.B)
-    vb = files.decode_voter_ballot(*_ctx_keys(el), (world / "v1.enc").read_bytes(), "v1.enc")
+    vb = files.open_voter_ballot(*_ctx_keys(el), (world / "v1.enc").read_bytes(), lambda: VOTER_PW)
     bad = dataclasses.replace(vb, ballot=dataclasses.replace(vb.ballot, ballot_id="v9", code=bytes(32)))
     files.write_atomic(world / "v9.enc", files.encode_voter_ballot(_ctx_keys(el)[1], bad))
-    one_line_error(run("voter", "cast", world / "v9.enc", "--election", el, expect=2), "[V7.B]")
+    one_line_error(
+        run("voter", "cast", world / "v9.enc", "--election", el, expect=2, passphrase=VOTER_PW), "[V7.B]"
+    )
     run("official", "publish", "--election", el, "--out", world / "rec")
     report = verify_json(world / "rec", "--partial")
     assert report["ok"], report["failures"]
@@ -139,8 +144,8 @@ def _ctx_keys(el: Path) -> tuple[Any, bytes]:
 def test_guardian_set_is_parsed_and_fixed_once_a_guardian_responded(world: Path) -> None:
     el = world / "el"
     encrypt(world, "v1", "v2")
-    run("voter", "cast", world / "v1.enc", "--election", el)
-    run("voter", "cast", world / "v2.enc", "--election", el)
+    run("voter", "cast", world / "v1.enc", "--election", el, passphrase=VOTER_PW)
+    run("voter", "cast", world / "v2.enc", "--election", el, passphrase=VOTER_PW)
     run("official", "tally", "--election", el)
     for i in (1, 2, 3):
         trustee("decrypt", world, i)
@@ -174,8 +179,8 @@ def test_guardian_set_is_parsed_and_fixed_once_a_guardian_responded(world: Path)
 def test_failed_publish_leaves_no_partial_record(world: Path) -> None:
     el = world / "el"
     encrypt(world, "v1", "v4")
-    run("voter", "cast", world / "v1.enc", "--election", el)
-    run("voter", "challenge", world / "v4.enc", "--election", el)
+    run("voter", "cast", world / "v1.enc", "--election", el, passphrase=VOTER_PW)
+    run("voter", "challenge", world / "v4.enc", "--election", el, passphrase=VOTER_PW)
     (opening,) = (el / "challenged").iterdir()
     good = opening.read_bytes()
     opening.write_bytes(b"\x81\xa1x\x01 corrupt")
@@ -201,13 +206,15 @@ def board_with(world: Path, *ids: str) -> tuple[ElectionBoard, BoardKey, Path, l
     ballots ``ids`` encrypted by `voter encrypt`; their receipts in order."""
     ctx, _ = ElectionDir(world / "el").context()
     key = BoardKey.generate()
-    key.save(world / "board.key")
+    key.save(world / "board.key", BOARD_PW)
     db = world / "board.db"
     eb = ElectionBoard.create(SQLiteStorage(db), key, ctx, board_id="hardening")
     encrypt(world, *ids)
     receipts = []
     for bid in ids:
-        vb = files.decode_voter_ballot(ctx.group, ctx.H_E, (world / f"{bid}.enc").read_bytes(), bid)
+        vb = files.open_voter_ballot(
+            ctx.group, ctx.H_E, (world / f"{bid}.enc").read_bytes(), lambda: VOTER_PW
+        )
         receipts.append(eb.submit(vb.ballot))
     return eb, key, db, receipts
 
@@ -227,11 +234,11 @@ def test_board_export_publishes_the_device_closes(world: Path) -> None:
     # check-receipt: a present but unreadable ext/board.msgpack is a failed B4.A step (exit 1)
     receipt = world / "receipt.json"
     receipt.write_text(json.dumps(receipts[0].to_json()))
-    run("voter", "check-receipt", "--record", world / "rec", receipt)
+    run("voter", "check-receipt", "--record", world / "rec", receipt, passphrase=VOTER_PW)
     broken = world / "broken"
     shutil.copytree(world / "rec", broken)
     (broken / "ext" / "board.msgpack").write_bytes(b"\xc1 not msgpack")
-    r = run("voter", "check-receipt", "--record", broken, receipt, expect=1)
+    r = run("voter", "check-receipt", "--record", broken, receipt, expect=1, passphrase=VOTER_PW)
     assert "✗ [B4.A]" in r.stdout and "receipt check FAILED" in r.stdout, r.stdout
 
     # the monitor's state file, and a message file, name the destination on a write error
@@ -254,21 +261,43 @@ def test_board_challenge_and_a_retried_tally(world: Path) -> None:
     eb, key, db, receipts = board_with(world, "v1", "v2")
     codes = [r.confirmation_code for r in receipts]
     board = ["--election", el, "--db", db, "--key", world / "board.key"]
-    one_line_error(run("board", "challenge", *board, "--code", "zz", expect=2), "not a confirmation code")
-    one_line_error(run("board", "challenge", *board, "--code", "00" * 32, expect=2), "no ballot")
+    one_line_error(
+        run("board", "challenge", *board, "--code", "zz", expect=2, passphrase=BOARD_PW),
+        "not a confirmation code",
+    )
+    one_line_error(
+        run("board", "challenge", *board, "--code", "00" * 32, expect=2, passphrase=BOARD_PW), "no ballot"
+    )
     (world / "garbage.msgpack").write_bytes(b"\x91\x02")
-    garbage = run("board", "challenge", *board, "--request", world / "garbage.msgpack", expect=2)
+    garbage = run(
+        "board", "challenge", *board, "--request", world / "garbage.msgpack", expect=2, passphrase=BOARD_PW
+    )
     one_line_error(garbage, "not a challenge request")
-    both = run("board", "challenge", *board, "--code", "00", "--request", world / "garbage.msgpack", expect=2)
+    both = run(
+        "board",
+        "challenge",
+        *board,
+        "--code",
+        "00",
+        "--request",
+        world / "garbage.msgpack",
+        expect=2,
+        passphrase=BOARD_PW,
+    )
     one_line_error(both, "exactly one of --code")
-    assert "challenged" in run("board", "challenge", *board, "--code", codes[1].hex()).stdout
-    one_line_error(run("board", "challenge", *board, "--code", codes[1].hex(), expect=2), "already")
+    assert (
+        "challenged"
+        in run("board", "challenge", *board, "--code", codes[1].hex(), passphrase=BOARD_PW).stdout
+    )
+    one_line_error(
+        run("board", "challenge", *board, "--code", codes[1].hex(), expect=2, passphrase=BOARD_PW), "already"
+    )
     request = ElectionDir(el).request_file
     request.parent.mkdir(parents=True, exist_ok=True)
     request.mkdir()  # the request cannot be written: the tally fails after logging its tally event
-    assert run("board", "tally", *board, expect=2).stderr.strip().startswith("error:")
+    assert run("board", "tally", *board, expect=2, passphrase=BOARD_PW).stderr.strip().startswith("error:")
     request.rmdir()
-    assert "1 counted ballots; 1 challenged" in run("board", "tally", *board).stdout
+    assert "1 counted ballots; 1 challenged" in run("board", "tally", *board, passphrase=BOARD_PW).stdout
     kinds = [
         Event.from_bytes(raw).kind.name
         for raw in ElectionBoard.open(SQLiteStorage(db), key, ctx).board.iter_events()
@@ -283,7 +312,7 @@ def test_trustees_decrypt_only_the_board_s_closed_signed_ballot_set(world: Path)
     _, key, db, _ = board_with(world, "v1", "v2", "v3")
     board = ["--election", el, "--db", db, "--key", world / "board.key"]
     run("board", "export", "--db", db, "--election", el, "--out", world / "open")  # before the close
-    run("board", "tally", *board)
+    run("board", "tally", *board, passphrase=BOARD_PW)
     run("board", "export", "--db", db, "--election", el, "--out", world / "closed")
     hexkey = key.public_key.hex()
     one_line_error(
@@ -341,7 +370,7 @@ def test_board_serve_refuses_bad_options_storage_and_keys(world: Path, served: l
     serve = ["board", "serve", "--election", el, "--key", key]
     db = world / "board.db"
     for extra in (["--port", "99999"], ["--port", "-1"], ["--port", "0"], ["--max-body-bytes", "-5"]):
-        r = run(*serve, "--db", db, "--create", *extra, expect=2)
+        r = run(*serve, "--db", db, "--create", *extra, expect=2, passphrase=BOARD_PW)
         assert "Invalid value" in r.stderr, r.stderr
     not_db = world / "v1.json"
     for target, needle in [
@@ -350,8 +379,11 @@ def test_board_serve_refuses_bad_options_storage_and_keys(world: Path, served: l
         ("mysql://x/y", "unsupported storage URL scheme 'mysql'"),
         (not_db, "cannot open as a SQLite board database"),
     ]:
-        one_line_error(run(*serve, "--db", target, "--create", expect=2), needle)
-    one_line_error(run(*serve, "--db", world / "nonexistent" / "x.db", expect=2), "no such board database")
+        one_line_error(run(*serve, "--db", target, "--create", expect=2, passphrase=BOARD_PW), needle)
+    one_line_error(
+        run(*serve, "--db", world / "nonexistent" / "x.db", expect=2, passphrase=BOARD_PW),
+        "no such board database",
+    )
     # no board without --create: a new or mistyped database is an error and no file is created
     for cmd in (
         serve,
@@ -359,34 +391,69 @@ def test_board_serve_refuses_bad_options_storage_and_keys(world: Path, served: l
         ["board", "export", "--election", el],
     ):
         args = [*cmd, "--db", db] + (["--out", world / "out"] if cmd[1] == "export" else [])
-        one_line_error(run(*args, expect=2), "no such board database")
+        one_line_error(run(*args, expect=2, passphrase=BOARD_PW), "no such board database")
         assert not db.exists() and not (world / "out").exists()
     assert not key.exists() and served == []
-    r = run(*serve, "--db", db, "--create", "--port", "18080")
+    r = run(*serve, "--db", db, "--create", "--port", "18080", passphrase=BOARD_PW)
     assert "created" in r.stdout and served == [18080]
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    one_line_error(run(*serve, "--db", db, "--create", expect=2), "already holds a board")
-    r = run(*serve, "--db", db)
+    one_line_error(
+        run(*serve, "--db", db, "--create", expect=2, passphrase=BOARD_PW), "already holds a board"
+    )
+    r = run(*serve, "--db", db, passphrase=BOARD_PW)
     assert "created" not in r.stdout and served == [18080, 8080]
     # a key file others can read is refused, as ssh does
     key.chmod(0o644)
-    one_line_error(run(*serve, "--db", db, expect=2), "accessible by others (mode 0644)")
+    one_line_error(run(*serve, "--db", db, expect=2, passphrase=BOARD_PW), "accessible by others (mode 0644)")
     key.chmod(0o600)
     # an empty database holds no board
     SQLiteStorage(world / "empty.db").close()
-    one_line_error(run(*serve, "--db", world / "empty.db", expect=2), "holds no board")
+    one_line_error(run(*serve, "--db", world / "empty.db", expect=2, passphrase=BOARD_PW), "holds no board")
+
+
+def test_a_raw_board_key_of_an_earlier_version_is_served_with_a_warning_and_sealed_in_place(
+    world: Path, served: list[int]
+) -> None:
+    el, key, db = world / "el", world / "board.key", world / "board.db"
+    old = BoardKey.generate()
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(bytes(old._sk))  # what `board serve --create` wrote before sealing
+    r = run("board", "serve", "--election", el, "--key", key, "--db", db, "--create")
+    assert "unencrypted" in r.stderr and "board seal-key" in r.stderr, r.stderr
+    r = run("board", "seal-key", "--key", key, passphrase=BOARD_PW)
+    assert old.public_key.hex() in r.stdout and bytes(old._sk) not in key.read_bytes()
+    one_line_error(run("board", "seal-key", "--key", key, expect=2, passphrase=BOARD_PW), "sealed already")
+    wrong = run("board", "serve", "--election", el, "--key", key, "--db", db, expect=2, passphrase="wrong")
+    one_line_error(wrong, "wrong passphrase")
+    r = run("board", "serve", "--election", el, "--key", key, "--db", db, passphrase=BOARD_PW)
+    assert old.public_key.hex() in r.stdout and "unencrypted" not in r.stderr
+    assert served == [8080, 8080]
 
 
 def test_board_serve_reports_a_port_it_cannot_use(
     world: Path, served: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     el, key, db = world / "el", world / "board.key", world / "board.db"
-    run("board", "serve", "--election", el, "--key", key, "--db", db, "--create")
+    run("board", "serve", "--election", el, "--key", key, "--db", db, "--create", passphrase=BOARD_PW)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = run("board", "serve", "--election", el, "--key", key, "--db", db, "--port", port, expect=2)
+        r = run(
+            "board",
+            "serve",
+            "--election",
+            el,
+            "--key",
+            key,
+            "--db",
+            db,
+            "--port",
+            port,
+            expect=2,
+            passphrase=BOARD_PW,
+        )
         one_line_error(r, f"cannot listen on 127.0.0.1:{port}")
         assert "serving on" not in r.stdout
 
@@ -395,7 +462,8 @@ def test_board_serve_reports_a_port_it_cannot_use(
 
     monkeypatch.setattr("e2evote.board.http.serve", exits)
     one_line_error(
-        run("board", "serve", "--election", el, "--key", key, "--db", db, expect=2), "could not start"
+        run("board", "serve", "--election", el, "--key", key, "--db", db, expect=2, passphrase=BOARD_PW),
+        "could not start",
     )
 
 
