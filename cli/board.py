@@ -6,6 +6,7 @@
 * ``monitor`` — one monitor run against a board URL (B3); exit 1 on an alarm;
 * ``tally``   — close voting, aggregate the counted ballots, publish the tally event and write the
   decryption request for the trustees (``e2evote trustee decrypt`` / ``official combine`` follow);
+* ``seal-key`` — seal an earlier version's raw key file under a passphrase, in place;
 * ``export``  — write the sealed native record of the board (counted ballots + the whole log),
   including the decrypted tally once ``official combine`` produced it.
 
@@ -14,7 +15,9 @@ This module is a Typer sub-app only; ``cli/main.py`` mounts it as ``board``.
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -73,20 +76,16 @@ def _open_storage(db: str, *, create: bool = False) -> Storage:
         fail(f"--db: {exc.detail}")
 
 
-def _load_key(path: Path, *, create: bool) -> BoardKey:
-    if path.exists():
-        if not BoardKey.is_sealed_file(path):
-            err.print(
-                f"warning: {path} holds the board key unencrypted (an earlier version's file); "
-                f"seal it: `e2evote board seal-key --key {path}`"
-            )
-        return BoardKey.load(path, passphrase)
-    if not create:
+def _load_key(path: Path) -> BoardKey:
+    """The board key at ``path`` (its passphrase is asked if it is sealed; a raw key is warned about)."""
+    if not path.exists():
         fail(f"{path}: no such board key")
-    key = BoardKey.generate()
-    key.save(path, passphrase(confirm=True))
-    err.print(f"new board key written to {path} (sealed under the passphrase, mode 0600)")
-    return key
+    if not BoardKey.is_sealed_file(path):
+        err.print(
+            f"warning: {path} holds the board key unencrypted (an earlier version's file); "
+            f"seal it: `e2evote board seal-key --key {path}`"
+        )
+    return BoardKey.load(path, passphrase)
 
 
 def _election_board(
@@ -96,22 +95,33 @@ def _election_board(
     if create:
         check_board_id(board_id)
         creds = None if credentials is None else CredentialList.from_bytes(files.read_bytes(credentials))
+    # the key is opened (or a new key's passphrase asked) before the storage is: a wrong or refused
+    # passphrase leaves no new database behind
+    key = _load_key(key_file) if key_file.exists() else None
+    secret = passphrase(confirm=True) if key is None and create else None
     storage = _open_storage(db, create=create)
     empty = storage.read_head().size == 0
     if create:
         if not empty:
             storage.close()
             fail(f"{db} already holds a board; serve it without --create")
-        key = _load_key(key_file, create=True)
+        if key is None:
+            assert secret is not None
+            key = BoardKey.generate()
+            key.save(key_file, secret)
+            err.print(f"new board key written to {key_file} (sealed under the passphrase, mode 0600)")
         eb = ElectionBoard.create(storage, key, ctx, board_id=board_id, credentials=creds)
         out.print(f"board {board_id!r} created for H_E = {ctx.H_E.hex()}")
         return eb
     if empty:
         storage.close()
         fail(f"{db} holds no board (to start a new board for this election, add --create)")
+    if key is None:
+        storage.close()
+        fail(f"{key_file}: no such board key")
     if credentials is not None:
         err.print("note: the board exists already; --credentials is ignored")
-    return ElectionBoard.open(storage, _load_key(key_file, create=False), ctx)
+    return ElectionBoard.open(storage, key, ctx)
 
 
 def _check_url(url: str) -> None:
@@ -230,7 +240,7 @@ def tally(election: ElectionOpt, db: DbOpt, key: KeyOpt) -> None:
     if edir.exists(edir.request_file):
         fail("the tally was already computed (tally/request.msgpack exists)")
     ctx, _ = load_election(election)
-    eb = ElectionBoard.open(_open_storage(db), _load_key(key, create=False), ctx)
+    eb = ElectionBoard.open(_open_storage(db), _load_key(key), ctx)
     if eb.board.storage.read_head().phase < 3:
         eb.close_voting()
         out.print("voting closed")
@@ -287,7 +297,7 @@ def challenge(
             fail(f"{code!r} is not a confirmation code (hex digits)")
         req = raw
     ctx, _ = load_election(election)
-    eb = ElectionBoard.open(_open_storage(db), _load_key(key, create=False), ctx)
+    eb = ElectionBoard.open(_open_storage(db), _load_key(key), ctx)
     sth = eb.challenge(req)
     out.print(f"ballot {raw.hex()} challenged; the log now has {sth.tree_size} events")
 
@@ -352,8 +362,15 @@ def export(
 def seal_key(key: KeyOpt) -> None:
     """Seal a board key file that an earlier version wrote unencrypted (the 32-byte seed) under a
     passphrase, in place; the key itself, and so the board's public key, stay the same."""
-    if not key.exists():
+    try:
+        st = os.lstat(key)
+    except FileNotFoundError:
         fail(f"{key}: no such board key")
+    # replacing a link (symbolic or hard) would seal a new file and leave the raw seed behind it
+    if stat.S_ISLNK(st.st_mode):
+        fail(f"{key} is a symbolic link; seal the file it points to: --key {os.path.realpath(key)}")
+    if st.st_nlink > 1:
+        fail(f"{key} has other hard links, which would keep the raw seed; remove them first")
     if BoardKey.is_sealed_file(key):
         fail(f"{key} is sealed already")
     bk = BoardKey.load(key)

@@ -160,7 +160,8 @@ def parse_group(name: str) -> Group:
 
 
 def passphrase(confirm: bool = False) -> str:
-    """The keystore passphrase: $E2EVOTE_PASSPHRASE, else a hidden prompt (never a command-line argument)."""
+    """The passphrase of a keystore or sealed file (specs/11-cli.md §4): $E2EVOTE_PASSPHRASE, else a
+    hidden prompt (never a command-line argument)."""
     env = os.environ.get("E2EVOTE_PASSPHRASE")
     if env is not None:
         if not env:

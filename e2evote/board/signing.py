@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from nacl.exceptions import BadSignatureError
@@ -126,9 +128,15 @@ class BoardKey:
         if replace:
             write_atomic(path, data, private=True)
             return
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        # written whole beside the target, then linked into place (which fails if the target exists):
+        # a crash never leaves a truncated key file
+        p = Path(path)
+        tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.new")
+        write_atomic(tmp, data, private=True)
+        try:
+            os.link(tmp, p)
+        finally:
+            os.unlink(tmp)
 
     @property
     def public_key(self) -> bytes:

@@ -1349,6 +1349,8 @@ def _open_sealed(
     except EncodingError as exc:
         raise WrongPassphraseError(where, what) from exc
     if kind is not None and f["kind"] != kind:
+        if f["kind"] not in SEALED_KINDS:  # unauthenticated: never echoed
+            raise WrongPassphraseError(where, what)
         raise KeystoreError(f"{where}: holds a sealed {f['kind']!r}, not a {kind!r}")
     key = _derive(passphrase, salt, ops, mem)
     aad = pack({k: v for k, v in f.items() if k != "ct"})

@@ -431,6 +431,46 @@ def test_a_raw_board_key_of_an_earlier_version_is_served_with_a_warning_and_seal
     assert served == [8080, 8080]
 
 
+def test_seal_key_refuses_links_that_would_keep_the_raw_seed(world: Path) -> None:
+    raw = BoardKey.generate()
+    real = world / "real.key"
+    fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(bytes(raw._sk))
+    (world / "sym.key").symlink_to(real)
+    os.link(real, world / "hard.key")
+    one_line_error(run("board", "seal-key", "--key", world / "sym.key", expect=2), "symbolic link")
+    one_line_error(run("board", "seal-key", "--key", world / "hard.key", expect=2), "other hard links")
+    assert real.read_bytes() == bytes(raw._sk)
+    (world / "hard.key").unlink()
+    run("board", "seal-key", "--key", real, passphrase=BOARD_PW)
+    assert bytes(raw._sk) not in real.read_bytes()
+
+
+def test_a_refused_passphrase_leaves_no_new_board_database(world: Path, served: list[int]) -> None:
+    el, key, db = world / "el", world / "board.key", world / "board.db"
+    # no $E2EVOTE_PASSPHRASE and no input at the prompt: nothing is created, neither key nor database
+    refused = run("board", "serve", "--election", el, "--key", key, "--db", db, "--create", expect=2)
+    assert refused.stderr.splitlines()[-1] == "error: interrupted", refused.stderr
+    assert not key.exists() and not db.exists() and served == []
+    run("board", "serve", "--election", el, "--key", key, "--db", db, "--create", passphrase=BOARD_PW)
+    wrong = run(
+        "board",
+        "serve",
+        "--election",
+        el,
+        "--key",
+        key,
+        "--db",
+        world / "b2.db",
+        "--create",
+        expect=2,
+        passphrase="wrong",
+    )
+    one_line_error(wrong, "wrong passphrase")
+    assert not (world / "b2.db").exists() and served == [8080]
+
+
 def test_board_serve_reports_a_port_it_cannot_use(
     world: Path, served: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
