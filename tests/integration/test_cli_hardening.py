@@ -411,14 +411,19 @@ def test_board_serve_refuses_bad_options_storage_and_keys(world: Path, served: l
     one_line_error(run(*serve, "--db", world / "empty.db", expect=2, passphrase=BOARD_PW), "holds no board")
 
 
+def _raw_key(path: Path) -> BoardKey:
+    """A new key written as `board serve --create` wrote it before sealing: the raw seed, mode 0600."""
+    key = BoardKey.generate()
+    path.touch(0o600)
+    path.write_bytes(bytes(key._sk))
+    return key
+
+
 def test_a_raw_board_key_of_an_earlier_version_is_served_with_a_warning_and_sealed_in_place(
     world: Path, served: list[int]
 ) -> None:
     el, key, db = world / "el", world / "board.key", world / "board.db"
-    old = BoardKey.generate()
-    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(bytes(old._sk))  # what `board serve --create` wrote before sealing
+    old = _raw_key(key)
     r = run("board", "serve", "--election", el, "--key", key, "--db", db, "--create")
     assert "unencrypted" in r.stderr and "board seal-key" in r.stderr, r.stderr
     r = run("board", "seal-key", "--key", key, passphrase=BOARD_PW)
@@ -432,11 +437,8 @@ def test_a_raw_board_key_of_an_earlier_version_is_served_with_a_warning_and_seal
 
 
 def test_seal_key_refuses_links_that_would_keep_the_raw_seed(world: Path) -> None:
-    raw = BoardKey.generate()
     real = world / "real.key"
-    fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(bytes(raw._sk))
+    raw = _raw_key(real)
     (world / "sym.key").symlink_to(real)
     os.link(real, world / "hard.key")
     one_line_error(run("board", "seal-key", "--key", world / "sym.key", expect=2), "symbolic link")
