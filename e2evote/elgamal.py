@@ -86,6 +86,12 @@ class PublicKey:
             self._table = self.group.fixed_base(self.K)
         return self._table
 
+    def build_tables(self) -> None:
+        """Build the fixed-base tables of g and K now if they are not built yet (before forking worker
+        processes, which then inherit them instead of each building its own)."""
+        self.group.fixed_base(self.group.generator())
+        _ = self.table
+
     def prepare(self, window: int) -> None:
         """Larger fixed-base tables for g and K before a long run (many ballots); see Group.prepare."""
         self.group.prepare(window)

@@ -228,7 +228,9 @@ def _forked_pass(
     keyed = ((item, label, slice_of, key) for item, label, slice_of in jobs)
     if n <= 1 or "fork" not in mp.get_all_start_methods():
         return _merge(state.ctx, key, (_work_with(state, j) for j in keyed), report, progress)
-    # fork does not pickle the initializer's arguments: the workers share the parent's objects
+    # fork does not pickle the initializer's arguments: the workers share the parent's objects, and
+    # the tables built here (the tally's checks use them afterwards in this process too)
+    state.ctx.key.build_tables()
     with mp.get_context("fork").Pool(n, initializer=_inherit, initargs=(state,)) as pool:
         return _merge(state.ctx, key, pool.imap(_work, keyed), report, progress)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,27 @@ def test_jobs_split_only_the_last_one_ballot_files() -> None:
     assert three[:3] == [(f, f, (0, 1)) for f in files[:3]]
     assert three[3:] == [(f, f, (k, 3)) for f in ("f3", "f4") for k in range(3)]
     assert _jobs(files[:1], 2) == [("f0", "f0", (0, 2)), ("f0", "f0", (1, 2))]
+
+
+def test_workers_inherit_the_tables_instead_of_building_their_own(
+    records: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixed-base tables of g and K are built once, before the fork (specs/10-verification.md
+    §1.5): no worker process builds one."""
+    from e2evote.groups import modp
+
+    log = tmp_path / "built-by"
+    build = modp.ModPFixedBase.__init__
+
+    def logged(self: modp.ModPFixedBase, *args: Any, **kwargs: Any) -> None:
+        build(self, *args, **kwargs)
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+
+    monkeypatch.setattr(modp.ModPFixedBase, "__init__", logged)
+    rec = read_record(records[0])
+    ctx = ElectionContext(rec.parameters, rec.K)  # a new context: K's table is not built yet
+    blobs = [pack(codec.enc_ballot(b)) for b in rec.ballots() if isinstance(b, EncryptedBallot)]
+    batches = lambda: (blobs[i : i + 4] for i in range(0, len(blobs), 4))  # noqa: E731
+    assert verify_ballot_blobs(ctx, batches, processes=2).ok
+    assert set(log.read_text().split()) == {str(os.getpid())}
