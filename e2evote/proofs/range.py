@@ -201,8 +201,15 @@ class RangeBatch:
             ]
             self._fixed.append((gv, kw))
 
+    def __len__(self) -> int:
+        return len(self._ok) + len(self._malformed)
+
     def finish(self) -> list[VerificationError]:
         """The failures, in the order of the statements (whatever check failed)."""
+        return [f for _, f in self.finish_at()]
+
+    def finish_at(self) -> list[tuple[int, VerificationError]]:
+        """(position of the statement in ``items``, its failure), in statement order."""
         all_commitments: list[list[Element]] = []
         if self._whole is not None:
             all_commitments = self._whole.result()
@@ -222,7 +229,7 @@ class RangeBatch:
                     f"{it.step}.D", it.obj, "challenge does not equal the sum of the c_j"
                 )
                 failures.append((n, wrong))
-        return [f for _, f in sorted(failures, key=lambda t: t[0])]
+        return sorted(failures, key=lambda t: t[0])
 
 
 def start_range_batch(key: PublicKey, H_E: bytes, items: Sequence[RangeStatement]) -> RangeBatch:

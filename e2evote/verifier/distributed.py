@@ -69,10 +69,15 @@ def verify_chunk(path: str, chunk: str, key: bytes, digest: bytes | None = None)
     return _packed(report, part)
 
 
-def _packed(report: Report, part: BallotPartial) -> bytes:
+def _packed(
+    report: Report, part: BallotPartial, label: str = "", slice_of: tuple[int, int] = (0, 1)
+) -> bytes:
     """A worker's results as canonical bytes (read back by :func:`_merge`)."""
     return pack(
         {
+            "label": label,
+            "slice": list(slice_of),
+            "seen": part.seen,
             "failures": [[f.step, f.obj, f.detail] for f in report.failures],
             "checks": dict(report.checks),
             "acc": [
@@ -99,10 +104,22 @@ def _merge(
 ) -> BallotPartial:
     g = ctx.group
     total = empty_partial(ctx, key)
+    first_read = b""  # what run 0 of the current split file read
     for blob in blobs:
         obj = unpack(blob)
         for step, o, detail in obj["failures"]:
             report.fail(step, o, detail)
+        k, m = obj["slice"]
+        if m > 1 and k == 0:
+            first_read = obj["seen"]
+        elif m > 1 and obj["seen"] != first_read:
+            # run 0 alone checked the rest of this ballot and counted it: the runs must have read the
+            # same one (a file changed or removed between their reads is never verified in parts)
+            report.fail(
+                "R2.B",
+                obj["label"],
+                "the file changed while it was verified: its split runs read different contents",
+            )
         for k, n in obj["checks"].items():
             report.checked(k, n)
         acc: dict[int, dict[int, list[Element]]] = {}
@@ -206,7 +223,7 @@ def _work_with(state: _Forked, job: tuple[object, str, tuple[int, int], bytes]) 
     item, label, slice_of, key = job
     report = Report(source=label)
     part = ballot_pass(state.ctx, state.read(item, label), report, key=key, slice_of=slice_of)
-    return _packed(report, part)
+    return _packed(report, part, label, slice_of)
 
 
 def _work(job: tuple[object, str, tuple[int, int], bytes]) -> bytes:

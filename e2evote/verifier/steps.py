@@ -16,9 +16,10 @@ import sys
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from e2evote.elgamal import Ciphertext, decrypt_contest_data
+from e2evote.encoding import pack
 from e2evote.errors import E2EVoteError, EncodingError, RecordError, VerificationError
 from e2evote.groups.base import Element, Group
 from e2evote.hashing import SPEC_VERSION, Tag, extended_base_hash
@@ -37,6 +38,7 @@ from e2evote.protocol.ballot import (
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
 from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, contest_data_statement
+from e2evote.record import codec
 from e2evote.record.model import ElectionRecord, RecordIssue
 from e2evote.record.native import CHUNK_SIZE, is_native_record, read_record
 from e2evote.verifier.report import Report
@@ -433,6 +435,9 @@ class BallotPartial:
     cast: int = 0
     contest_cast: dict[int, int] | None = None
     done: int = 0
+    seen: bytes = b""
+    """for one run of a split stream (``slice_of`` m > 1): a digest of what the run read, so that the
+    runs can be checked to have read the same ballot (specs/10 §1.5); empty otherwise"""
 
     def merge(self, other: BallotPartial) -> None:
         for ci, row in other.acc.items():
@@ -481,8 +486,10 @@ def ballot_pass(
     contest_cast: dict[int, int] = {}
     part.contest_cast = contest_cast
     pipe = _Pipeline(ctx, report)
-    mine = report if k == 0 else Report(source=report.source)  # run k > 0 reports its range proofs only
+    # run k > 0 reports its range proofs only; run 0's other failures go through the pipeline, in order
+    mine: _Failures = pipe if k == 0 else Report(source=report.source)
     seen = 0
+    read: list[Any] = []  # what a split run read (m > 1), for part.seen
     while True:
         try:
             ballot = next(ballots)
@@ -490,13 +497,19 @@ def ballot_pass(
             break
         except (EncodingError, ValueError, OSError) as exc:
             mine.fail("R2.B", "ballots", f"undecodable ballot data: {exc}")
+            if m > 1:
+                read.append(["error", str(exc)])
             break
         if isinstance(ballot, RecordIssue):
             mine.fail(ballot.step, ballot.obj, ballot.detail)
+            if m > 1:
+                read.append(["issue", ballot.step, ballot.obj, ballot.detail])
             continue
         seen += 1
-        if m > 1 and seen > 1:
-            raise ValueError("a ballot pass is split only over a stream of one ballot")
+        if m > 1:
+            if seen > 1:
+                raise ValueError("a ballot pass is split only over a stream of one ballot")
+            read.append(["ballot", hashlib.sha256(pack(codec.enc_ballot(ballot))).digest()])
         if k == 0:
             part.done += 1
             if progress is not None and part.done % 16 == 0:
@@ -536,6 +549,8 @@ def ballot_pass(
                         cell[0] = cell[0] * sel.ct.alpha
                         cell[1] = cell[1] * sel.ct.beta
     pipe.flush(last=True)
+    if m > 1:
+        part.seen = hashlib.sha256(pack(read)).digest()
     return part
 
 
@@ -794,32 +809,82 @@ BATCH = 64
 
 
 class _Pipeline:
-    """Range statements verified in batches, one batch in flight while the next one is prepared."""
+    """Range statements verified in batches, one batch in flight while the next one is prepared.
 
-    __slots__ = ("ctx", "report", "pending", "_inflight")
+    Failures leave in stream order whatever the batch boundaries: a failure found on the way
+    (:meth:`fail`: a record issue, V5.E, V7.A-B) waits until the range statements submitted before it
+    are reported, and a batch's failures come in statement order. So a ballot's failures are never
+    interleaved with the next ballot's, and a run over the whole stream reports what the per-file
+    runs of specs/10 §1.5 report, concatenated."""
+
+    __slots__ = ("ctx", "report", "pending", "_inflight", "_submitted", "_reported", "_held", "_seq")
 
     def __init__(self, ctx: ElectionContext, report: Report) -> None:
         self.ctx = ctx
         self.report = report
         self.pending: list[RangeStatement] = []
-        self._inflight: RangeBatch | None = None
+        self._inflight: tuple[int, RangeBatch] | None = None
+        self._submitted = 0  # statements handed to batches so far
+        self._reported = 0  # statements whose failures have been reported
+        self._held: list[tuple[int, int, int, str, str, str]] = []
+        """(position in the statement stream, 0 found on the way | 1 range proof, seq, step, obj, detail)"""
+        self._seq = 0
+
+    def fail(self, step: str, obj: str, detail: str = "") -> None:
+        self._hold(self._submitted + len(self.pending), 0, step, obj, detail)
+        self._release(self._reported)
+
+    def checked(self, group: str, n: int = 1) -> None:
+        self.report.checked(group, n)
 
     def flush(self, *, last: bool = False) -> None:
-        batch = start_range_batch(self.ctx.key, self.ctx.H_E, self.pending) if self.pending else None
+        batch = None
+        if self.pending:
+            batch = (self._submitted, start_range_batch(self.ctx.key, self.ctx.H_E, self.pending))
+            self._submitted += len(self.pending)
         self.pending = []
         if self._inflight is not None:
-            self._report(self._inflight)
+            self._report(*self._inflight)
         self._inflight = batch
-        if last and self._inflight is not None:
-            self._report(self._inflight)
-            self._inflight = None
+        if last:
+            if self._inflight is not None:
+                self._report(*self._inflight)
+                self._inflight = None
+            self._release(None)
 
-    def _report(self, batch: RangeBatch) -> None:
-        for exc in batch.finish():
-            self.report.fail(exc.step, exc.obj, exc.detail)
+    def _hold(self, position: int, kind: int, step: str, obj: str, detail: str) -> None:
+        self._held.append((position, kind, self._seq, step, obj, detail))
+        self._seq += 1
+
+    def _report(self, start: int, batch: RangeBatch) -> None:
+        for n, exc in batch.finish_at():
+            self._hold(start + n, 1, exc.step, exc.obj, exc.detail)
+        self._reported = start + len(batch)
+        self._release(self._reported)
+
+    def _release(self, upto: int | None) -> None:
+        """Report the held failures that nothing unreported precedes (all of them if ``upto`` is None)."""
+        if not self._held:
+            return
+        self._held.sort()
+        keep = []
+        for item in self._held:
+            if upto is None or (item[0], item[1]) < (upto, 1):
+                self.report.fail(item[3], item[4], item[5])
+            else:
+                keep.append(item)
+        self._held = keep
 
 
-def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: Report) -> list[RangeStatement]:
+class _Failures(Protocol):
+    """Where per-ballot checks report: the pipeline (in stream order) or a report."""
+
+    def fail(self, step: str, obj: str, detail: str = "") -> None: ...
+
+    def checked(self, group: str, n: int = 1) -> None: ...
+
+
+def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: _Failures) -> list[RangeStatement]:
     """V5.E, V7.A-B now; returns the V5/V6 range statements to verify in a batch."""
     g = ctx.group
     obj = f"ballot {ballot.ballot_id}"

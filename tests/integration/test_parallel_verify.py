@@ -23,7 +23,14 @@ from e2evote.record import codec
 from e2evote.record.model import RecordIssue
 from e2evote.record.native import read_record, write_record
 from e2evote.verifier import Report, verify_ballots, verify_path, verify_record
-from e2evote.verifier.distributed import _jobs, dask_runner, process_runner, verify_ballot_blobs
+from e2evote.verifier.distributed import (
+    _Forked,
+    _forked_pass,
+    _jobs,
+    dask_runner,
+    process_runner,
+    verify_ballot_blobs,
+)
 from e2evote.verifier.steps import ballot_pass, fingerprint_key
 
 from .elections import run_election
@@ -198,3 +205,56 @@ def test_workers_inherit_the_tables_instead_of_building_their_own(
     batches = lambda: (blobs[i : i + 4] for i in range(0, len(blobs), 4))  # noqa: E731
     assert verify_ballot_blobs(ctx, batches, processes=2).ok
     assert set(log.read_text().split()) == {str(os.getpid())}
+
+
+def _spoiled(b: EncryptedBallot) -> EncryptedBallot:
+    """``b`` with a wrong confirmation code (V7.B) and its first selection's proof changed (V5.D)."""
+    first = b.contests[0]
+    selections = (_proof_plus_one(first.selections[0]), *first.selections[1:])
+    contests = (dataclasses.replace(first, selections=selections), *b.contests[1:])
+    return dataclasses.replace(b, code=bytes(32), contests=contests)
+
+
+def test_a_ballot_s_failures_are_never_interleaved_with_the_next_one_s(records: tuple[Path, Path]) -> None:
+    """Range proofs are checked in batches that span ballots; a failure found on the way (V7.B) waits
+    for the range failures of the statements before it, so one run over the stream reports what the
+    per-file runs report, concatenated (specs/10 §1.5)."""
+    rec = read_record(records[0])
+    ctx = ElectionContext(rec.parameters, rec.K)
+    b1, b2 = [_spoiled(b) for b in rec.ballots() if isinstance(b, EncryptedBallot)][:2]
+    key = fingerprint_key()
+    whole, apart = Report(), Report()
+    ballot_pass(ctx, iter([b1, b2]), whole, key=key)
+    for b in (b1, b2):
+        ballot_pass(ctx, iter([b]), apart, key=key)
+    got = [(f.step, f.obj) for f in whole.failures]
+    assert got == [
+        ("V7.B", f"ballot {b1.ballot_id}"),
+        ("V5.D", f"ballot {b1.ballot_id} contest A option 1"),
+        ("V7.B", f"ballot {b2.ballot_id}"),
+        ("V5.D", f"ballot {b2.ballot_id} contest A option 1"),
+    ], got
+    assert whole.failures == apart.failures
+
+
+def test_split_runs_that_read_different_contents_fail_the_file(records: tuple[Path, Path]) -> None:
+    """Run 0 of a split file alone counts the ballot and checks everything but its slice of the range
+    proofs: if another run read something else (the file changed or vanished in between), the file
+    is an R2.B failure, never verified in parts (specs/10 §1.5)."""
+    rec = read_record(records[0])
+    ctx = ElectionContext(rec.parameters, rec.K)
+    honest, other = [b for b in rec.ballots() if isinstance(b, EncryptedBallot)][:2]
+    jobs = [("f", "f", (0, 2)), ("f", "f", (1, 2))]
+
+    def reader(*contents: EncryptedBallot | RecordIssue) -> _Forked:
+        reads = iter(contents)
+        return _Forked(ctx, lambda _item, _label: iter([next(reads)]))
+
+    for second_read in (other, RecordIssue("R2.A", "f", "no such file")):
+        report = Report()
+        part = _forked_pass(reader(honest, second_read), jobs, 1, report, None)
+        assert [(f.step, f.obj) for f in report.failures] == [("R2.B", "f")], report.failures
+        assert part.done == 1
+    report = Report()
+    _forked_pass(reader(honest, honest), jobs, 1, report, None)
+    assert report.ok
