@@ -9,7 +9,6 @@ of that record. Every step is a library call; this module only orchestrates, tim
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,9 +26,9 @@ from e2evote.protocol.manifest import Manifest
 from e2evote.protocol.outcomes import OutcomeRule, UndecidedOutcomeError, compute_outcome
 from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, decrypt_ballot, decrypt_tally
 from e2evote.record.model import ChallengedBallot
-from e2evote.record.native import CHUNK_SIZE, RecordWriter
+from e2evote.record.native import RecordWriter
 from e2evote.verifier import Report, verify_path
-from e2evote.verifier.distributed import process_runner
+from e2evote.verifier.distributed import process_runner, worker_chunk_size
 
 __all__ = ["DEMO_MANIFEST", "DemoConfig", "DemoResult", "check_config", "run_demo"]
 
@@ -189,10 +188,8 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None
         ctx = keys[0].context
         res.H_E = ctx.H_E
 
-    # chunks small enough that the verification below has one per worker process at least (the
-    # process runner hands out whole chunks; the record is the same whatever the chunk size)
-    chunk = max(16, -(-cfg.voters // (2 * len(os.sched_getaffinity(0)))))
-    writer = RecordWriter(cfg.out, ctx, publics, chunk_size=min(chunk, CHUNK_SIZE))
+    # chunks small enough that every worker process of the verification below has one
+    writer = RecordWriter(cfg.out, ctx, publics, chunk_size=worker_chunk_size(cfg.voters))
     challenged_ix = set(rng.sample(range(cfg.voters), cfg.challenged))
     by_nonce = set(sorted(challenged_ix)[: (cfg.challenged + 1) // 2])
     devices = [Device(ctx, name) for name in DEVICES]

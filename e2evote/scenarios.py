@@ -55,6 +55,7 @@ from e2evote.protocol.tally import TallyAccumulator, decrypt_tally
 from e2evote.record.model import ChallengedBallot
 from e2evote.record.native import RecordWriter
 from e2evote.verifier import verify_path
+from e2evote.verifier.distributed import process_runner, worker_chunk_size
 from e2evote.verifier.extensions import encode_interim, encode_precincts, verify_runoff_link
 
 __all__ = [
@@ -510,7 +511,7 @@ def _run_round(
         keys, pubs = _ceremony(params)
         ctx = keys[0].context
         guardians = [DecryptingGuardian.from_key(k) for k in keys[: params.k]]
-    writer = RecordWriter(out, ctx, pubs)
+    writer = RecordWriter(out, ctx, pubs, chunk_size=worker_chunk_size(len(plan.voters)))
     devices: dict[str, Device] = {}
     acc = TallyAccumulator(ctx)
     precincts = (
@@ -573,7 +574,9 @@ def _run_round(
             writer.set_extension("interim", encode_interim(tallies))
     root = writer.seal()
     with phase("verification"):
-        report = verify_path(out, progress=lambda p, d, t: tick(f"verifying {p}", d, total))
+        report = verify_path(
+            out, progress=lambda p, d, t: tick(f"verifying {p}", d, total), runner=process_runner()
+        )
     contests = tuple(
         ContestResult(c.label, c.kind, counts[c.label], outcomes.get(c.label)) for c in manifest.contests
     )

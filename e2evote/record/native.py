@@ -41,6 +41,7 @@ __all__ = [
     "RecordWriter",
     "read_record",
     "read_chunk",
+    "chunk_length",
     "decode_ballots",
     "write_record",
     "RECORD_FORMAT",
@@ -318,6 +319,23 @@ def read_chunk(
     if ids is not None:
         items = [it for it in items if isinstance(it, dict) and _str_in(it.get("id"), ids)]
     yield from decode_ballots(group, items, path)
+
+
+def chunk_length(directory: Path, path: str) -> int:
+    """How many ballots the chunk file at ``path`` says it holds (its msgpack array header), without
+    reading it; ``CHUNK_SIZE`` when that cannot be told. A hint for sizing work, never a check."""
+    try:
+        with open(directory / path, "rb") as fh:
+            head = fh.read(5)
+    except OSError:
+        return CHUNK_SIZE
+    if head[:1] and 0x90 <= head[0] <= 0x9F:
+        return head[0] - 0x90
+    if head[:1] == b"\xdc" and len(head) >= 3:
+        return int.from_bytes(head[1:3], "big")
+    if head[:1] == b"\xdd" and len(head) >= 5:
+        return int.from_bytes(head[1:5], "big")
+    return CHUNK_SIZE
 
 
 def decode_ballots(

@@ -16,6 +16,7 @@ import sys
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from e2evote.elgamal import Ciphertext, decrypt_contest_data
@@ -40,7 +41,7 @@ from e2evote.protocol.manifest import Contest
 from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, contest_data_statement
 from e2evote.record import codec
 from e2evote.record.model import ElectionRecord, RecordIssue
-from e2evote.record.native import CHUNK_SIZE, is_native_record, read_record
+from e2evote.record.native import CHUNK_SIZE, chunk_length, is_native_record, read_record
 from e2evote.verifier.report import Report
 
 __all__ = [
@@ -155,11 +156,17 @@ def _unexpected(exc: BaseException) -> str:
 
 
 def wants_large_tables(record: ElectionRecord) -> bool:
-    """More than ~2000 ballots (native chunks hold up to CHUNK_SIZE unless written otherwise, egk
-    files one): 12-bit fixed-base tables, ~1.5 s to build for g and K, then pay for themselves
-    (specs/02-groups.md §Tables)."""
-    per_file = CHUNK_SIZE if record.source == "native" else 1
-    return len(record.chunks) * per_file > 2000
+    """More than ~2000 ballots (egk files hold one; a native chunk's length is read from its header,
+    CHUNK_SIZE when unknown): 12-bit fixed-base tables, ~1.5 s to build for g and K, then pay for
+    themselves (specs/02-groups.md §Tables)."""
+    if record.source != "native":
+        return len(record.chunks) > 2000
+    n = 0
+    for chunk in record.chunks:
+        n += chunk_length(Path(record.path), chunk) if record.path is not None else CHUNK_SIZE
+        if n > 2000:
+            return True
+    return False
 
 
 def verify_ballots(

@@ -21,7 +21,7 @@ from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import simple_manifest
 from e2evote.record import codec
 from e2evote.record.model import RecordIssue
-from e2evote.record.native import read_record, write_record
+from e2evote.record.native import CHUNK_SIZE, chunk_length, read_record, write_record
 from e2evote.verifier import Report, verify_ballots, verify_path, verify_record
 from e2evote.verifier.distributed import (
     _Forked,
@@ -31,7 +31,7 @@ from e2evote.verifier.distributed import (
     process_runner,
     verify_ballot_blobs,
 )
-from e2evote.verifier.steps import ballot_pass, fingerprint_key
+from e2evote.verifier.steps import ballot_pass, fingerprint_key, wants_large_tables
 
 from .elections import run_election
 
@@ -258,3 +258,20 @@ def test_split_runs_that_read_different_contents_fail_the_file(records: tuple[Pa
     report = Report()
     _forked_pass(reader(honest, honest), jobs, 1, report, None)
     assert report.ok
+
+
+def test_table_size_follows_the_ballots_not_the_chunk_count(
+    records: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """12-bit tables are built for more than ~2000 ballots; a native chunk's length is read from its
+    header, so a small record written in many small chunks (the demo's) does not build them."""
+    rec = read_record(records[0])
+    small = tmp_path / "small"
+    write_record(rec, small, chunk_size=1)
+    read = read_record(small)
+    assert len(read.chunks) > 4 and not wants_large_tables(read)
+    assert [chunk_length(small, c) for c in read.chunks] == [1] * len(read.chunks)
+    # a chunk whose header cannot be read counts as a full one
+    (small / read.chunks[0]).write_bytes(b"")
+    assert chunk_length(small, read.chunks[0]) == CHUNK_SIZE
+    assert chunk_length(small, "ballots/none.msgpack") == CHUNK_SIZE

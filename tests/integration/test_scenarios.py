@@ -20,7 +20,7 @@ from e2evote.groups import TEST
 from e2evote.protocol.manifest import Manifest
 from e2evote.protocol.outcomes import OutcomeResult
 from e2evote.protocol.runoff import RunoffLink, derive_runoff_manifest
-from e2evote.record.native import read_record, write_record
+from e2evote.record.native import chunk_length, read_record, write_record
 from e2evote.scenarios import REGIONS_KG, SCENARIOS, ScenarioError, ScenarioResult, run_scenario
 from e2evote.verifier import Report, verify_path
 from e2evote.verifier.extensions import runoff_manifest_from_record, verify_runoff_link
@@ -177,7 +177,9 @@ def test_wrong_runoff_pair_rejected_with_v20(runs: dict[str, ScenarioResult], tm
 def test_runoff_link_rejects_a_rewritten_first_round(runs: dict[str, ScenarioResult], tmp_path: Path) -> None:
     r1, r2 = runs["tm-presidential-2022"].rounds
     rec = read_record(r1.path)
-    write_record(rec, tmp_path / "resealed")  # the root is a function of the content: the same record
+    # the root is a function of the content and its chunking: resealed alike, the same record
+    size = chunk_length(Path(r1.path), rec.chunks[0])
+    write_record(rec, tmp_path / "resealed", chunk_size=size)
     verify_runoff_link(tmp_path / "resealed", r2.path, verify_round1=False)
     # a still valid round 1 without its precinct subtotals: another root, round 2 does not point at it
     write_record(
