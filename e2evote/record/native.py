@@ -324,9 +324,22 @@ def read_chunk(
 def chunk_length(directory: Path, path: str) -> int:
     """How many ballots the chunk file at ``path`` says it holds (its msgpack array header), without
     reading it; ``CHUNK_SIZE`` when that cannot be told. A hint for sizing work, never a check."""
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     try:
-        with open(directory / path, "rb") as fh:
-            head = fh.read(5)
+        fd = os.open(
+            directory / path, flags
+        )  # a link or FIFO put there since the record was read: not followed
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return CHUNK_SIZE
+            head = os.read(fd, 5)
+        finally:
+            os.close(fd)
     except OSError:
         return CHUNK_SIZE
     if head[:1] and 0x90 <= head[0] <= 0x9F:

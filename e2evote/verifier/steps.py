@@ -14,6 +14,7 @@ import os
 import secrets
 import sys
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -497,64 +498,68 @@ def ballot_pass(
     mine: _Failures = pipe if k == 0 else Report(source=report.source)
     seen = 0
     read: list[Any] = []  # what a split run read (m > 1), for part.seen
-    while True:
-        try:
-            ballot = next(ballots)
-        except StopIteration:
-            break
-        except (EncodingError, ValueError, OSError) as exc:
-            mine.fail("R2.B", "ballots", f"undecodable ballot data: {exc}")
+    try:
+        while True:
+            try:
+                ballot = next(ballots)
+            except StopIteration:
+                break
+            except (EncodingError, ValueError, OSError) as exc:
+                mine.fail("R2.B", "ballots", f"undecodable ballot data: {exc}")
+                if m > 1:
+                    read.append(["error", str(exc)])
+                break
+            if isinstance(ballot, RecordIssue):
+                mine.fail(ballot.step, ballot.obj, ballot.detail)
+                if m > 1:
+                    read.append(["issue", ballot.step, ballot.obj, ballot.detail])
+                continue
+            seen += 1
             if m > 1:
-                read.append(["error", str(exc)])
-            break
-        if isinstance(ballot, RecordIssue):
-            mine.fail(ballot.step, ballot.obj, ballot.detail)
+                if seen > 1:
+                    raise ValueError("a ballot pass is split only over a stream of one ballot")
+                read.append(["ballot", hashlib.sha256(pack(codec.enc_ballot(ballot))).digest()])
+            if k == 0:
+                part.done += 1
+                if progress is not None and part.done % 16 == 0:
+                    progress("ballots", part.done, 0)
+            obj = f"ballot {ballot.ballot_id}"
+            try:
+                statements = _ballot(ctx, ballot, mine)
+            except E2EVoteError as exc:
+                mine.fail(getattr(exc, "step", "V5.A"), obj, str(exc))
+                if k == 0:
+                    part.index.skipped.append(part.done - 1)
+                continue
+            except Exception as exc:  # specs/10 §2: reported under V5.A, the run goes on
+                mine.fail("V5.A", obj, _unexpected(exc))
+                if k == 0:
+                    part.index.skipped.append(part.done - 1)
+                continue
             if m > 1:
-                read.append(["issue", ballot.step, ballot.obj, ballot.detail])
-            continue
-        seen += 1
-        if m > 1:
-            if seen > 1:
-                raise ValueError("a ballot pass is split only over a stream of one ballot")
-            read.append(["ballot", hashlib.sha256(pack(codec.enc_ballot(ballot))).digest()])
-        if k == 0:
-            part.done += 1
-            if progress is not None and part.done % 16 == 0:
-                progress("ballots", part.done, 0)
-        obj = f"ballot {ballot.ballot_id}"
-        try:
-            statements = _ballot(ctx, ballot, mine)
-        except E2EVoteError as exc:
-            mine.fail(getattr(exc, "step", "V5.A"), obj, str(exc))
-            if k == 0:
-                part.index.skipped.append(part.done - 1)
-            continue
-        except Exception as exc:  # specs/10 §2: reported under V5.A, the run goes on
-            mine.fail("V5.A", obj, _unexpected(exc))
-            if k == 0:
-                part.index.skipped.append(part.done - 1)
-            continue
-        if m > 1:
-            n = len(statements)
-            statements = statements[n * k // m : n * (k + 1) // m]
-        pipe.pending.extend(statements)
-        if k > 0:
-            continue
-        if len(pipe.pending) >= BATCH:
-            pipe.flush()
-        part.index.add(ctx, ballot)
-        if ballot.state == BallotState.CAST:
-            part.cast += 1
-            for ec in ballot.contests:
-                contest_cast[ec.index] = contest_cast.get(ec.index, 0) + 1
-                row = part.acc.get(ec.index)
-                if row is None:
-                    continue
-                for sel in ec.selections:
-                    cell = row.get(sel.index)
-                    if cell is not None:
-                        cell[0] = cell[0] * sel.ct.alpha
-                        cell[1] = cell[1] * sel.ct.beta
+                n = len(statements)
+                statements = statements[n * k // m : n * (k + 1) // m]
+            pipe.pending.extend(statements)
+            if k > 0:
+                continue
+            if len(pipe.pending) >= BATCH:
+                pipe.flush()
+            part.index.add(ctx, ballot)
+            if ballot.state == BallotState.CAST:
+                part.cast += 1
+                for ec in ballot.contests:
+                    contest_cast[ec.index] = contest_cast.get(ec.index, 0) + 1
+                    row = part.acc.get(ec.index)
+                    if row is None:
+                        continue
+                    for sel in ec.selections:
+                        cell = row.get(sel.index)
+                        if cell is not None:
+                            cell[0] = cell[0] * sel.ct.alpha
+                            cell[1] = cell[1] * sel.ct.beta
+    except BaseException:
+        pipe.release()  # the failures found so far are reported even if the pass stops here
+        raise
     pipe.flush(last=True)
     if m > 1:
         part.seen = hashlib.sha256(pack(read)).digest()
@@ -822,9 +827,12 @@ class _Pipeline:
     (:meth:`fail`: a record issue, V5.E, V7.A-B) waits until the range statements submitted before it
     are reported, and a batch's failures come in statement order. So a ballot's failures are never
     interleaved with the next ballot's, and a run over the whole stream reports what the per-file
-    runs of specs/10 §1.5 report, concatenated."""
+    runs of specs/10 §1.5 report, concatenated. Held failures arrive in stream order and are merged,
+    not sorted (linear), and at most ``MAX_HELD`` wait: then the pending statements are checked."""
 
-    __slots__ = ("ctx", "report", "pending", "_inflight", "_submitted", "_reported", "_held", "_seq")
+    MAX_HELD = 1024
+
+    __slots__ = ("ctx", "report", "pending", "_inflight", "_submitted", "_reported", "_held")
 
     def __init__(self, ctx: ElectionContext, report: Report) -> None:
         self.ctx = ctx
@@ -833,13 +841,17 @@ class _Pipeline:
         self._inflight: tuple[int, RangeBatch] | None = None
         self._submitted = 0  # statements handed to batches so far
         self._reported = 0  # statements whose failures have been reported
-        self._held: list[tuple[int, int, int, str, str, str]] = []
-        """(position in the statement stream, 0 found on the way | 1 range proof, seq, step, obj, detail)"""
-        self._seq = 0
+        self._held: deque[tuple[int, str, str, str]] = deque()
+        """failures found on the way, waiting: (position in the statement stream, step, obj, detail)"""
 
     def fail(self, step: str, obj: str, detail: str = "") -> None:
-        self._hold(self._submitted + len(self.pending), 0, step, obj, detail)
-        self._release(self._reported)
+        position = self._submitted + len(self.pending)
+        if not self._held and position <= self._reported:
+            self.report.fail(step, obj, detail)
+            return
+        self._held.append((position, step, obj, detail))
+        if len(self._held) >= self.MAX_HELD:
+            self.flush(last=True)
 
     def checked(self, group: str, n: int = 1) -> None:
         self.report.checked(group, n)
@@ -857,30 +869,21 @@ class _Pipeline:
             if self._inflight is not None:
                 self._report(*self._inflight)
                 self._inflight = None
-            self._release(None)
+            self.release()
 
-    def _hold(self, position: int, kind: int, step: str, obj: str, detail: str) -> None:
-        self._held.append((position, kind, self._seq, step, obj, detail))
-        self._seq += 1
+    def release(self, upto: int | None = None) -> None:
+        """Report the held failures at positions up to ``upto`` (all of them if None)."""
+        held = self._held
+        while held and (upto is None or held[0][0] <= upto):
+            _, step, obj, detail = held.popleft()
+            self.report.fail(step, obj, detail)
 
     def _report(self, start: int, batch: RangeBatch) -> None:
         for n, exc in batch.finish_at():
-            self._hold(start + n, 1, exc.step, exc.obj, exc.detail)
+            self.release(start + n)  # what was found before statement start + n comes first
+            self.report.fail(exc.step, exc.obj, exc.detail)
         self._reported = start + len(batch)
-        self._release(self._reported)
-
-    def _release(self, upto: int | None) -> None:
-        """Report the held failures that nothing unreported precedes (all of them if ``upto`` is None)."""
-        if not self._held:
-            return
-        self._held.sort()
-        keep = []
-        for item in self._held:
-            if upto is None or (item[0], item[1]) < (upto, 1):
-                self.report.fail(item[3], item[4], item[5])
-            else:
-                keep.append(item)
-        self._held = keep
+        self.release(self._reported)
 
 
 class _Failures(Protocol):

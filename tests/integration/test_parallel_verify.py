@@ -275,3 +275,36 @@ def test_table_size_follows_the_ballots_not_the_chunk_count(
     (small / read.chunks[0]).write_bytes(b"")
     assert chunk_length(small, read.chunks[0]) == CHUNK_SIZE
     assert chunk_length(small, "ballots/none.msgpack") == CHUNK_SIZE
+    os.mkfifo(small / "ballots" / "fifo")  # not waited on
+    assert chunk_length(small, "ballots/fifo") == CHUNK_SIZE
+
+
+def test_many_failures_behind_a_pending_ballot_keep_their_order(records: tuple[Path, Path]) -> None:
+    """Failures held behind a ballot's unchecked range proofs are merged in order, not re-sorted, and
+    at most _Pipeline.MAX_HELD wait before the pending proofs are checked: thousands of record issues
+    after a spoiled ballot come after its range failure, in their order."""
+    rec = read_record(records[0])
+    ctx = ElectionContext(rec.parameters, rec.K)
+    b = _spoiled(next(x for x in rec.ballots() if isinstance(x, EncryptedBallot)))
+    issues = [RecordIssue("R2.B", f"item {i}", "undecodable") for i in range(3000)]
+    report = Report()
+    ballot_pass(ctx, iter([b, *issues]), report, key=fingerprint_key())
+    got = [f.obj for f in report.failures]
+    assert got[:2] == [f"ballot {b.ballot_id}", f"ballot {b.ballot_id} contest A option 1"]
+    assert got[2:] == [f"item {i}" for i in range(3000)]
+
+
+def test_a_pass_stopped_by_an_exception_still_reports_what_it_found(records: tuple[Path, Path]) -> None:
+    rec = read_record(records[0])
+    ctx = ElectionContext(rec.parameters, rec.K)
+    good, bad = [b for b in rec.ballots() if isinstance(b, EncryptedBallot)][:2]
+
+    def stream() -> Iterator[EncryptedBallot | RecordIssue]:
+        yield good
+        yield dataclasses.replace(bad, code=bytes(32))
+        raise KeyError("a defect no check anticipated")
+
+    report = Report()
+    with pytest.raises(KeyError):
+        ballot_pass(ctx, stream(), report, key=fingerprint_key())
+    assert [(f.step, f.obj) for f in report.failures] == [("V7.B", f"ballot {bad.ballot_id}")]

@@ -183,7 +183,9 @@ def test_runoff_link_rejects_a_rewritten_first_round(runs: dict[str, ScenarioRes
     verify_runoff_link(tmp_path / "resealed", r2.path, verify_round1=False)
     # a still valid round 1 without its precinct subtotals: another root, round 2 does not point at it
     write_record(
-        dataclasses.replace(rec, extensions={"interim": rec.extensions["interim"]}), tmp_path / "other"
+        dataclasses.replace(rec, extensions={"interim": rec.extensions["interim"]}),
+        tmp_path / "other",
+        chunk_size=size,
     )
     assert verify_path(tmp_path / "other").ok
     with pytest.raises(VerificationError) as exc:
