@@ -83,6 +83,10 @@ class ElectionRecord:
     read_chunk: Callable[[str], Iterator[EncryptedBallot | RecordIssue]] | None = None
     """the ballots of one of ``chunks``, decoded and validated as ``ballots()`` does them: reading
     every chunk in order gives exactly ``ballots()`` (local parallel verification)"""
+    read_chunk_part: Callable[[str, int, int], Iterator[EncryptedBallot | RecordIssue]] | None = None
+    """native records: ``(name, k, m)`` -> the ballots of the k-th of m consecutive parts of a chunk
+    (a failure of the whole file in part 0 only): the parts in order give ``read_chunk(name)``, so a
+    record of fewer chunks than workers still keeps every worker busy"""
     ballots_with_ids: Callable[[frozenset[str]], Iterator[EncryptedBallot | RecordIssue]] | None = None
     """the ballots of ``ballots()`` whose id is in the set, in record order, decoded and validated as
     ``ballots()`` does them; the others are skipped before their elements are decoded (V12-V14 read

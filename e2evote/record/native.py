@@ -300,25 +300,34 @@ def read_chunk(
     path: str,
     ids: frozenset[str] | None = None,
     digest: bytes | None = None,
+    part: tuple[int, int] = (0, 1),
 ) -> Iterator[EncryptedBallot | RecordIssue]:
     """The ballots of one chunk file, decoded with batched membership tests; an undecodable ballot
     appears as a RecordIssue in its place (specs/07-record.md §4). With ``ids``, only the ballots
     whose unpacked tree names one of them are decoded (the others are skipped undecoded). With
-    ``digest`` (the file's listed SHA-256) bytes that no longer match are one R1.B issue instead."""
+    ``digest`` (the file's listed SHA-256) bytes that no longer match are one R1.B issue instead.
+    ``part = (k, m)``: only the k-th of m consecutive runs of the chunk's ballots (by position); a
+    failure of the whole file comes in part 0 only, so the parts read in order give the whole chunk."""
+    k, m = part
+    if not 0 <= k < m or (ids is not None and m > 1):
+        raise ValueError(f"part {k} of {m}")
     try:
         data = _read(directory / path)
         if digest is not None and hashlib.sha256(data).digest() != digest:
-            yield RecordIssue("R1.B", path, "changed after the record was authenticated")
+            if k == 0:
+                yield RecordIssue("R1.B", path, "changed after the record was authenticated")
             return
         items = unpack(data)
         if not isinstance(items, list):
             raise EncodingError("expected a list of ballots")
     except (EncodingError, OSError) as exc:
-        yield RecordIssue("R2.B", path, str(exc))
+        if k == 0:
+            yield RecordIssue("R2.B", path, str(exc))
         return
     if ids is not None:
         items = [it for it in items if isinstance(it, dict) and _str_in(it.get("id"), ids)]
-    yield from decode_ballots(group, items, path)
+    start, stop = len(items) * k // m, len(items) * (k + 1) // m
+    yield from decode_ballots(group, items[start:stop], path, start)
 
 
 def chunk_length(directory: Path, path: str) -> int:
@@ -331,9 +340,8 @@ def chunk_length(directory: Path, path: str) -> int:
         | getattr(os, "O_CLOEXEC", 0)
     )
     try:
-        fd = os.open(
-            directory / path, flags
-        )  # a link or FIFO put there since the record was read: not followed
+        # a link or FIFO put there since the record was read is not followed, nor waited on
+        fd = os.open(directory / path, flags)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return CHUNK_SIZE
@@ -445,6 +453,9 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
     def one_chunk(path: str) -> Iterator[EncryptedBallot | RecordIssue]:
         return read_chunk(d, group, path, digest=digests.get(path))
 
+    def chunk_part(path: str, k: int, m: int) -> Iterator[EncryptedBallot | RecordIssue]:
+        return read_chunk(d, group, path, digest=digests.get(path), part=(k, m))
+
     def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:
             yield from read_chunk(d, group, path, digest=digests.get(path))
@@ -521,6 +532,7 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
         digests=digests,
         chunks=tuple(chunk_paths),
         read_chunk=one_chunk,
+        read_chunk_part=chunk_part,
         ballots_with_ids=ballots_with_ids,
         extensions=extensions,
         parameters=params,

@@ -166,12 +166,27 @@ def process_runner(processes: int | None = None) -> BallotRunner:
         if wants_large_tables(record):
             ctx.key.prepare(12)  # built once, before the fork: every worker inherits them
 
-        def chunk(name: object, label: str) -> Iterator[EncryptedBallot | RecordIssue]:
-            assert read is not None and isinstance(name, str)
-            return read(name)
+        part = record.read_chunk_part
 
-        n = min(processes or _cores(), len(record.chunks))
-        jobs = _jobs(record.chunks, n if record.source == "egk" else 1)
+        def chunk(item: object, label: str) -> Iterator[EncryptedBallot | RecordIssue]:
+            if isinstance(item, tuple):
+                assert part is not None
+                name, k, m = item
+                return part(name, k, m)
+            assert read is not None and isinstance(item, str)
+            return read(item)
+
+        cores = processes or _cores()
+        jobs: list[tuple[object, str, tuple[int, int]]]
+        if record.source == "egk":
+            jobs = list(_jobs(record.chunks, min(cores, len(record.chunks))))
+        elif part is not None and 0 < len(record.chunks) < cores:
+            # fewer chunks than workers: each chunk in consecutive parts, one job each (specs/10 §1.5)
+            m = -(-cores // len(record.chunks))
+            jobs = [((c, k, m), c, (0, 1)) for c in record.chunks for k in range(m)]
+        else:
+            jobs = list(_jobs(record.chunks, 1))
+        n = min(cores, len(jobs))
         return _forked_pass(_Forked(ctx, chunk), jobs, n, report, progress)
 
     return run

@@ -308,3 +308,35 @@ def test_a_pass_stopped_by_an_exception_still_reports_what_it_found(records: tup
     with pytest.raises(KeyError):
         ballot_pass(ctx, stream(), report, key=fingerprint_key())
     assert [(f.step, f.obj) for f in report.failures] == [("V7.B", f"ballot {bad.ballot_id}")]
+
+
+def test_a_record_of_fewer_chunks_than_workers_is_verified_in_parts(
+    records: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """One chunk on 2 or 3 workers: each verifies a consecutive part of its ballots (read_chunk_part),
+    and the report is a local run's, in order; a damaged file is reported once, not once per part."""
+    rec = read_record(records[1])
+    one = tmp_path / "one"
+    write_record(rec, one, chunk_size=1000)
+    assert len(read_record(one).chunks) == 1
+    local = verify_path(one)
+    assert {"V6.D", "V7.H"} <= local.steps_failed()
+    for processes in (2, 3):
+        forked = verify_path(one, runner=process_runner(processes))
+        _same(local, forked)
+        assert [(f.step, f.obj) for f in forked.failures] == [(f.step, f.obj) for f in local.failures]
+    # the parts in order are the chunk
+    read = read_record(one)
+    assert read.read_chunk is not None and read.read_chunk_part is not None
+    whole = [b.ballot_id for b in read.read_chunk(read.chunks[0]) if isinstance(b, EncryptedBallot)]
+    parts = [
+        b.ballot_id
+        for k in range(3)
+        for b in read.read_chunk_part(read.chunks[0], k, 3)
+        if isinstance(b, EncryptedBallot)
+    ]
+    assert parts == whole and len(whole) == 15
+    # changed after the record was opened: one R1.B, from part 0
+    (one / read.chunks[0]).write_bytes(b"\x90")
+    issues = [list(read.read_chunk_part(read.chunks[0], k, 2)) for k in range(2)]
+    assert [[i.step for i in got if isinstance(i, RecordIssue)] for got in issues] == [["R1.B"], []]
