@@ -422,16 +422,16 @@ def _raw_key(path: Path) -> BoardKey:
 def test_a_raw_board_key_of_an_earlier_version_is_served_with_a_warning_and_sealed_in_place(
     world: Path, served: list[int]
 ) -> None:
-    el, key, db = world / "el", world / "board.key", world / "board.db"
+    key, db = world / "board.key", world / "board.db"
+    serve = ["board", "serve", "--election", world / "el", "--key", key, "--db"]
     old = _raw_key(key)
-    r = run("board", "serve", "--election", el, "--key", key, "--db", db, "--create")
+    r = run(*serve, db, "--create")
     assert "unencrypted" in r.stderr and "board seal-key" in r.stderr, r.stderr
     r = run("board", "seal-key", "--key", key, passphrase=BOARD_PW)
     assert old.public_key.hex() in r.stdout and bytes(old._sk) not in key.read_bytes()
     one_line_error(run("board", "seal-key", "--key", key, expect=2, passphrase=BOARD_PW), "sealed already")
-    wrong = run("board", "serve", "--election", el, "--key", key, "--db", db, expect=2, passphrase="wrong")
-    one_line_error(wrong, "wrong passphrase")
-    r = run("board", "serve", "--election", el, "--key", key, "--db", db, passphrase=BOARD_PW)
+    one_line_error(run(*serve, db, expect=2, passphrase="wrong"), "wrong passphrase")
+    r = run(*serve, db, passphrase=BOARD_PW)
     assert old.public_key.hex() in r.stdout and "unencrypted" not in r.stderr
     assert served == [8080, 8080]
 
@@ -450,25 +450,14 @@ def test_seal_key_refuses_links_that_would_keep_the_raw_seed(world: Path) -> Non
 
 
 def test_a_refused_passphrase_leaves_no_new_board_database(world: Path, served: list[int]) -> None:
-    el, key, db = world / "el", world / "board.key", world / "board.db"
+    key, db = world / "board.key", world / "board.db"
+    serve = ["board", "serve", "--election", world / "el", "--key", key, "--db"]
     # no $E2EVOTE_PASSPHRASE and no input at the prompt: nothing is created, neither key nor database
-    refused = run("board", "serve", "--election", el, "--key", key, "--db", db, "--create", expect=2)
+    refused = run(*serve, db, "--create", expect=2)
     assert refused.stderr.splitlines()[-1] == "error: interrupted", refused.stderr
     assert not key.exists() and not db.exists() and served == []
-    run("board", "serve", "--election", el, "--key", key, "--db", db, "--create", passphrase=BOARD_PW)
-    wrong = run(
-        "board",
-        "serve",
-        "--election",
-        el,
-        "--key",
-        key,
-        "--db",
-        world / "b2.db",
-        "--create",
-        expect=2,
-        passphrase="wrong",
-    )
+    run(*serve, db, "--create", passphrase=BOARD_PW)
+    wrong = run(*serve, world / "b2.db", "--create", expect=2, passphrase="wrong")
     one_line_error(wrong, "wrong passphrase")
     assert not (world / "b2.db").exists() and served == [8080]
 
@@ -477,25 +466,13 @@ def test_board_serve_reports_a_port_it_cannot_use(
     world: Path, served: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     el, key, db = world / "el", world / "board.key", world / "board.db"
-    run("board", "serve", "--election", el, "--key", key, "--db", db, "--create", passphrase=BOARD_PW)
+    serve = ["board", "serve", "--election", el, "--key", key, "--db", db]
+    run(*serve, "--create", passphrase=BOARD_PW)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = run(
-            "board",
-            "serve",
-            "--election",
-            el,
-            "--key",
-            key,
-            "--db",
-            db,
-            "--port",
-            port,
-            expect=2,
-            passphrase=BOARD_PW,
-        )
+        r = run(*serve, "--port", port, expect=2, passphrase=BOARD_PW)
         one_line_error(r, f"cannot listen on 127.0.0.1:{port}")
         assert "serving on" not in r.stdout
 
@@ -503,10 +480,7 @@ def test_board_serve_reports_a_port_it_cannot_use(
         raise SystemExit(3)  # what uvicorn does when it cannot start
 
     monkeypatch.setattr("e2evote.board.http.serve", exits)
-    one_line_error(
-        run("board", "serve", "--election", el, "--key", key, "--db", db, expect=2, passphrase=BOARD_PW),
-        "could not start",
-    )
+    one_line_error(run(*serve, expect=2, passphrase=BOARD_PW), "could not start")
 
 
 @pytest.mark.parametrize("url", ["notaurl", "ftp://host/x", "http://", "http://host:port", "127.0.0.1:8080"])
