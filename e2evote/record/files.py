@@ -1283,8 +1283,8 @@ class Keystore:
         p = Path(path)
         if p.exists():
             raise KeystoreError(f"{p} already exists; refusing to overwrite a key file")
-        kdf = _new_kdf()
-        ks = Keystore(p, _derive(passphrase, kdf["salt"], kdf["ops"], kdf["mem"]), kdf)
+        kdf, key = _new_key(passphrase)
+        ks = Keystore(p, key, kdf)
         ks.save(secrets_)
         return ks
 
@@ -1307,14 +1307,11 @@ class Keystore:
         write_atomic(self.path, _encrypt(self._key, header, secrets_.to_bytes()), private=True)
 
 
-def _new_kdf() -> dict[str, Any]:
+def _new_key(passphrase: str) -> tuple[dict[str, Any], bytes]:
+    """A fresh KDF header (this process's cost, a new salt) and the key it derives from ``passphrase``."""
     ops, mem = _kdf_params()
-    return {
-        "alg": KEYSTORE_KDF,
-        "ops": ops,
-        "mem": mem,
-        "salt": secrets.token_bytes(nacl.pwhash.argon2id.SALTBYTES),
-    }
+    salt = secrets.token_bytes(nacl.pwhash.argon2id.SALTBYTES)
+    return {"alg": KEYSTORE_KDF, "ops": ops, "mem": mem, "salt": salt}, _derive(passphrase, salt, ops, mem)
 
 
 def _encrypt(key: bytes, header: Mapping[str, Any], plaintext: bytes) -> bytes:
@@ -1366,8 +1363,7 @@ def seal(kind: str, passphrase: str, plaintext: bytes) -> bytes:
     Argon2id(passphrase) with a fresh salt and nonce; ``kind`` is authenticated with it."""
     if kind not in SEALED_KINDS:
         raise ValueError(f"unknown sealed-file kind {kind!r}")
-    kdf = _new_kdf()
-    key = _derive(passphrase, kdf["salt"], kdf["ops"], kdf["mem"])
+    kdf, key = _new_key(passphrase)
     return _encrypt(
         key, {"format": SEALED_FORMAT, "kind": kind, "kdf": kdf, "aead": KEYSTORE_AEAD}, plaintext
     )
