@@ -208,8 +208,10 @@ def _cores() -> int:
 
 def worker_chunk_size(ballots: int) -> int:
     """A native record's chunk size for ``ballots`` ballots that gives every local worker process at
-    least one chunk (:func:`process_runner` hands out whole chunks): max(16, ⌈ballots / (2 · cores)⌉),
-    at most the default CHUNK_SIZE. The record verifies the same whatever its chunk size."""
+    least one whole chunk to read: max(16, ⌈ballots / (2 · cores)⌉), at most the default CHUNK_SIZE.
+    (With fewer chunks than workers :func:`process_runner` still splits each chunk into parts, but
+    every part's worker then reads and unpacks the whole file.) The record verifies the same
+    whatever its chunk size."""
     return min(CHUNK_SIZE, max(16, -(-ballots // (2 * _cores()))))
 
 
