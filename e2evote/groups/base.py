@@ -158,8 +158,9 @@ class Group(Protocol):
         """The bytes hashed into H_P after the tag (EG 2.0 eq. 4 for the standard group)."""
         ...
 
-    def check_parameters(self) -> None:
-        """Full self-check (primality, subgroup structure); raises on failure."""
+    def check_parameters(self, *, primality: bool | None = None) -> None:
+        """Self-check of the subgroup structure and, with ``primality`` (None: unless the built-in
+        constants' primes are known, specs/02-groups.md §2.3), the primality tests; raises on failure."""
         ...
 
     # scalars -------------------------------------------------------------------------------------

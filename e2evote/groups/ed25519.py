@@ -334,7 +334,8 @@ class Ed25519Group(GroupScalars):
         """b(l, 32) || G: the group description hashed into H_P (specs/03-hashing.md §H_P)."""
         return int(self.q).to_bytes(32, "big") + _BASE
 
-    def check_parameters(self) -> None:
+    def check_parameters(self, *, primality: bool | None = None) -> None:
+        """l prime (30 Miller-Rabin rounds, ~1 ms: always run) and B of order l."""
         if not gmpy2.is_prime(self.q, 30):
             raise ValueError("ed25519: l is not prime")
         if _smul_var(_le(self.q - 1), _BASE) != _sub(_IDENTITY, _BASE):

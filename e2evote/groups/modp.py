@@ -2,8 +2,8 @@
 
 ``STANDARD`` is the EG 2.0 §3.1.1 group (p 4096-bit, q = 2^256 - 189, g = 2^r mod p);
 ``TEST`` is a small group of the same shape (q = 2^64 - 59, p 511-bit, (p-1)/2q prime) for fast tests.
-Both are self-checked on construction (cheap structural checks); :meth:`ModPGroup.check_parameters`
-adds the probabilistic primality tests.
+Both are self-checked on construction (cheap structural checks); their p, q and r/2 are known primes,
+which :meth:`ModPGroup.check_parameters` re-proves with ``primality=True`` (the test suite does).
 """
 
 from __future__ import annotations
@@ -174,9 +174,23 @@ class ModPGroup(GroupScalars):
         "_gen",
         "_one",
         "_safe_cofactor",
+        "_known_primes",
     )
 
-    def __init__(self, name: str, p: int, q: int, g: int, *, element_bytes: int, scalar_bytes: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        p: int,
+        q: int,
+        g: int,
+        *,
+        element_bytes: int,
+        scalar_bytes: int,
+        known_primes: bool = False,
+    ) -> None:
+        """``known_primes``: p, q and r/2 are the built-in constants' primes (specs/02-groups.md §2.3),
+        so neither :meth:`check_parameters` by default nor the batched membership test re-proves them;
+        the test suite does (``check_parameters(primality=True)``)."""
         self.name = name
         self.p = mpz(p)
         self.q = mpz(q)
@@ -194,7 +208,8 @@ class ModPGroup(GroupScalars):
             raise ValueError(f"{name}: encoding widths too small")
         self._gen = ModPElement(self, self.g)
         self._one = ModPElement(self, mpz(1))
-        self._safe_cofactor: bool | None = None  # r = 2 r' with r' prime: see _cofactor_is_safe
+        self._known_primes = known_primes
+        self._safe_cofactor: bool | None = True if known_primes else None  # r = 2 r', r' prime
         self._g_table: ModPFixedBase | None = None
 
     # equality: groups are equal iff their parameters are
@@ -216,11 +231,14 @@ class ModPGroup(GroupScalars):
         return x
 
     def _cofactor_is_safe(self) -> bool:
-        """r = 2 r' with r' prime, as the batched membership test needs: the strong Baillie-PSW test,
-        run on first use (not at import: ~0.1 s for 4096 bits) and shared with check_parameters."""
+        """r = 2 r' with r' prime, as the batched membership test needs: known for the built-in groups,
+        else the strong Baillie-PSW test, run on first use (~0.1 s for 4096 bits)."""
         if self._safe_cofactor is None:
-            self._safe_cofactor = self.r % 2 == 0 and bool(gmpy2.is_strong_bpsw_prp(self.r // 2))
+            self._safe_cofactor = self._r_half_is_prime()
         return self._safe_cofactor
+
+    def _r_half_is_prime(self) -> bool:
+        return self.r % 2 == 0 and bool(gmpy2.is_strong_bpsw_prp(self.r // 2))
 
     def _exp(self, exponent: Scalar) -> mpz:
         if not isinstance(exponent, Scalar):
@@ -397,18 +415,23 @@ class ModPGroup(GroupScalars):
             + int(self.g).to_bytes(self.element_bytes, "big")
         )
 
-    def check_parameters(self) -> None:
+    def check_parameters(self, *, primality: bool | None = None) -> None:
         """EG 2.0 §3.1 / footnote 19: p, q, r/2 prime; p - 1 = q r; q does not divide r; g of order q.
 
         The constants are built in (a record names its group, it cannot supply one), so primality is
         a self-test, done with the strong Baillie-PSW test: deterministic, no composite known to pass
-        it, and cheaper than 30 Miller-Rabin rounds on p and r/2 (measured 0.19 s against 0.49 s)."""
-        if not gmpy2.is_strong_bpsw_prp(self.q):
-            raise ValueError(f"{self.name}: q is not prime")
-        if not gmpy2.is_strong_bpsw_prp(self.p):
-            raise ValueError(f"{self.name}: p is not prime")
-        if not self._cofactor_is_safe():
-            raise ValueError(f"{self.name}: r/2 is not prime")
+        it, and cheaper than 30 Miller-Rabin rounds on p and r/2 (measured 0.19 s against 0.49 s).
+        ``primality``: None (default) runs it unless the group was built with ``known_primes`` (the
+        built-in groups: the test suite runs it, ~0.2 s for 4096 bits); True always runs it, afresh."""
+        if primality is None:
+            primality = not self._known_primes
+        if primality:
+            if not gmpy2.is_strong_bpsw_prp(self.q):
+                raise ValueError(f"{self.name}: q is not prime")
+            if not gmpy2.is_strong_bpsw_prp(self.p):
+                raise ValueError(f"{self.name}: p is not prime")
+            if not self._r_half_is_prime():
+                raise ValueError(f"{self.name}: r/2 is not prime")
         if self.p - 1 != self.q * self.r or self.r % self.q == 0:
             raise ValueError(f"{self.name}: p - 1 != q r or q | r")
         if not 1 < self.g < self.p or gmpy2.powmod(self.g, self.q, self.p) != 1:
@@ -444,7 +467,7 @@ def _standard() -> ModPGroup:
     # g = 2^r mod p (EG 2.0 §3.1.1): derived, and compared with the published value in tests
     r = (p - 1) // _Q
     g = int(gmpy2.powmod(2, r, p))
-    return ModPGroup("modp-4096", p, _Q, g, element_bytes=512, scalar_bytes=32)
+    return ModPGroup("modp-4096", p, _Q, g, element_bytes=512, scalar_bytes=32, known_primes=True)
 
 
 def _test() -> ModPGroup:
@@ -457,7 +480,7 @@ def _test() -> ModPGroup:
     )
     q = 2**64 - 59
     g = int(gmpy2.powmod(2, (p - 1) // q, p))
-    return ModPGroup("modp-test-511", p, q, g, element_bytes=64, scalar_bytes=8)
+    return ModPGroup("modp-test-511", p, q, g, element_bytes=64, scalar_bytes=8, known_primes=True)
 
 
 STANDARD = _standard()

@@ -214,7 +214,7 @@ def _parameters(record: ElectionRecord, report: Report) -> ElectionContext:
         report.warnings.append(
             f"the record uses the e2evote extension group {p.group.name}, not the EG 2.0 group"
         )
-    problem = _checked_parameters(p.group)  # V1.B-E: the built-in constants, self-checked
+    problem = _checked_parameters(p.group)  # V1.B-E: the built-in constants' structure (02-groups §2.3)
     if problem:
         report.fail("V1.B", "parameters", problem)
     for step, name, stated, computed in (
@@ -235,7 +235,8 @@ _PARAMETER_CHECKS: dict[Group, str] = {}
 
 
 def _checked_parameters(group: Group) -> str:
-    """The group's full self-check (strong BPSW primality tests, ~0.2 s for 4096 bits), once per process."""
+    """The group's self-check, once per process: its structure; the built-in groups' primes are known
+    (specs/02-groups.md §2.3: the test suite re-proves them, ~0.2 s for 4096 bits)."""
     if group not in _PARAMETER_CHECKS:
         try:
             group.check_parameters()
@@ -1310,6 +1311,8 @@ EXTENSION_MODULES = ("e2evote.verifier.extensions", "e2evote.verifier.ext_board"
 def _extensions(record: ElectionRecord, st: _State, report: Report) -> None:
     import importlib
 
+    if not record.extensions:  # the checkers' modules (the board's among them) are not even imported
+        return
     for mod in EXTENSION_MODULES:
         try:
             importlib.import_module(mod)

@@ -33,7 +33,27 @@ def test_standard_parameters_match_the_spec() -> None:
 
 @pytest.mark.parametrize("g", [STANDARD, TEST, ED25519], ids=lambda g: g.name)
 def test_full_parameter_check(g: Group) -> None:
-    g.check_parameters()
+    g.check_parameters(primality=True)
+
+
+def test_builtin_primes_are_known_not_reproved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in groups' p, q and r/2 are proved prime by the test above, not on every start:
+    neither the default self-check (the verifier's V1.B) nor the batched membership test runs a
+    primality test for them; ``primality=True`` re-proves them afresh."""
+    import gmpy2
+
+    from e2evote.groups import modp
+
+    calls: list[int] = []
+    real = gmpy2.is_strong_bpsw_prp
+    monkeypatch.setattr(modp.gmpy2, "is_strong_bpsw_prp", lambda x: calls.append(1) or real(x))
+    for g in (STANDARD, TEST):
+        g.check_parameters()
+        xs = [(g.generator() ** g.scalar(k)).to_bytes() for k in range(2, 8)]
+        assert g.elements_batch(xs)[3] == g.generator() ** g.scalar(5)
+    assert calls == []
+    TEST.check_parameters(primality=True)
+    assert len(calls) == 3
 
 
 def test_roundtrip_and_generator(group: Group) -> None:
@@ -214,7 +234,7 @@ def test_parameter_check_rejects_composites() -> None:
         g = next(x for x in (pow(h, (p - 1) // q, p) for h in range(2, p)) if x != 1 and pow(x, q, p) == 1)
         return ModPGroup("t", p, q, g, element_bytes=8, scalar_bytes=8)
 
-    group(67, 11).check_parameters()  # 67 = 11 * 2 * 3 + 1: the genuine article
+    group(67, 11).check_parameters()  # 67 = 11 * 2 * 3 + 1: the genuine article (not built in: tested)
     for p, q, what in [
         (1035, 11, "p is not prime"),
         (61, 15, "q is not prime"),
