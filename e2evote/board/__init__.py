@@ -51,6 +51,7 @@ from e2evote.board.storage import Storage, open_storage
 from e2evote.board.verify import (
     BoardRecord,
     CountedBallot,
+    CountedBallots,
     LogSummary,
     counted_set,
     read_record,
@@ -74,6 +75,7 @@ __all__ = [
     "BoardSetup",
     "BoardStateError",
     "CountedBallot",
+    "CountedBallots",
     "CredentialList",
     "CredentialRejected",
     "DuplicateBallot",

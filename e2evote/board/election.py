@@ -36,7 +36,7 @@ from e2evote.board.errors import BoardStateError
 from e2evote.board.events import BoardSetup, Event, EventKind
 from e2evote.board.signing import BoardKey, Receipt, SignedTreeHead
 from e2evote.board.storage import Storage, WriteTx
-from e2evote.board.verify import CountedBallot, CountedTracker, counted_set
+from e2evote.board.verify import CountedBallots, CountedTracker, counted_set
 from e2evote.encoding import MAX_OBJECT_BYTES, pack, read_regular_file, unpack
 from e2evote.errors import (
     E2EVoteError,
@@ -446,7 +446,7 @@ class ElectionBoard:
         """Append the close event: no ballot or challenge afterwards (§2.2)."""
         return self.board.close_voting()
 
-    def counted(self) -> tuple[CountedBallot, ...]:
+    def counted(self) -> CountedBallots:
         """The counted set of the current log (§6.3)."""
         return counted_set(Event.from_bytes(raw) for raw in self.board.iter_events())
 
@@ -464,11 +464,13 @@ class ElectionBoard:
         tracker = CountedTracker()
         for ev in _events(self.board.iter_events(stop)):
             tracker.add(ev)
-        counted_at = {c.index for c in tracker.result()} if counted else set()
+        counted_rows = tracker.result()
+        row = -1  # the tracker's row of each ballot event, as the second pass meets it
         for ev in _events(self.board.iter_events(stop)):
             if ev.kind is not EventKind.BALLOT:
                 continue
-            if counted and ev.index in counted_at:
+            row += 1
+            if counted and counted_rows.has_row(row):
                 yield decode_ballot(self.ctx, ev.payload)[0]
             elif not counted and ev.code in tracker.challenged:
                 yield decode_ballot(self.ctx, ev.payload)[0].with_state(BallotState.CHALLENGED)
@@ -728,8 +730,9 @@ def export_record(
         tracker.add(ev)
         if ev.kind is EventKind.CLOSE and close is None:
             close = ev.index
-    counted = {c.index for c in tracker.result()}
+    counted = tracker.result()
     spoiled = tracker.challenged
+    row = -1  # the tracker's row of each ballot event, as pass 2 meets it
     writer = RecordWriter(out_dir, ctx, guardians, chunk_size=chunk_size)
     acc = TallyAccumulator(ctx)
     files: list[str] = []
@@ -754,7 +757,8 @@ def export_record(
         ev = Event.from_bytes(raw)
         if ev.kind is not EventKind.BALLOT:
             continue
-        if ev.index in counted:
+        row += 1
+        if counted.has_row(row):
             ballot = decode_ballot(ctx, ev.payload)[0]
             writer.add_ballot(ballot)
             acc.add(ballot)

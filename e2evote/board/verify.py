@@ -11,23 +11,25 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Final, overload
 
 import msgpack
 
-from e2evote.board.board import BallotValidator, Board, check_phase
+from e2evote.board.board import MAX_REPLAY_KEY_SIZE, BallotValidator, Board, check_phase
 from e2evote.board.codec import MAX_EVENT_BYTES, expect_array, expect_bytes, expect_int, pack
 from e2evote.board.credentials import BallotSubmission, ChallengeRequest, CredentialList
 from e2evote.board.errors import PhaseViolation
 from e2evote.board.events import PHASE, BoardSetup, Event, EventKind
 from e2evote.board.merkle import EMPTY_ROOT, frontier_root, leaf_hash, node_hash, verify_consistency
-from e2evote.board.signing import SignedTreeHead
+from e2evote.board.signing import MAX_CODE_SIZE, PUBLIC_KEY_SIZE, SignedTreeHead
+from e2evote.board.table import ByteTable
 from e2evote.errors import E2EVoteError, EncodingError, VerificationError
 from e2evote.hashing import EXT
 
 __all__ = [
     "RECORD_VERSION",
     "CountedBallot",
+    "CountedBallots",
     "CountedTracker",
     "LogSummary",
     "LogVerifier",
@@ -62,26 +64,31 @@ class LogSummary:
     ballots: int
     challenged: int
     closed: bool
-    counted: tuple[CountedBallot, ...]
+    counted: CountedBallots
 
 
 class CountedTracker:
     """The counted set (§6.3) of a log fed one event at a time, with compact per-ballot state.
 
-    Per ballot it keeps the log index and a small credential number (arrays of machine integers)
-    and a reference to the confirmation code; per credential one dict entry; per challenge the code.
-    No payload is kept, so a national log's counted set fits in memory (specs/08-board.md §12.4).
+    Per ballot (a *row*, in log order) it keeps the log index and a credential number (arrays of
+    machine integers) and the confirmation code (a :class:`ByteTable`, with an index from code to
+    row); per credential its key (another ByteTable); per challenge the code. No payload is kept, so a
+    national log's counted set fits in memory (specs/08-board.md §12.4): ~70 bytes a ballot.
     """
 
-    __slots__ = ("_indices", "_creds", "_codes", "_cred_ids", "_credentials", "challenged")
+    __slots__ = ("_indices", "_creds", "codes", "_credentials", "challenged")
 
     def __init__(self) -> None:
         self._indices = array("q")
-        self._creds = array("q")  # -1: anonymous ballot
-        self._codes: list[bytes] = []
-        self._cred_ids: dict[bytes, int] = {}
-        self._credentials: list[bytes] = []
+        self._creds = array("i")  # -1: anonymous ballot
+        self.codes = ByteTable(max_len=MAX_CODE_SIZE)
+        """the ballots' confirmation codes, row by row (find: a code's first row)"""
+        self._credentials = ByteTable(PUBLIC_KEY_SIZE)
         self.challenged: set[bytes] = set()
+
+    def __len__(self) -> int:
+        """The number of ballots (rows)."""
+        return len(self._indices)
 
     def add(self, ev: Event) -> None:
         """Account for one event (only ballots and challenges matter)."""
@@ -89,43 +96,105 @@ class CountedTracker:
             assert ev.code is not None
             cred = -1
             if ev.auth is not None:
-                cred = self._cred_ids.setdefault(ev.auth.credential, len(self._credentials))
-                if cred == len(self._credentials):
-                    self._credentials.append(ev.auth.credential)
+                found = self._credentials.find(ev.auth.credential)
+                cred = self._credentials.append(ev.auth.credential) if found is None else found
             self._indices.append(ev.index)
             self._creds.append(cred)
-            self._codes.append(ev.code)
+            self.codes.append(ev.code)
         elif ev.kind is EventKind.CHALLENGE:
             assert ev.ref is not None
             self.challenged.add(ev.ref)
+
+    def index(self, row: int) -> int:
+        """The log index of the ballot at ``row``."""
+        return self._indices[row]
+
+    def credential(self, row: int) -> bytes | None:
+        """The credential that cast the ballot at ``row`` (None: anonymous)."""
+        cred = self._creds[row]
+        return None if cred < 0 else self._credentials[cred]
 
     def credential_at(self, index: int) -> bytes | None:
         """The credential that cast the ballot at log index ``index`` (None: anonymous)."""
         n = bisect_left(self._indices, index)
         if n == len(self._indices) or self._indices[n] != index:
             raise KeyError(index)
-        cred = self._creds[n]
-        return None if cred < 0 else self._credentials[cred]
+        return self.credential(n)
 
-    def result(self) -> tuple[CountedBallot, ...]:
+    def result(self) -> CountedBallots:
         """The counted ballots in log order: unchallenged, and the last such of each credential."""
-        seen: set[int] = set()
-        out: list[CountedBallot] = []
+        seen = bytearray(len(self._credentials))
+        rows = array("i")
+        codes = self.codes
         for i in range(len(self._indices) - 1, -1, -1):
-            code = self._codes[i]
-            if code in self.challenged:
+            if self.challenged and codes[i] in self.challenged:
                 continue
             cred = self._creds[i]
             if cred >= 0:
-                if cred in seen:
+                if seen[cred]:
                     continue
-                seen.add(cred)
-            out.append(CountedBallot(self._indices[i], code, None if cred < 0 else self._credentials[cred]))
-        out.reverse()
-        return tuple(out)
+                seen[cred] = 1
+            rows.append(i)
+        rows.reverse()
+        return CountedBallots(self, rows)
 
 
-def counted_set(events: Iterable[Event]) -> tuple[CountedBallot, ...]:
+class CountedBallots(Sequence[CountedBallot]):
+    """The counted ballots in log order (§6.3): a read-only sequence of :class:`CountedBallot`, built
+    on demand from the tracker's rows (4 bytes a counted ballot, 1 more for :meth:`has_row`)."""
+
+    __slots__ = ("_tracker", "_rows", "_flags")
+
+    def __init__(self, tracker: CountedTracker, rows: array[int]) -> None:
+        self._tracker = tracker
+        self._rows = rows
+        self._flags = bytearray(len(tracker))
+        for r in rows:
+            self._flags[r] = 1
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> CountedBallot: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> tuple[CountedBallot, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> CountedBallot | tuple[CountedBallot, ...]:
+        if isinstance(i, slice):
+            return tuple(self._ballot(r) for r in self._rows[i])
+        return self._ballot(self._rows[i])
+
+    def __iter__(self) -> Iterator[CountedBallot]:
+        for r in self._rows:
+            yield self._ballot(r)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CountedBallots | tuple | list):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CountedBallots(<{len(self)}>)"
+
+    def has_row(self, row: int) -> bool:
+        """Whether the ballot at tracker row ``row`` counts."""
+        return 0 <= row < len(self._flags) and self._flags[row] == 1
+
+    def indices(self) -> Iterator[int]:
+        """The counted ballots' log indices, ascending."""
+        for r in self._rows:
+            yield self._tracker.index(r)
+
+    def _ballot(self, row: int) -> CountedBallot:
+        t = self._tracker
+        return CountedBallot(t.index(row), t.codes[row], t.credential(row))
+
+
+def counted_set(events: Iterable[Event]) -> CountedBallots:
     """The counted ballots (§6.3), in log order.
 
     A ballot counts unless it is challenged; with voter credentials, only the *last* unchallenged
@@ -145,11 +214,13 @@ class LogVerifier:
     """Steps B1.A-B1.J over a log fed one raw event at a time (specs/08-board.md §10, §12.4).
 
     Memory does not grow with the events themselves: the Merkle root is computed on a frontier
-    (O(log n) hashes), and what the log's rules need per ballot is kept compact (code -> index,
-    payload and replay-key fingerprints, the counted-set tracker). The failure reported is the one
-    the step order of §10 names first, exactly as if the steps ran one after the other over the
-    whole log: B1.A/B1.B raise at once (they come first), the first B1.C, B1.D and B1.F-B1.H
-    failures are kept and raised by :meth:`finish` in step order, before B1.I and B1.J.
+    (O(log n) hashes), and what the log's rules need per ballot is kept compact: row by row (log
+    order) in :class:`ByteTable` columns, the code, the SHA-256 of the ballot's bytes and its replay
+    key, and the tracker's index and credential number (~110 bytes a ballot, ~150 with a validator).
+    The failure reported is the one the step order of §10 names first, exactly as if the steps ran
+    one after the other over the whole log: B1.A/B1.B raise at once (they come first), the first
+    B1.C, B1.D and B1.F-B1.H failures are kept and raised by :meth:`finish` in step order, before
+    B1.I and B1.J.
 
     ``prefix_sizes``: tree sizes whose roots to remember (:meth:`prefix_root`) for B1.K.
     ``on_event``: called with every decoded event in log order (cross-checks in the same pass).
@@ -185,11 +256,12 @@ class LogVerifier:
         self._deferred_e: VerificationError | None = None
         self._deferred_fh: VerificationError | None = None
         self._phase = -1
-        self.codes: dict[bytes, int] = {}
-        """confirmation code -> log index of its ballot"""
-        self._replay: dict[bytes, int] = {}
-        self._payloads: dict[bytes, int] = {}  # SHA-256 of the ballot bytes -> log index
         self.tracker = CountedTracker()
+        """the ballots row by row (log order): index, code, credential; the challenged codes"""
+        self._payloads = ByteTable(32)
+        """SHA-256 of each ballot's bytes, row by row"""
+        self._replay = ByteTable(max_len=MAX_REPLAY_KEY_SIZE)
+        """each ballot's replay key, row by row (with a validator)"""
         self.ballots = 0
 
     @property
@@ -197,10 +269,26 @@ class LogVerifier:
         """The confirmation codes challenged so far."""
         return self.tracker.challenged
 
+    def code_row(self, code: bytes) -> int | None:
+        """The row (see :attr:`tracker`) of the first ballot with confirmation code ``code``, if any
+        (B1.G keeps the codes unique)."""
+        return self.tracker.codes.find(code)
+
+    def code_index(self, code: bytes) -> int | None:
+        """The log index of the first ballot with confirmation code ``code``, if any."""
+        row = self.tracker.codes.find(code)
+        return None if row is None else self.tracker.index(row)
+
+    def payload_digest(self, row: int) -> bytes:
+        """The SHA-256 of the bytes of the ballot at ``row`` (a record can compare its own ballots
+        without re-hashing the log)."""
+        return self._payloads[row]
+
     def payload_index(self, digest: bytes) -> int | None:
         """The log index of the ballot whose bytes have SHA-256 ``digest``, if any (B1.G keeps the
-        ballots' bytes unique, so a record can compare its own ballots without re-hashing the log)."""
-        return self._payloads.get(digest)
+        ballots' bytes unique)."""
+        row = self._payloads.find(digest)
+        return None if row is None else self.tracker.index(row)
 
     def prefix_root(self, size: int) -> bytes | None:
         """The root of the first ``size`` events, if ``size`` was asked for and reached."""
@@ -287,13 +375,15 @@ class LogVerifier:
                     raise _fail("B1.F", where, "credential signature does not verify")
             elif ev.auth is not None:
                 raise _fail("B1.F", where, "credential signature on a board without credentials")
-            if ev.code in self.codes:  # B1.G
-                raise _fail("B1.G", where, f"confirmation code already used by event {self.codes[ev.code]}")
-            self.codes[ev.code] = ev.index
-            fingerprint = hashlib.sha256(ev.payload).digest()
-            if fingerprint in self._payloads:
-                raise _fail("B1.G", where, f"same ballot bytes as event {self._payloads[fingerprint]}")
-            self._payloads[fingerprint] = ev.index
+            tracker = self.tracker
+            row = tracker.codes.find(ev.code)
+            if row is not None:  # B1.G
+                raise _fail("B1.G", where, f"confirmation code already used by event {tracker.index(row)}")
+            digest = hashlib.sha256(ev.payload).digest()
+            row = self._payloads.find(digest)
+            if row is not None:
+                raise _fail("B1.G", where, f"same ballot bytes as event {tracker.index(row)}")
+            replay: bytes | None = None
             if self.validator is not None:
                 try:
                     info = self.validator(ev.payload)
@@ -301,20 +391,26 @@ class LogVerifier:
                     raise _fail("B1.G", where, f"invalid ballot: {exc}") from None
                 if info.confirmation_code != ev.code:
                     raise _fail("B1.G", where, "confirmation code does not match the ballot")
-                if info.replay_key in self._replay:
-                    raise _fail("B1.G", where, f"replay of event {self._replay[info.replay_key]}")
-                self._replay[info.replay_key] = ev.index
+                replay = info.replay_key
+                row = self._replay.find(replay)
+                if row is not None:
+                    raise _fail("B1.G", where, f"replay of event {tracker.index(row)}")
+            # the ballot passed: one new row in every table (the tracker's below)
+            self._payloads.append(digest)
+            if replay is not None:
+                self._replay.append(replay)
         elif ev.kind is EventKind.CHALLENGE:  # B1.H
             assert ev.ref is not None
             where = f"challenge event {ev.index}"
-            if ev.ref not in self.codes:
+            row = self.tracker.codes.find(ev.ref)
+            if row is None:
                 raise _fail("B1.H", where, "challenges no earlier ballot")
             if ev.ref in self.tracker.challenged:
                 raise _fail("B1.H", where, "ballot challenged twice")
             if setup.credentials_required:
                 if ev.auth is None:
                     raise _fail("B1.H", where, "challenge carries no credential signature")
-                if ev.auth.credential != self.tracker.credential_at(self.codes[ev.ref]):
+                if ev.auth.credential != self.tracker.credential(row):
                     raise _fail("B1.H", where, "not signed by the credential that cast the ballot")
                 req = ChallengeRequest(ev.ref, ev.auth.credential, ev.auth.signature)
                 if not req.signature_valid(setup.election_hash):

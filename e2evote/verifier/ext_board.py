@@ -34,10 +34,12 @@ from e2evote.board.election import (
     replay_key,
 )
 from e2evote.board.events import Event, EventKind
+from e2evote.board.signing import MAX_CODE_SIZE
+from e2evote.board.table import ByteTable
 from e2evote.board.verify import LogSummary, LogVerifier
 from e2evote.encoding import pack, unpack
 from e2evote.errors import E2EVoteError, EncodingError, VerificationError
-from e2evote.protocol.ballot import BallotState
+from e2evote.protocol.ballot import BallotState, EncryptedBallot
 from e2evote.protocol.election import ElectionContext
 from e2evote.record import codec
 from e2evote.record.model import ElectionRecord, RecordIssue
@@ -87,19 +89,16 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
         return
 
     # the record's ballots, as logged bytes (a challenged ballot was logged in state "cast")
-    recorded: list[tuple[str, bytes, BallotState, bytes]] = []  # (id, code, state, digest of logged bytes)
-    complete = True
+    recorded = _Recorded()
     for b in record.ballots():
         if isinstance(b, RecordIssue):
-            complete = False  # already reported by V5-V7 (R2.B)
+            recorded.complete = False  # already reported by V5-V7 (R2.B)
             continue
-        data = ballot_bytes(b.with_state(BallotState.CAST))
-        recorded.append((b.ballot_id, b.code, b.state, hashlib.sha256(data).digest()))
-    known = {digest for *_, digest in recorded}
+        recorded.add(b)
     full = ballot_validator(ctx)
 
     def validate(payload: bytes) -> BallotInfo:
-        if hashlib.sha256(payload).digest() in known:
+        if recorded.digests.find(hashlib.sha256(payload).digest()) is not None:
             return _light_info(payload)
         return full(payload)
 
@@ -151,7 +150,7 @@ def check_board(record: ElectionRecord, ctx: ElectionContext, report: Report) ->
 
     report.checked("B4")
     _binding(record, ctx, summary, report)
-    _ballots(lv, summary, recorded, complete, report)
+    _ballots(lv, summary, recorded, report)
     _tally(record, tallies.found, summary, report)
 
 
@@ -169,56 +168,93 @@ def _binding(record: ElectionRecord, ctx: ElectionContext, summary: LogSummary, 
         report.fail("B4.B", "board setup", "the election binding names another group, H_B, K or H_E")
 
 
-def _ballots(
-    lv: LogVerifier,
-    summary: LogSummary,
-    recorded: list[tuple[str, bytes, BallotState, bytes]],
-    complete: bool,
-    report: Report,
-) -> None:
+class _Recorded:
+    """The record's ballots as B4 needs them, row by row in record order, in compact columns
+    (specs/08-board.md §12.4): id, confirmation code, state, and the SHA-256 of the bytes it was
+    logged as; besides, an index of the cast ballots' codes and the challenged ballots' codes."""
+
+    def __init__(self) -> None:
+        self.ids = ByteTable(max_len=2**31, indexed=False)
+        self.codes = ByteTable(max_len=MAX_CODE_SIZE, indexed=False)
+        self.digests = ByteTable(32)
+        self.cast = bytearray()
+        """1: cast, 0: challenged"""
+        self.cast_codes = ByteTable(max_len=MAX_CODE_SIZE)
+        """the cast ballots' codes, in record order"""
+        self.repeated = 0
+        """cast ballots whose code an earlier cast ballot has"""
+        self.challenged: set[bytes] = set()
+        self.complete = True
+
+    def __len__(self) -> int:
+        return len(self.cast)
+
+    def add(self, b: EncryptedBallot) -> None:
+        self.ids.append(b.ballot_id.encode("utf-8", "surrogatepass"))
+        self.codes.append(b.code)
+        self.digests.append(hashlib.sha256(ballot_bytes(b.with_state(BallotState.CAST))).digest())
+        cast = b.state is BallotState.CAST
+        self.cast.append(cast)
+        if cast:
+            if self.cast_codes.find(b.code) is not None:
+                self.repeated += 1
+            self.cast_codes.append(b.code)
+        else:
+            self.challenged.add(b.code)
+
+    def ballot_id(self, row: int) -> str:
+        return self.ids[row].decode("utf-8", "surrogatepass")
+
+
+def _ballots(lv: LogVerifier, summary: LogSummary, recorded: _Recorded, report: Report) -> None:
     """B4.C counted set, B4.D bytes, B4.E challenged set, from the log pass ``lv``: its confirmation
-    codes (code -> log index of the ballot), challenged codes and ballot-bytes fingerprints."""
-    logged = lv.codes
+    codes (code -> row of the ballot), challenged codes and ballot-bytes digests."""
     spoiled = lv.challenged
-    counted = [c.confirmation_code for c in summary.counted]
-    counted_set = set(counted)
-    cast = [code for _, code, state, _ in recorded if state is BallotState.CAST]
-    cast_set = set(cast)
+    counted = summary.counted
     report.checked("B4", len(recorded))
-    for bid, code, state, digest in recorded:
-        obj = f"ballot {bid}"
-        index = logged.get(code)
-        if index is None:
-            step = "B4.C" if state is BallotState.CAST else "B4.E"
+    for k in range(len(recorded)):
+        obj = f"ballot {recorded.ballot_id(k)}"
+        code = recorded.codes[k]
+        is_cast = recorded.cast[k] == 1
+        row = lv.code_row(code)
+        if row is None:
+            step = "B4.C" if is_cast else "B4.E"
             report.fail(step, obj, "not on the board (no ballot event with its confirmation code)")
             continue
-        if lv.payload_index(digest) != index:  # B4.D: the logged bytes at ``index`` are not these
+        index = lv.tracker.index(row)
+        if lv.payload_digest(row) != recorded.digests[k]:  # B4.D: the logged bytes at ``index`` differ
             report.fail("B4.D", obj, f"differs from the ballot logged at event {index}")
-        if state is BallotState.CAST and code not in counted_set:
+        if is_cast and not counted.has_row(row):
             why = "challenged" if code in spoiled else "superseded by a later ballot of its credential"
             report.fail("B4.C", obj, f"counted in the record but {why} on the board (event {index})")
-        if state is BallotState.CHALLENGED and code not in spoiled:
+        if not is_cast and code not in spoiled:
             report.fail("B4.E", obj, f"challenged in the record but not on the board (event {index})")
-    repeated = len(cast) - len(cast_set)
-    if repeated:  # a counted ballot listed twice would weigh twice in the tally
+    if recorded.repeated:  # a counted ballot listed twice would weigh twice in the tally
         report.fail(
-            "B4.C", "ballots", f"{repeated} cast ballot(s) of the record repeat another's confirmation code"
+            "B4.C",
+            "ballots",
+            f"{recorded.repeated} cast ballot(s) of the record repeat another's confirmation code",
         )
-    if complete:
-        for code in counted:
-            if code not in cast_set:
+    if recorded.complete:
+        missing = False
+        for c in counted:
+            if recorded.cast_codes.find(c.confirmation_code) is None:
+                missing = True
                 report.fail(
-                    "B4.C", f"ballot event {logged[code]}", "counted on the board but missing from the record"
+                    "B4.C", f"ballot event {c.index}", "counted on the board but missing from the record"
                 )
-        record_spoiled = {code for _, code, state, _ in recorded if state is BallotState.CHALLENGED}
-        for code in sorted(spoiled - record_spoiled):
+        for code in sorted(spoiled - recorded.challenged):
             report.fail(
-                "B4.E", f"ballot event {logged[code]}", "challenged on the board but missing from the record"
+                "B4.E",
+                f"ballot event {lv.code_index(code)}",
+                "challenged on the board but missing from the record",
             )
-        if cast_set == counted_set and len(cast) == len(cast_set) and cast != counted:
-            report.fail(
-                "B4.C", "ballots", "the record lists the counted ballots in another order than the log"
-            )
+        # the same codes (nothing missing either way, no repeat): then they must come in log order
+        if not missing and not recorded.repeated and len(recorded.cast_codes) == len(counted):
+            if any(c.confirmation_code != recorded.cast_codes[n] for n, c in enumerate(counted)):
+                report.fail(
+                    "B4.C", "ballots", "the record lists the counted ballots in another order than the log"
+                )
 
 
 def _tally(

@@ -1,0 +1,110 @@
+"""ByteTable (the log verifiers' compact per-ballot columns) against a plain list-and-dict model, and
+the memory the log verifier keeps per ballot (specs/08-board.md §12.4)."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from e2evote.board import BoardKey, SignedTreeHead
+from e2evote.board.events import BoardSetup, Event, EventKind
+from e2evote.board.merkle import leaf_hash, root_from_leaves
+from e2evote.board.table import ByteTable
+from e2evote.board.verify import LogVerifier
+
+VALUES = st.binary(min_size=0, max_size=6)  # short: many repeats, many hash-slot collisions
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), VALUES), max_size=300))
+def test_variable_width_table_matches_a_model(ops: list[tuple[bool, bytes]]) -> None:
+    table = ByteTable(max_len=6)
+    rows: list[bytes] = []
+    first: dict[bytes, int] = {}
+    for do_append, value in ops:
+        if do_append:
+            assert table.append(value) == len(rows)
+            first.setdefault(value, len(rows))
+            rows.append(value)
+        else:
+            assert table.find(value) == first.get(value)
+        assert len(table) == len(rows)
+    assert list(table) == rows
+    assert all(table.find(v) == r for v, r in first.items())
+    assert all((v in table) == (v in first) for v in (b"", b"\x00", b"zz"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=300))
+def test_fixed_width_table_matches_a_model(keys: list[int]) -> None:
+    table = ByteTable(4)
+    first: dict[bytes, int] = {}
+    for n, k in enumerate(keys):
+        value = k.to_bytes(4, "big")
+        assert table.find(value) == first.get(value)
+        assert table.append(value) == n  # repeats are kept as rows; the index keeps the first
+        first.setdefault(value, n)
+    assert [table[n] for n in range(len(keys))] == [k.to_bytes(4, "big") for k in keys]
+    assert table.nbytes() <= 4 * len(keys) + 4 * max(32, 4 * len(keys))
+
+
+def test_table_refuses_what_does_not_fit() -> None:
+    fixed = ByteTable(32)
+    with pytest.raises(ValueError, match="32 bytes"):
+        fixed.append(b"x" * 31)
+    short = ByteTable(max_len=4)
+    with pytest.raises(ValueError, match="at most 4"):
+        short.append(b"12345")
+    rows = ByteTable(indexed=False)
+    rows.append(b"kept")
+    assert rows[0] == b"kept" and len(rows) == 1
+    with pytest.raises(TypeError):
+        rows.find(b"kept")
+    with pytest.raises(IndexError):
+        rows[1]
+
+
+def test_a_miss_remembered_by_find_is_not_reused_for_another_value() -> None:
+    table = ByteTable(max_len=8)
+    table.append(b"a")
+    assert table.find(b"b") is None  # remembers b's empty slot
+    table.append(b"c")  # another value: probes for its own slot
+    table.append(b"b")
+    assert (table.find(b"a"), table.find(b"b"), table.find(b"c")) == (0, 2, 1)
+
+
+def _log(n: int, key: BoardKey) -> list[bytes]:
+    setup = BoardSetup("mem", key.public_key, hashlib.sha256(b"mem").digest(), None)
+    out = [Event(0, EventKind.SETUP, 1, setup.to_bytes()).to_bytes()]
+    for i in range(1, n):
+        payload = b"ballot:%d" % i + bytes(200)
+        out.append(
+            Event(i, EventKind.BALLOT, 1 + i, payload, code=hashlib.sha256(payload).digest()).to_bytes()
+        )
+    return out
+
+
+def test_log_verifier_keeps_about_a_hundred_bytes_a_ballot() -> None:
+    """20 000 ballots: what the verifier holds once the log is through (its rows, the counted set)
+    stays under 160 bytes a ballot (a dict-and-set version kept ~450)."""
+    key = BoardKey.generate()
+    events = _log(20_001, key)
+    root = root_from_leaves(leaf_hash(e) for e in events)
+    sth = SignedTreeHead.sign(key, "mem", len(events), len(events), root)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        lv = LogVerifier(sth, key.public_key)
+        for raw in events:
+            lv.add(raw)
+        summary = lv.finish()
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert summary.ballots == 20_000 and len(summary.counted) == 20_000
+    assert held / 20_000 < 160, held / 20_000
+    assert summary.counted[-1].confirmation_code == Event.from_bytes(events[-1]).code
