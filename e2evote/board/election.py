@@ -25,17 +25,19 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from e2evote.board.board import BallotInfo, BallotValidator, Board, stored_events
+from e2evote.board.board import MAX_REPLAY_KEY_SIZE, BallotInfo, BallotValidator, Board, stored_events
 from e2evote.board.credentials import BallotSubmission, ChallengeRequest, CredentialList, VoterCredential
 from e2evote.board.errors import BoardStateError
 from e2evote.board.events import BoardSetup, Event, EventKind
 from e2evote.board.signing import BoardKey, Receipt, SignedTreeHead
 from e2evote.board.storage import Storage, WriteTx
+from e2evote.board.table import ByteTable
 from e2evote.board.verify import CountedBallots, CountedTracker, counted_set
 from e2evote.encoding import MAX_OBJECT_BYTES, pack, read_regular_file, unpack
 from e2evote.errors import (
@@ -167,25 +169,46 @@ def check_ballot(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
     check_ballot_proofs(ctx, ballot)
 
 
+ALPHA_SUFFIX = 16
+"""α is compared by its last 16 bytes, as the verifier's V7.H compares it (specs/10-verification.md)"""
+
+
 class BallotIndex:
     """Ballot ids and selection ciphertexts (α) already accepted, with the replay key that brought them.
 
-    A new ballot may reuse neither another ballot's id (V19.E) nor any of its ciphertexts (V7.H); the
-    *same* ballot (same replay key) passes, so the board then refuses it as a ``replay`` (§6.1 step 4).
-    Two layers (specs/08-board.md §12.1): *logged* entries, read from the log, and *pending* ones,
-    claimed by this process's validator for a ballot not yet appended. :meth:`claim` checks both;
-    :meth:`confirm`, inside the append's write transaction, first reads what other processes sharing
-    the database appended since, then checks the ballot against the logged layer, which is
-    authoritative. Thread-safe. A pending claim whose ballot is then refused stays until the process
-    restarts, blocking its id and α's for other ballots.
+    A new ballot may reuse neither another ballot's id (V19.E) nor any of its ciphertexts (V7.H, α
+    compared by its last 16 bytes as the verifier does); the *same* ballot (same replay key) passes, so
+    the board then refuses it as a ``replay`` (§6.1 step 4). Two layers (specs/08-board.md §12.1):
+    *logged* entries, read from the log, and *pending* ones, claimed by this process's validator for a
+    ballot not yet appended. :meth:`claim` checks both; :meth:`confirm`, inside the append's write
+    transaction, first reads what other processes sharing the database appended since, then checks
+    the ballot against the logged layer, which is authoritative. Thread-safe. A pending claim whose
+    ballot is then refused stays until the process restarts, blocking its id and α's for other
+    ballots. The logged layer is packed rows (:class:`ByteTable`): per ballot its id and replay key,
+    per selection its α suffix and ballot row, ~35 bytes a selection (specs/08-board.md §12.7).
     """
 
-    __slots__ = ("_lock", "_ids", "_alphas", "_pending_ids", "_pending_alphas", "_synced")
+    __slots__ = (
+        "_lock",
+        "_ids",
+        "_keys",
+        "_alphas",
+        "_alpha_ballot",
+        "_pending_ids",
+        "_pending_alphas",
+        "_synced",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ids: dict[str, bytes] = {}
-        self._alphas: dict[bytes, bytes] = {}
+        self._ids = ByteTable(max_len=MAX_BALLOT_BYTES)
+        """logged ballots' ids (UTF-8), a row per ballot"""
+        self._keys = ByteTable(max_len=MAX_REPLAY_KEY_SIZE, indexed=False)
+        """logged ballots' replay keys, by ballot row"""
+        self._alphas = ByteTable(ALPHA_SUFFIX)
+        """logged selections' α suffixes, a row per selection"""
+        self._alpha_ballot = array("i")
+        """the ballot row of each α row"""
         self._pending_ids: dict[str, bytes] = {}
         self._pending_alphas: dict[bytes, bytes] = {}
         self._synced = 0  # events 0 .. _synced - 1 of the log are in the logged layer
@@ -199,19 +222,26 @@ class BallotIndex:
         """The size of the log prefix the logged layer holds."""
         return self._synced
 
-    @staticmethod
-    def _conflict(
-        ids: Mapping[str, bytes],
-        alphas_of: Mapping[bytes, bytes],
-        ballot_id: str,
-        alphas: Sequence[tuple[str, bytes]],
-        key: bytes,
+    def _logged_conflict(
+        self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes
     ) -> VerificationError | None:
-        prev = ids.get(ballot_id)
+        row = self._ids.find(_id_bytes(ballot_id))
+        if row is not None and self._keys[row] != key:
+            return VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
+        for name, a in alphas:
+            arow = self._alphas.find(a[-ALPHA_SUFFIX:])
+            if arow is not None and self._keys[self._alpha_ballot[arow]] != key:
+                return VerificationError("V7.H", name, "ciphertext copied from a ballot already on the board")
+        return None
+
+    def _pending_conflict(
+        self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes
+    ) -> VerificationError | None:
+        prev = self._pending_ids.get(ballot_id)
         if prev is not None and prev != key:
             return VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
         for name, a in alphas:
-            other = alphas_of.get(a)
+            other = self._pending_alphas.get(a[-ALPHA_SUFFIX:])
             if other is not None and other != key:
                 return VerificationError("V7.H", name, "ciphertext copied from a ballot already on the board")
         return None
@@ -220,20 +250,21 @@ class BallotIndex:
         """Check a ballot against logged and pending entries, then hold it as pending; ``alphas`` are
         ``(object name, α bytes)``. Raises VerificationError."""
         with self._lock:
-            for ids, alphas_of in ((self._ids, self._alphas), (self._pending_ids, self._pending_alphas)):
-                err = self._conflict(ids, alphas_of, ballot_id, alphas, key)
-                if err is not None:
-                    raise err
+            err = self._logged_conflict(ballot_id, alphas, key) or self._pending_conflict(
+                ballot_id, alphas, key
+            )
+            if err is not None:
+                raise err
             self._pending_ids[ballot_id] = key
             for _, a in alphas:
-                self._pending_alphas[a] = key
+                self._pending_alphas[a[-ALPHA_SUFFIX:]] = key
 
     def confirm(self, tx: WriteTx, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
         """Inside the append's write transaction: catch up with the log (:meth:`catch_up`), then check
         the ballot against the logged layer. Raises VerificationError (V19.E, V7.H)."""
         self.catch_up(tx.head.size, tx.events)
         with self._lock:
-            err = self._conflict(self._ids, self._alphas, ballot_id, alphas, key)
+            err = self._logged_conflict(ballot_id, alphas, key)
         if err is not None:
             raise err
 
@@ -264,16 +295,23 @@ class BallotIndex:
             raise EncodingError("logged ballot has no id")
         alphas = [(f"ballot {bid}", bytes(s["ct"][0])) for c in tree["contests"] for s in c["sel"]]
         key = replay_key(tree)
-        err = self._conflict(self._ids, self._alphas, bid, alphas, key)
+        err = self._logged_conflict(bid, alphas, key)
         if err is not None:
             raise err
-        self._ids[bid] = key
+        row = self._ids.append(_id_bytes(bid))
+        self._keys.append(key)
         if self._pending_ids.get(bid) == key:
             del self._pending_ids[bid]
         for _, a in alphas:
-            self._alphas[a] = key
-            if self._pending_alphas.get(a) == key:
-                del self._pending_alphas[a]
+            suffix = a[-ALPHA_SUFFIX:]
+            self._alphas.append(suffix)
+            self._alpha_ballot.append(row)
+            if self._pending_alphas.get(suffix) == key:
+                del self._pending_alphas[suffix]
+
+
+def _id_bytes(ballot_id: str) -> bytes:
+    return ballot_id.encode("utf-8", "surrogatepass")  # injective on every str, even lone surrogates
 
 
 def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) -> BallotValidator:
