@@ -57,7 +57,10 @@ KeyOpt = Annotated[
     Path,
     typer.Option(
         "--key",
-        help="the board's Ed25519 key file (sealed under the passphrase: prompt or $E2EVOTE_PASSPHRASE)",
+        help=(
+            "the board's Ed25519 key file (sealed under the passphrase: $E2EVOTE_BOARD_PASSPHRASE,"
+            " else $E2EVOTE_PASSPHRASE, else a prompt)"
+        ),
     ),
 ]
 
@@ -85,7 +88,7 @@ def _load_key(path: Path) -> BoardKey:
             f"warning: {path} holds the board key unencrypted (an earlier version's file); "
             f"seal it: `e2evote board seal-key --key {path}`"
         )
-    return BoardKey.load(path, passphrase)
+    return BoardKey.load(path, lambda: passphrase("board"))
 
 
 def _election_board(
@@ -98,7 +101,7 @@ def _election_board(
     # the key is opened (or a new key's passphrase asked) before the storage is: a wrong or refused
     # passphrase leaves no new database behind
     key = _load_key(key_file) if key_file.exists() else None
-    secret = passphrase(confirm=True) if key is None and create else None
+    secret = passphrase("board", confirm=True) if key is None and create else None
     storage = _open_storage(db, create=create)
     empty = storage.read_head().size == 0
     if create:
@@ -374,5 +377,5 @@ def seal_key(key: KeyOpt) -> None:
     if BoardKey.is_sealed_file(key):
         fail(f"{key} is sealed already")
     bk = BoardKey.load(key)
-    bk.save(key, passphrase(confirm=True), replace=True)
+    bk.save(key, passphrase("board", confirm=True), replace=True)
     out.print(f"{key} sealed (public key {bk.public_key.hex()})")

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Any, Literal, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -159,15 +159,22 @@ def parse_group(name: str) -> Group:
     return group_by_name(full)
 
 
-def passphrase(confirm: bool = False) -> str:
-    """The passphrase of a keystore or sealed file (specs/11-cli.md §4): $E2EVOTE_PASSPHRASE, else a
-    hidden prompt (never a command-line argument)."""
-    env = os.environ.get("E2EVOTE_PASSPHRASE")
-    if env is not None:
-        if not env:
-            fail("E2EVOTE_PASSPHRASE is empty")
-        return env
-    value: Any = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+PassphraseRole = Literal["trustee", "voter", "board"]
+
+
+def passphrase(role: PassphraseRole, confirm: bool = False) -> str:
+    """The passphrase of a keystore or sealed file (specs/11-cli.md §4.1): $E2EVOTE_<ROLE>_PASSPHRASE
+    (``role`` upper-cased: one machine can hold a trustee's keystore and a board key under different
+    passphrases), else $E2EVOTE_PASSPHRASE, else a hidden prompt (never a command-line argument)."""
+    for name in (f"E2EVOTE_{role.upper()}_PASSPHRASE", "E2EVOTE_PASSPHRASE"):
+        env = os.environ.get(name)
+        if env is not None:
+            if not env:
+                fail(f"{name} is empty")
+            return env
+    value: Any = typer.prompt(
+        f"{role.capitalize()} passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
     if not isinstance(value, str) or not value:
         fail("the passphrase must not be empty")
     return value

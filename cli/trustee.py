@@ -54,7 +54,10 @@ from e2evote.record.native import is_native_record, read_record
 __all__ = ["app", "STEPS"]
 
 app = typer.Typer(
-    help="A trustee (guardian): key ceremony and decryption. Passphrase: prompt or $E2EVOTE_PASSPHRASE.",
+    help=(
+        "A trustee (guardian): key ceremony and decryption. Passphrase: $E2EVOTE_TRUSTEE_PASSPHRASE,"
+        " else $E2EVOTE_PASSPHRASE, else a prompt."
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -109,7 +112,7 @@ class _Session:
         self.tdir.write_state(self.H_B, self.state)
 
     def unlock(self) -> tuple[Keystore, TrusteeSecrets]:
-        ks, secrets = Keystore.open(self.tdir.keystore_file, passphrase())
+        ks, secrets = Keystore.open(self.tdir.keystore_file, passphrase("trustee"))
         if secrets.H_B != self.H_B or secrets.i != self.i:
             fail("the key file belongs to another election or guardian")
         return ks, secrets
@@ -222,7 +225,7 @@ def keygen(
         fail(f"{out_dir} already holds a trustee")
     if edir.exists(edir.public_keys_file(index)):
         fail(f"guardian {index} has already published its keys in {election}")
-    pw = passphrase(confirm=True)
+    pw = passphrase("trustee", confirm=True)
     setup = GuardianSetup.start(params, index)
     secrets = TrusteeSecrets(params.group, params.H_B, index, setup.secret_coefficients(), setup.public)
     Keystore.create(tdir.keystore_file, pw, secrets)

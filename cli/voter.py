@@ -34,7 +34,9 @@ ElectionOpt = Annotated[Path, typer.Option("--election", help="the election dire
 
 
 def _load_voter_ballot(edir: ElectionDir, ctx: ElectionContext, path: Path) -> VoterBallot:
-    return files.open_voter_ballot(ctx.group, ctx.H_E, files.read_bytes(path), passphrase, str(path))
+    return files.open_voter_ballot(
+        ctx.group, ctx.H_E, files.read_bytes(path), lambda: passphrase("voter"), str(path)
+    )
 
 
 @app.command()
@@ -49,7 +51,7 @@ def encrypt(
         typer.Option(
             "--out",
             help="the voter's file: the encrypted ballot with its choices and nonce, sealed under the "
-            "passphrase (prompt or $E2EVOTE_PASSPHRASE)",
+            "passphrase ($E2EVOTE_VOTER_PASSPHRASE, else $E2EVOTE_PASSPHRASE, else a prompt)",
         ),
     ],
     device: Annotated[
@@ -78,7 +80,7 @@ def encrypt(
                 dev.record(st.last_code)
             seq = st.count
         seq += 1
-    secret = passphrase(confirm=True)
+    secret = passphrase("voter", confirm=True)
     enc, nonce = encrypt_ballot(ctx, plain, device=dev)
     files.write_atomic(
         out_file, files.seal_voter_ballot(ctx.H_E, VoterBallot(enc, nonce, plain, seq), secret), private=True
@@ -169,7 +171,9 @@ def check_(
     ctx, _ = edir.context()
     raw = files.read_bytes(encrypted)
     try:
-        enc = files.open_voter_ballot(ctx.group, ctx.H_E, raw, passphrase, str(encrypted)).ballot
+        enc = files.open_voter_ballot(
+            ctx.group, ctx.H_E, raw, lambda: passphrase("voter"), str(encrypted)
+        ).ballot
     except MessageError:
         enc = files.decode_submitted_ballot(ctx.group, ctx.H_E, raw, str(encrypted)).ballot
     try:

@@ -499,7 +499,7 @@ def test_end_of_input_at_the_passphrase_prompt_is_an_error(tmp_path: Path) -> No
     (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
     el = tmp_path / "el"
     create(tmp_path / "manifest.json", 1, 1, el)
-    env = {k: v for k, v in os.environ.items() if k != "E2EVOTE_PASSPHRASE"}
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("E2EVOTE_") and k.endswith("PASSPHRASE"))}
     proc = subprocess.run(
         [
             sys.executable,
@@ -611,3 +611,20 @@ def test_every_commands_short_help_is_not_cut_inside_parentheses() -> None:
     for path, short in helps:
         assert short.count("(") == short.count(")"), (path, short)
         assert not short.endswith((" eq", " e.g", " i.e")), (path, short)
+
+
+def test_a_role_passphrase_variable_wins_over_the_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$E2EVOTE_<ROLE>_PASSPHRASE, else $E2EVOTE_PASSPHRASE (specs/11-cli.md §4.1): one machine can keep a
+    trustee's keystore and a board key under different passphrases; an empty variable is an error
+    naming it."""
+    from cli.common import CliError, passphrase
+
+    monkeypatch.setenv("E2EVOTE_PASSPHRASE", "shared")
+    monkeypatch.setenv("E2EVOTE_BOARD_PASSPHRASE", "board's own")
+    monkeypatch.delenv("E2EVOTE_TRUSTEE_PASSPHRASE", raising=False)
+    monkeypatch.delenv("E2EVOTE_VOTER_PASSPHRASE", raising=False)
+    assert passphrase("board") == "board's own"
+    assert passphrase("trustee") == passphrase("voter") == "shared"
+    monkeypatch.setenv("E2EVOTE_VOTER_PASSPHRASE", "")
+    with pytest.raises(CliError, match="E2EVOTE_VOTER_PASSPHRASE is empty"):
+        passphrase("voter")
