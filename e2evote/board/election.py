@@ -310,6 +310,12 @@ class BallotIndex:
                 del self._pending_alphas[suffix]
 
 
+def _same_ballot(tracker: CountedTracker, row: int, ev: Event) -> None:
+    """A second pass over the log meets the ballot events the tracker saw, in the same order."""
+    if row >= len(tracker) or tracker.index(row) != ev.index:
+        raise BoardStateError("corrupt", f"ballot event {ev.index} was not read by the first pass")
+
+
 def _id_bytes(ballot_id: str) -> bytes:
     return ballot_id.encode("utf-8", "surrogatepass")  # injective on every str, even lone surrogates
 
@@ -508,6 +514,7 @@ class ElectionBoard:
             if ev.kind is not EventKind.BALLOT:
                 continue
             row += 1
+            _same_ballot(tracker, row, ev)
             if counted and counted_rows.has_row(row):
                 yield decode_ballot(self.ctx, ev.payload)[0]
             elif not counted and ev.code in tracker.challenged:
@@ -796,6 +803,7 @@ def export_record(
         if ev.kind is not EventKind.BALLOT:
             continue
         row += 1
+        _same_ballot(tracker, row, ev)
         if counted.has_row(row):
             ballot = decode_ballot(ctx, ev.payload)[0]
             writer.add_ballot(ballot)

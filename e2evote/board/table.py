@@ -15,6 +15,8 @@ from collections.abc import Iterator
 __all__ = ["ByteTable"]
 
 _MIN_SLOTS = 16
+_U64 = (1 << 64) - 1
+_SHIFT = 5  # CPython's PERTURB_SHIFT: i = 5 i + 1 + perturb, perturb >>= 5 (all slots, once perturb is 0)
 MAX_ROWS = 2**31 - 2
 """row numbers are stored + 1 in 32-bit slots (0: empty)"""
 
@@ -25,8 +27,10 @@ class ByteTable:
     ``width``: every value has exactly this many bytes (no offsets kept); None: 0..``max_len`` bytes.
     ``indexed``: False keeps the rows only (no :meth:`find`, no index memory).
     The index hashes with Python's ``hash`` of ``bytes`` (SipHash, keyed at random per process unless
-    PYTHONHASHSEED is set), so the author of a log cannot aim long probe chains; linear probing, at
-    most half full. Values are compared in full, so equal hashes never conflate two values.
+    PYTHONHASHSEED is set) and probes as CPython's dicts do (the next slot depends on every bit of the
+    hash, not only on the slot's), at most half full: even with a known hash key, a log's author would
+    need full 64-bit hash collisions, not merely equal low bits, to build long probe chains. Values
+    are compared in full, so equal hashes never conflate two values. Not thread-safe (callers lock).
     """
 
     __slots__ = ("width", "max_len", "_data", "_ends", "_slots", "_mask", "_rows", "_miss")
@@ -70,7 +74,8 @@ class ByteTable:
         slots, mask = self._slots, self._mask
         if slots is None:
             raise TypeError("a table without index has no find")
-        i = hash(value) & mask
+        perturb = hash(value) & _U64
+        i = perturb & mask
         while True:
             r = slots[i]
             if r == 0:
@@ -78,7 +83,8 @@ class ByteTable:
                 return None
             if self._equal(r - 1, value):
                 return r - 1
-            i = (i + 1) & mask
+            perturb >>= _SHIFT
+            i = (5 * i + 1 + perturb) & mask
 
     def append(self, value: bytes) -> int:
         """Add ``value`` as the next row (indexed unless an earlier row holds it); return its row."""
@@ -127,7 +133,8 @@ class ByteTable:
     def _index(self, row: int, value: bytes) -> None:
         slots, mask = self._slots, self._mask
         assert slots is not None
-        i = hash(value) & mask
+        perturb = hash(value) & _U64
+        i = perturb & mask
         while True:
             r = slots[i]
             if r == 0:
@@ -135,7 +142,8 @@ class ByteTable:
                 return
             if self._equal(r - 1, value):
                 return  # an earlier row holds it: lookups keep finding that one
-            i = (i + 1) & mask
+            perturb >>= _SHIFT
+            i = (5 * i + 1 + perturb) & mask
 
     def _grow(self) -> None:
         assert self._slots is not None

@@ -171,11 +171,13 @@ class CountedBallots(Sequence[CountedBallot]):
             yield self._ballot(r)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CountedBallots | tuple | list):
+        """Equal to another CountedBallots or a tuple of the same ballots (as the tuple it replaces)."""
+        if not isinstance(other, CountedBallots | tuple):
             return NotImplemented
         return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        return hash(tuple(self))  # equal to the equal tuple's: a LogSummary stays hashable
 
     def __repr__(self) -> str:
         return f"CountedBallots(<{len(self)}>)"
@@ -392,6 +394,8 @@ class LogVerifier:
                 if info.confirmation_code != ev.code:
                     raise _fail("B1.G", where, "confirmation code does not match the ballot")
                 replay = info.replay_key
+                if not isinstance(replay, bytes) or not 0 < len(replay) <= MAX_REPLAY_KEY_SIZE:
+                    raise _fail("B1.G", where, "the validator gave no replay key")
                 row = self._replay.find(replay)
                 if row is not None:
                     raise _fail("B1.G", where, f"replay of event {tracker.index(row)}")

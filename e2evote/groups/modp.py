@@ -186,11 +186,7 @@ class ModPGroup(GroupScalars):
         *,
         element_bytes: int,
         scalar_bytes: int,
-        known_primes: bool = False,
     ) -> None:
-        """``known_primes``: p, q and r/2 are the built-in constants' primes (specs/02-groups.md §2.3),
-        so neither :meth:`check_parameters` by default nor the batched membership test re-proves them;
-        the test suite does (``check_parameters(primality=True)``)."""
         self.name = name
         self.p = mpz(p)
         self.q = mpz(q)
@@ -208,8 +204,8 @@ class ModPGroup(GroupScalars):
             raise ValueError(f"{name}: encoding widths too small")
         self._gen = ModPElement(self, self.g)
         self._one = ModPElement(self, mpz(1))
-        self._known_primes = known_primes
-        self._safe_cofactor: bool | None = True if known_primes else None  # r = 2 r', r' prime
+        self._known_primes = False  # see _builtin
+        self._safe_cofactor: bool | None = None  # r = 2 r' with r' prime: see _cofactor_is_safe
         self._g_table: ModPFixedBase | None = None
 
     # equality: groups are equal iff their parameters are
@@ -421,8 +417,8 @@ class ModPGroup(GroupScalars):
         The constants are built in (a record names its group, it cannot supply one), so primality is
         a self-test, done with the strong Baillie-PSW test: deterministic, no composite known to pass
         it, and cheaper than 30 Miller-Rabin rounds on p and r/2 (measured 0.19 s against 0.49 s).
-        ``primality``: None (default) runs it unless the group was built with ``known_primes`` (the
-        built-in groups: the test suite runs it, ~0.2 s for 4096 bits); True always runs it, afresh."""
+        ``primality``: None (default) runs it unless the group is a built-in one, whose primes are
+        known (:func:`_builtin`; the test suite runs it, ~0.2 s for 4096 bits); True always runs it."""
         if primality is None:
             primality = not self._known_primes
         if primality:
@@ -462,12 +458,22 @@ _Q = 2**256 - 189
 _DELTA = 287975203778583638958138611533602521491887169409704874643524560756486080635197037903
 
 
+def _builtin(group: ModPGroup) -> ModPGroup:
+    """Mark one of this module's own constant sets: its p, q and r/2 are known primes (specs/02-groups.md
+    §2.3), proved by the test suite, not on every start. Not an argument of the constructor: a group
+    built from other numbers always proves its own (a wrong claim would void the batched membership
+    test's 2^-64 bound)."""
+    group._known_primes = True
+    group._safe_cofactor = True
+    return group
+
+
 def _standard() -> ModPGroup:
     p = int(_P_HEX, 16)
     # g = 2^r mod p (EG 2.0 §3.1.1): derived, and compared with the published value in tests
     r = (p - 1) // _Q
     g = int(gmpy2.powmod(2, r, p))
-    return ModPGroup("modp-4096", p, _Q, g, element_bytes=512, scalar_bytes=32, known_primes=True)
+    return _builtin(ModPGroup("modp-4096", p, _Q, g, element_bytes=512, scalar_bytes=32))
 
 
 def _test() -> ModPGroup:
@@ -480,7 +486,7 @@ def _test() -> ModPGroup:
     )
     q = 2**64 - 59
     g = int(gmpy2.powmod(2, (p - 1) // q, p))
-    return ModPGroup("modp-test-511", p, q, g, element_bytes=64, scalar_bytes=8, known_primes=True)
+    return _builtin(ModPGroup("modp-test-511", p, q, g, element_bytes=64, scalar_bytes=8))
 
 
 STANDARD = _standard()

@@ -145,3 +145,69 @@ def test_board_copy_index_keeps_tens_of_bytes_a_selection() -> None:
     with pytest.raises(VerificationError, match="V19.E"):
         index.claim("b5", [], b"k" * 32)
     index.claim("fresh", [("sel", alpha[:-1] + bytes([alpha[-1] ^ 1]))], b"k" * 32)
+
+
+def test_values_sharing_low_hash_bits_do_not_pile_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values whose hashes agree in their low bits (what a log's author could grind for if the hash
+    key were known, e.g. PYTHONHASHSEED=0) still take a few probes each: the probe sequence follows
+    every bit of the hash, as CPython's dicts do (linear probing took ~n/2 comparisons each)."""
+    from e2evote.board import table as table_module
+
+    n, slots = 2_000, 4_096  # the table's final size for n rows
+    chosen: list[bytes] = []
+    counter = 0
+    while len(chosen) < n:
+        value = counter.to_bytes(8, "big")
+        counter += 1
+        if hash(value) % slots < 64:
+            chosen.append(value)
+    compared = 0
+    original = table_module.ByteTable._equal
+
+    def counting(self: ByteTable, row: int, value: bytes) -> bool:
+        nonlocal compared
+        compared += 1
+        return original(self, row, value)
+
+    t = ByteTable(max_len=8)
+    monkeypatch.setattr(table_module.ByteTable, "_equal", counting)
+    for v in chosen:
+        assert t.find(v) is None
+        t.append(v)
+    assert len(t._slots or ()) == slots
+    assert compared < 10 * n, compared
+
+
+def test_counted_ballots_compare_and_hash_as_the_tuple_they_replace() -> None:
+    key = BoardKey.generate()
+    events = _log(4, key)
+    sth = SignedTreeHead.sign(key, "mem", 4, 4, root_from_leaves(leaf_hash(e) for e in events))
+    lv = LogVerifier(sth, key.public_key)
+    for raw in events:
+        lv.add(raw)
+    summary = lv.finish()
+    as_tuple = tuple(summary.counted)
+    assert summary.counted == as_tuple and hash(summary.counted) == hash(as_tuple)
+    assert summary.counted != list(as_tuple)  # as a tuple compares with a list
+    assert summary.counted[1:] == as_tuple[1:] and hash(summary) == hash(summary)
+
+
+def test_a_validator_without_a_replay_key_fails_b1g() -> None:
+    """A duck-typed validator that gives no replay key cannot shift the replay rows: B1.G."""
+    from types import SimpleNamespace
+
+    from e2evote.errors import VerificationError
+
+    key = BoardKey.generate()
+    events = _log(3, key)
+    sth = SignedTreeHead.sign(key, "mem", 3, 3, root_from_leaves(leaf_hash(e) for e in events))
+
+    def validator(payload: bytes) -> SimpleNamespace:
+        return SimpleNamespace(confirmation_code=hashlib.sha256(payload).digest(), replay_key=None)
+
+    lv = LogVerifier(sth, key.public_key, validator=validator)  # type: ignore[arg-type]
+    for raw in events:
+        lv.add(raw)
+    with pytest.raises(VerificationError, match="no replay key") as ei:
+        lv.finish()
+    assert ei.value.step == "B1.G" and ei.value.obj == "ballot event 1"

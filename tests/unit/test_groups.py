@@ -54,6 +54,10 @@ def test_builtin_primes_are_known_not_reproved(monkeypatch: pytest.MonkeyPatch) 
     assert calls == []
     TEST.check_parameters(primality=True)
     assert len(calls) == 3
+    # the same numbers given to the constructor are not "built in": their primes are proved
+    copy = modp.ModPGroup("copy", int(TEST.p), int(TEST.q), int(TEST.g), element_bytes=64, scalar_bytes=8)
+    copy.check_parameters()
+    assert len(calls) == 6
 
 
 def test_roundtrip_and_generator(group: Group) -> None:
