@@ -185,7 +185,7 @@ class BallotIndex:
     the ballot against the logged layer, which is authoritative. Thread-safe. A pending claim whose
     ballot is then refused stays until the process restarts, blocking its id and α's for other
     ballots. The logged layer is packed rows (:class:`ByteTable`): per ballot its id and replay key,
-    per selection its α suffix and ballot row, ~35 bytes a selection (specs/08-board.md §12.7).
+    per selection its α suffix and ballot row, ~39 bytes a selection (specs/08-board.md §12.7).
     """
 
     __slots__ = (

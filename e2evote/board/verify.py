@@ -186,11 +186,6 @@ class CountedBallots(Sequence[CountedBallot]):
         """Whether the ballot at tracker row ``row`` counts."""
         return 0 <= row < len(self._flags) and self._flags[row] == 1
 
-    def indices(self) -> Iterator[int]:
-        """The counted ballots' log indices, ascending."""
-        for r in self._rows:
-            yield self._tracker.index(r)
-
     def _ballot(self, row: int) -> CountedBallot:
         t = self._tracker
         return CountedBallot(t.index(row), t.codes[row], t.credential(row))

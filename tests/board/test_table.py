@@ -190,6 +190,12 @@ def test_counted_ballots_compare_and_hash_as_the_tuple_they_replace() -> None:
     assert summary.counted == as_tuple and hash(summary.counted) == hash(as_tuple)
     assert summary.counted != list(as_tuple)  # as a tuple compares with a list
     assert summary.counted[1:] == as_tuple[1:] and hash(summary) == hash(summary)
+    # the lookups a record's checker uses (B4): code -> row / log index, the digest of a row's bytes
+    code = Event.from_bytes(events[2]).code
+    assert code is not None and lv.code_row(code) == 1 and lv.code_index(code) == 2
+    digest = hashlib.sha256(Event.from_bytes(events[2]).payload).digest()
+    assert lv.payload_digest(1) == digest and lv.payload_index(digest) == 2
+    assert lv.code_row(b"nobody") is None and lv.payload_index(bytes(32)) is None
 
 
 def test_a_validator_without_a_replay_key_fails_b1g() -> None:
