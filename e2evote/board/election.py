@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import msgpack
+
 from e2evote.board.board import MAX_REPLAY_KEY_SIZE, BallotInfo, BallotValidator, Board, stored_events
 from e2evote.board.credentials import BallotSubmission, ChallengeRequest, CredentialList, VoterCredential
 from e2evote.board.errors import BoardStateError
@@ -142,6 +144,22 @@ def replay_key(tree: Mapping[str, Any]) -> bytes:
     id (or re-signed by another credential) have the same replay key.
     """
     return hashlib.sha256(b_file(REPLAY_TAG) + pack(tree["contests"])).digest()
+
+
+def _logged_replay_key(payload: bytes) -> bytes:
+    """:func:`replay_key` of a ballot whose bytes ``payload`` were checked canonical (:func:`_tree`),
+    without encoding its contests again: in a canonical encoding, the bytes of the ``contests`` value
+    are the canonical encoding of the contests (msgpack is concatenative), so they are hashed as they
+    lie (~10 µs against ~100 µs for a 12 KB ballot; rebuilding a board's index from its log)."""
+    u = msgpack.Unpacker(raw=False, max_buffer_size=max(len(payload), 1))
+    u.feed(payload)
+    for _ in range(u.read_map_header()):
+        name = u.unpack()
+        start = u.tell()
+        u.skip()
+        if name == "contests":
+            return hashlib.sha256(b_file(REPLAY_TAG) + payload[start : u.tell()]).digest()
+    raise EncodingError("logged ballot has no contests")
 
 
 def decode_ballot(ctx: ElectionContext, data: bytes) -> tuple[EncryptedBallot, bytes]:
@@ -294,7 +312,7 @@ class BallotIndex:
         if not isinstance(bid, str):
             raise EncodingError("logged ballot has no id")
         alphas = [(f"ballot {bid}", bytes(s["ct"][0])) for c in tree["contests"] for s in c["sel"]]
-        key = replay_key(tree)
+        key = _logged_replay_key(payload)
         err = self._logged_conflict(bid, alphas, key)
         if err is not None:
             raise err

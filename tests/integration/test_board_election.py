@@ -30,13 +30,16 @@ from e2evote.board import (
 )
 from e2evote.board.client import BoardClient
 from e2evote.board.election import (
+    BallotIndex,
     ElectionBoard,
     ballot_bytes,
     ballot_submission,
     ballot_validator,
+    decode_ballot,
     decode_board_extension,
     encode_board_extension,
     export_record,
+    replay_key,
 )
 from e2evote.board.errors import InvalidBallot
 from e2evote.board.events import Event
@@ -507,6 +510,26 @@ def test_reopened_board_remembers_its_ballots(election: Election, tmp_path: Path
     with pytest.raises(Exception, match="another election"):
         ElectionBoard.open(SQLiteStorage(path), key, other)
     assert os.path.exists(path)
+
+
+def test_rebuilt_index_hashes_the_logged_contests_as_the_validator_does(election: Election) -> None:
+    """Rebuilding the index from the log hashes the canonical bytes of each ballot's contests as they
+    lie in the payload; that is the validator's replay key (which encodes the decoded contests again),
+    so a re-submitted ballot is still a replay after a restart, not a copy (V7.H)."""
+    from e2evote.board.election import _logged_replay_key, _tree
+
+    ctx = election.ctx
+    for n, (a, b) in enumerate([("a", ("x",)), ("c", ()), ("b", ("y", "z"))]):
+        payload = ballot_bytes(vote(ctx, f"k{n}", a=a, b=b))
+        assert _logged_replay_key(payload) == replay_key(_tree(payload)) == decode_ballot(ctx, payload)[1]
+    index = BallotIndex()
+    logged = vote(ctx, "k-logged")
+    index._log(ballot_bytes(logged))
+    index.claim(
+        "k-logged",
+        [("α", logged.contests[0].selections[0].ct.alpha.to_bytes())],
+        replay_key(_tree(ballot_bytes(logged))),
+    )
 
 
 def test_board_processes_sharing_a_database_refuse_each_others_copies(
