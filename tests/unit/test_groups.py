@@ -193,10 +193,16 @@ def test_ed25519_rejects_small_order_and_noncanonical() -> None:
     torsioned = sodium.crypto_core_ed25519_add(G, T)
     with pytest.raises(InvalidElementError):
         ED25519.element(torsioned)
-    # non-canonical: y >= p (y = p + 1 encodes the same point as y = 1 but is not canonical)
+    # non-canonical: y >= p. Every such field stands for y - p < 19; none of those 19 y (either sign
+    # of x) is a point of the order-l subgroup, so no element has a second encoding (specs/02 §5.1)
     p = 2**255 - 19
-    with pytest.raises(InvalidElementError):
-        ED25519.element((p + 1).to_bytes(32, "little"))
+    for y in range(19):
+        for sign in (0, 1):
+            if (y, sign) != (1, 0):  # 01 00…00 is the identity, accepted as such
+                with pytest.raises(InvalidElementError):
+                    ED25519.element((y | sign << 255).to_bytes(32, "little"))
+            with pytest.raises(InvalidElementError):
+                ED25519.element((y + p | sign << 255).to_bytes(32, "little"))
     with pytest.raises(EncodingError):
         ED25519.element(G[:31])
 
