@@ -311,7 +311,12 @@ class BallotIndex:
         bid = tree.get("id")
         if not isinstance(bid, str):
             raise EncodingError("logged ballot has no id")
-        alphas = [(f"ballot {bid}", bytes(s["ct"][0])) for c in tree["contests"] for s in c["sel"]]
+        try:
+            alphas = [(f"ballot {bid}", bytes(s["ct"][0])) for c in tree["contests"] for s in c["sel"]]
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise EncodingError("logged ballot has no well-formed ciphertexts") from None
+        if any(len(a) < ALPHA_SUFFIX for _, a in alphas):
+            raise EncodingError(f"logged ballot has an α shorter than {ALPHA_SUFFIX} bytes")
         key = _logged_replay_key(payload)
         err = self._logged_conflict(bid, alphas, key)
         if err is not None:

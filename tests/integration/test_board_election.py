@@ -44,7 +44,7 @@ from e2evote.board.election import (
 from e2evote.board.errors import InvalidBallot
 from e2evote.board.events import Event
 from e2evote.encoding import pack, unpack
-from e2evote.errors import VerificationError
+from e2evote.errors import EncodingError, VerificationError
 from e2evote.groups import TEST
 from e2evote.proofs.range import RangeProof
 from e2evote.protocol.ballot import (
@@ -530,6 +530,13 @@ def test_rebuilt_index_hashes_the_logged_contests_as_the_validator_does(election
         [("α", logged.contests[0].selections[0].ct.alpha.to_bytes())],
         replay_key(_tree(ballot_bytes(logged))),
     )
+    # a log holding a ballot that could never have been accepted is a corrupt board, not a traceback
+    for broken in (
+        {"id": "k-bad", "contests": [{"sel": [{"ct": [b"short", b"x"]}]}]},
+        {"id": "k-bad", "contests": [1]},
+    ):
+        with pytest.raises(EncodingError):
+            index._log(pack(broken))
 
 
 def test_board_processes_sharing_a_database_refuse_each_others_copies(
@@ -615,7 +622,7 @@ def test_cli_tally_and_export_with_an_election_directory(election: Election, tmp
     spoil = vote(ctx, "k-spoil")
     eb.submit(spoil)
     eb.challenge(spoil.code)
-    runner = CliRunner(env={"E2EVOTE_PASSPHRASE": BOARD_PW})
+    runner = CliRunner(env={"E2EVOTE_PASSPHRASE": BOARD_PW, "E2EVOTE_BOARD_PASSPHRASE": None})
     argv = ["tally", "--election", str(edir.path), "--db", str(db), "--key", str(key_file)]
     r = runner.invoke(app, argv)
     assert r.exit_code == 0, r.output
@@ -670,7 +677,7 @@ def test_cli_challenge_takes_the_voter_s_signed_request(election: Election, tmp_
     board = ["challenge", "--election", str(edir.path), "--db", str(db), "--key", str(tmp_path / "board.key")]
     (tmp_path / "other.msgpack").write_bytes(creds[1].sign_challenge(ctx.H_E, code).to_bytes())
     (tmp_path / "own.msgpack").write_bytes(creds[0].sign_challenge(ctx.H_E, code).to_bytes())
-    runner = CliRunner(env={"E2EVOTE_PASSPHRASE": BOARD_PW})
+    runner = CliRunner(env={"E2EVOTE_PASSPHRASE": BOARD_PW, "E2EVOTE_BOARD_PASSPHRASE": None})
     for extra, why in [
         (["--code", code.hex()], "credential_required"),
         (["--request", str(tmp_path / "other.msgpack")], "wrong_credential"),
