@@ -50,7 +50,7 @@ from e2evote.errors import (
     VerificationError,
 )
 from e2evote.hashing import b_file
-from e2evote.protocol.ballot import BallotState, EncryptedBallot, check_ballot_proofs
+from e2evote.protocol.ballot import BallotState, EncryptedBallot, ballot_id_bytes, check_ballot_proofs
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.tally import DecryptedTally, EncryptedTally, TallyAccumulator
@@ -243,7 +243,7 @@ class BallotIndex:
     def _logged_conflict(
         self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes
     ) -> VerificationError | None:
-        row = self._ids.find(_id_bytes(ballot_id))
+        row = self._ids.find(ballot_id_bytes(ballot_id))
         if row is not None and self._keys[row] != key:
             return VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
         for name, a in alphas:
@@ -321,7 +321,7 @@ class BallotIndex:
         err = self._logged_conflict(bid, alphas, key)
         if err is not None:
             raise err
-        row = self._ids.append(_id_bytes(bid))
+        row = self._ids.append(ballot_id_bytes(bid))
         self._keys.append(key)
         if self._pending_ids.get(bid) == key:
             del self._pending_ids[bid]
@@ -337,10 +337,6 @@ def _same_ballot(tracker: CountedTracker, row: int, ev: Event) -> None:
     """A second pass over the log meets the ballot events the tracker saw, in the same order."""
     if row >= len(tracker) or tracker.index(row) != ev.index:
         raise BoardStateError("corrupt", f"ballot event {ev.index} was not read by the first pass")
-
-
-def _id_bytes(ballot_id: str) -> bytes:
-    return ballot_id.encode("utf-8", "surrogatepass")  # injective on every str, even lone surrogates
 
 
 def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) -> BallotValidator:

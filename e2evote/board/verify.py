@@ -273,7 +273,7 @@ class LogVerifier:
 
     def code_index(self, code: bytes) -> int | None:
         """The log index of the first ballot with confirmation code ``code``, if any."""
-        row = self.tracker.codes.find(code)
+        row = self.code_row(code)
         return None if row is None else self.tracker.index(row)
 
     def payload_digest(self, row: int) -> bytes:

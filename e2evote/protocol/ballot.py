@@ -44,6 +44,7 @@ __all__ = [
     "chain_initial_hash",
     "chain_close_hash",
     "verify_ballot_nonce",
+    "ballot_id_bytes",
 ]
 
 
@@ -128,6 +129,12 @@ class EncryptedBallot:
             self.device,
             self.timestamp,
         )
+
+
+def ballot_id_bytes(ballot_id: str) -> bytes:
+    """A ballot id as bytes, for fingerprints and packed tables (UTF-8 with lone surrogates kept:
+    injective on every ``str``)."""
+    return ballot_id.encode("utf-8", "surrogatepass")
 
 
 def _is_int(x: object) -> bool:

@@ -450,15 +450,15 @@ def read_record(directory: str | os.PathLike[str]) -> ElectionRecord:
 
     digests: dict[str, bytes] = dict(index[0]) if index is not None else {}
 
-    def one_chunk(path: str) -> Iterator[EncryptedBallot | RecordIssue]:
-        return read_chunk(d, group, path, digest=digests.get(path))
-
     def chunk_part(path: str, k: int, m: int) -> Iterator[EncryptedBallot | RecordIssue]:
         return read_chunk(d, group, path, digest=digests.get(path), part=(k, m))
 
+    def one_chunk(path: str) -> Iterator[EncryptedBallot | RecordIssue]:
+        return chunk_part(path, 0, 1)
+
     def ballots() -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:
-            yield from read_chunk(d, group, path, digest=digests.get(path))
+            yield from one_chunk(path)
 
     def ballots_with_ids(ids: frozenset[str]) -> Iterator[EncryptedBallot | RecordIssue]:
         for path in chunk_paths:

@@ -39,7 +39,7 @@ from e2evote.board.table import ByteTable
 from e2evote.board.verify import LogSummary, LogVerifier
 from e2evote.encoding import pack, unpack
 from e2evote.errors import E2EVoteError, EncodingError, VerificationError
-from e2evote.protocol.ballot import BallotState, EncryptedBallot
+from e2evote.protocol.ballot import BallotState, EncryptedBallot, ballot_id_bytes
 from e2evote.protocol.election import ElectionContext
 from e2evote.record import codec
 from e2evote.record.model import ElectionRecord, RecordIssue
@@ -190,7 +190,7 @@ class _Recorded:
         return len(self.cast)
 
     def add(self, b: EncryptedBallot) -> None:
-        self.ids.append(b.ballot_id.encode("utf-8", "surrogatepass"))
+        self.ids.append(ballot_id_bytes(b.ballot_id))
         self.codes.append(b.code)
         self.digests.append(hashlib.sha256(ballot_bytes(b.with_state(BallotState.CAST))).digest())
         cast = b.state is BallotState.CAST
@@ -203,7 +203,7 @@ class _Recorded:
             self.challenged.add(b.code)
 
     def ballot_id(self, row: int) -> str:
-        return self.ids[row].decode("utf-8", "surrogatepass")
+        return self.ids[row].decode("utf-8", "surrogatepass")  # ballot_id_bytes, inverted
 
 
 def _ballots(lv: LogVerifier, summary: LogSummary, recorded: _Recorded, report: Report) -> None:

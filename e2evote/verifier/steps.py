@@ -31,6 +31,7 @@ from e2evote.proofs.schnorr import verify_schnorr
 from e2evote.protocol.ballot import (
     BallotState,
     EncryptedBallot,
+    ballot_id_bytes,
     chain_close_hash,
     chain_initial_hash,
     confirmation_code,
@@ -294,10 +295,6 @@ def _fp(key: bytes, data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=key).digest(), "little") & _FP_MASK
 
 
-def _id_bytes(ballot_id: str) -> bytes:
-    return ballot_id.encode("utf-8", "surrogatepass")  # injective on every str, even lone surrogates
-
-
 class BallotIndex:
     """What the checks across ballots (V7.C-H, V19.E) keep of the ballots: fixed-size data per ballot.
 
@@ -346,7 +343,7 @@ class BallotIndex:
         key = self.key
         k = len(self.codes)
         bid = ballot.ballot_id
-        self.ids.append(_fp(key, _id_bytes(bid)))
+        self.ids.append(_fp(key, ballot_id_bytes(bid)))
         self.codes.append(_fp(key, ballot.code))
         width = 0
         for ec in ballot.contests:
@@ -761,7 +758,7 @@ def _reread(
             start, ns = want
             alphas = [sel.ct.alpha.to_bytes()[-16:] for ec in b.contests for sel in ec.selections]
             if (
-                _fp(key, _id_bytes(b.ballot_id)) != idx.ids[k]
+                _fp(key, ballot_id_bytes(b.ballot_id)) != idx.ids[k]
                 or _fp(key, b.code) != idx.codes[k]
                 or len(alphas) != idx.widths[k]
                 or any(_fp(key, alphas[n]) != idx.alphas[start + n] for n in ns)
