@@ -29,9 +29,9 @@ from e2evote.board.election import (
     ElectionBinding,
     ballot_bytes,
     ballot_validator,
+    canonical_replay_key,
     decode_board_extension,
     iter_board_events,
-    replay_key,
 )
 from e2evote.board.events import Event, EventKind
 from e2evote.board.signing import MAX_CODE_SIZE
@@ -59,7 +59,7 @@ def _light_info(payload: bytes) -> BallotInfo:
     code = tree.get("code")
     if not isinstance(code, bytes):
         raise EncodingError("ballot has no confirmation code")
-    return BallotInfo(confirmation_code=code, replay_key=replay_key(tree))
+    return BallotInfo(confirmation_code=code, replay_key=canonical_replay_key(payload))
 
 
 class _Tallies:
