@@ -122,6 +122,10 @@ class Dialect:
     """eq. 50 label: b(12, 4) || "contest_data" (spec table) or the 12 bytes alone (egk)"""
     data_proof_c1_hex: bool
     """eq. 81: C1 as b(C1, l_p) (spec table) or as the ASCII of its upper-case hex (egk)"""
+    pre_labels_as_text: bool
+    """eq. 94, 96: contest, selection and option by b(index, 4) (spec, and EGK: no egk record with
+    pre-encrypted ballots was available) or by their labels' UTF-8 bytes without length (the layout
+    of egk's 1.9-era pre-encryption vectors; specs/13-pre-encryption.md §2)"""
 
 
 EG20 = Dialect(
@@ -134,6 +138,7 @@ EG20 = Dialect(
     data_length_includes_mac_key=True,
     data_nonce_label_prefixed=True,
     data_proof_c1_hex=False,
+    pre_labels_as_text=False,
 )
 EGK = Dialect(
     name="egk",
@@ -145,6 +150,7 @@ EGK = Dialect(
     data_length_includes_mac_key=False,
     data_nonce_label_prefixed=False,
     data_proof_c1_hex=True,
+    pre_labels_as_text=False,
 )
 
 # KDF labels of share encryption (EG 2.0 eq. 16-17); contest data labels are in Dialect

@@ -45,6 +45,8 @@ __all__ = [
     "chain_close_hash",
     "verify_ballot_nonce",
     "ballot_id_bytes",
+    "ballot_statements",
+    "contest_values",
 ]
 
 
@@ -284,7 +286,7 @@ class Device:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _contest_values(contest: Contest, votes: Mapping[str, int]) -> tuple[list[int], ContestData]:
+def contest_values(contest: Contest, votes: Mapping[str, int]) -> tuple[list[int], ContestData]:
     known = {o.label for o in contest.options}
     unknown = set(votes) - known
     if unknown:
@@ -336,7 +338,7 @@ def encrypt_ballot(
     key = ctx.key
     enc_contests = []
     for contest in contests:
-        values, data = _contest_values(contest, ballot.votes.get(contest.label, {}))
+        values, data = contest_values(contest, ballot.votes.get(contest.label, {}))
         if ballot.write_ins.get(contest.label):
             data = ContestData(data.status, data.overvotes, tuple(ballot.write_ins[contest.label]))
         sels = []
@@ -386,6 +388,20 @@ def check_ballot_proofs(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
     confirmation code, V5/V6 every range proof, batched); raise the first failure with its step id
     and object (:class:`VerificationError`). The range proofs prove knowledge of every selection's
     nonce: a ballot that passes does not re-use another ballot's selections, even re-randomised."""
+    statements = ballot_statements(ctx, ballot)
+    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
+        raise VerificationError("V7.B", f"ballot {ballot.ballot_id}", "confirmation code is wrong")
+    failures = verify_range_many(ctx.key, ctx.H_E, statements)
+    if failures:
+        raise failures[0]
+
+
+def ballot_statements(
+    ctx: ElectionContext, ballot: EncryptedBallot, *, steps: tuple[str, str] = ("V5", "V6")
+) -> list[RangeStatement]:
+    """V5.E (style, contests and options) and V7.A (contest hashes), raised at the first failure;
+    returns the ballot's range statements, the selections' under ``steps[0]`` and the contests' limit
+    proofs under ``steps[1]`` (V15/V16 for a pre-encrypted ballot, specs/13-pre-encryption.md §6)."""
     g = ctx.group
     obj = f"ballot {ballot.ballot_id}"
     try:
@@ -407,16 +423,14 @@ def check_ballot_proofs(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
             raise VerificationError("V7.A", cobj, "contest hash χ is wrong")
         for sel in ec.selections:
             statements.append(
-                RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}")
+                RangeStatement(
+                    sel.ct, sel.proof, contest.option_limit, steps[0], f"{cobj} option {sel.index}"
+                )
             )
         statements.append(
-            RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, "V6", cobj)
+            RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, steps[1], cobj)
         )
-    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
-        raise VerificationError("V7.B", obj, "confirmation code is wrong")
-    failures = verify_range_many(ctx.key, ctx.H_E, statements)
-    if failures:
-        raise failures[0]
+    return statements
 
 
 def verify_ballot_nonce(
@@ -461,7 +475,7 @@ def verify_ballot_nonce(
                 "V13.N.A", obj, f"contest {contest.label!r}: selections are not one per option, in order"
             )
         try:
-            values, data = _contest_values(contest, claimed.votes.get(contest.label, {}))
+            values, data = contest_values(contest, claimed.votes.get(contest.label, {}))
             write_ins = claimed.write_ins.get(contest.label)
             if write_ins:
                 data = ContestData(data.status, data.overvotes, tuple(write_ins))

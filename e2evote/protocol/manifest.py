@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from e2evote.errors import ManifestError
+from e2evote.protocol.shortcodes import SHORT_CODES
 
 __all__ = ["Option", "Contest", "BallotStyle", "Manifest", "MANIFEST_FORMAT", "canonical_json"]
 
@@ -108,6 +109,8 @@ class Manifest:
     """whether devices chain confirmation codes (§3.4.3)"""
     device_info: bytes = b""
     """B_aux,0 default device information"""
+    short_code: str | None = None
+    """the hash-trimming function Ω of pre-encrypted ballots (EG §4.1.4), by name, if stated"""
     metadata: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     # --- look-ups --------------------------------------------------------------------------------
@@ -151,6 +154,7 @@ class Manifest:
             "eligible_voters",
             "chaining",
             "device_info",
+            "short_code",
             "metadata",
         }
         extra = set(doc) - known
@@ -198,6 +202,9 @@ class Manifest:
         device_info = doc.get("device_info", "")
         if not isinstance(device_info, str) or len(device_info.encode()) > 1024:
             raise ManifestError("device_info must be a string of at most 1024 bytes")
+        short = doc.get("short_code")
+        if short is not None and (not isinstance(short, str) or short not in SHORT_CODES):
+            raise ManifestError(f"short_code must be one of {', '.join(SHORT_CODES)}")
         metadata = doc.get("metadata", {})
         if not isinstance(metadata, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
@@ -214,6 +221,8 @@ class Manifest:
         }
         if eligible is not None:
             canon_doc["eligible_voters"] = eligible
+        if short is not None:
+            canon_doc["short_code"] = short
         raw = canonical_json(canon_doc)
         if len(raw) > MAX_MANIFEST_BYTES:
             raise ManifestError("manifest too large")
@@ -225,6 +234,7 @@ class Manifest:
             eligible_voters=eligible,
             chaining=chaining,
             device_info=device_info.encode(),
+            short_code=short,
             metadata=dict(metadata),
         )
 

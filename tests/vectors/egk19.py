@@ -18,9 +18,8 @@ Which vectors need it, and why:
 * BallotEncryption, ConfirmationCode, BallotAggregation, DecryptWithNonce, DecryptBallot,
   PreEncryptionRecorded — selection nonce and contest hash over raw UTF-8 contest/selection ids
   instead of b(ind,4) (§5a, §7); DecryptWithNonce also the contest-data nonce (§7).
-* PreEncryption, PreEncryptionRecorded — pre-encryption nonces over raw ids, contest hash over the
-  raw contest id and the *sorted* selection hashes, confirmation code over the χ's only (§8).
-  (Pre-encryption is not a library feature yet, so the spec-form selection hash ψ is also here.)
+* PreEncryption, PreEncryptionRecorded — pre-encryption nonces and contest hashes over raw ids:
+  not here, but the library's ``Dialect.pre_labels_as_text`` (specs/13-pre-encryption.md §2; §8).
 
 Notation: b2(x) = 2-byte big-endian; utf8(s) = the raw UTF-8 bytes with no length prefix.
 """
@@ -29,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from e2evote.elgamal import Ciphertext, HashedCiphertext, PublicKey
+from e2evote.elgamal import Ciphertext, HashedCiphertext
 from e2evote.groups.base import Element, Group, Scalar
 from e2evote.hashing import H, Tag
 
@@ -46,12 +45,6 @@ __all__ = [
     "selection_nonce_19",
     "contest_hash_19",
     "contest_data_nonce_19",
-    "pre_nonce_19",
-    "pre_selection_vector_19",
-    "pre_selection_hash",
-    "short_code",
-    "pre_contest_hash_19",
-    "pre_confirmation_code_19",
 ]
 
 
@@ -161,44 +154,3 @@ def contest_data_nonce_19(group: Group, H_E: bytes, xi_B: bytes, contest_id: str
     """ξ = H(H_E; 0x20, ξ_B, utf8(contest_id), utf8("contest_data")) mod q
     (2.0 eq. 50: b(ind_c,4) and a length-prefixed label; the EGK record dialect: b(ind_c,4), raw label)."""
     return _q(group, H(H_E, Tag.NONCE, xi_B, utf8(contest_id), b"contest_data"))
-
-
-# --- pre-encryption (egk-compat §8) -------------------------------------------------------------------
-
-
-def pre_nonce_19(group: Group, H_E: bytes, xi: bytes, contest_id: str, label: str, option_id: str) -> Scalar:
-    """ξ_{i,j,k} = H(H_E; 0x43, ξ, utf8(contest_id), utf8(selection label j), utf8(option id k)) mod q
-    (2.0 eq. 96 uses indices)."""
-    return _q(group, H(H_E, Tag.PRE_NONCE, xi, utf8(contest_id), utf8(label), utf8(option_id)))
-
-
-def pre_selection_vector_19(
-    key: PublicKey, H_E: bytes, xi: bytes, contest_id: str, label: str, option_ids: Sequence[str]
-) -> list[Ciphertext]:
-    """The selection vector for ``label``: entry k = Enc([label == option k], ξ_{i,j,k}) (library encrypt);
-    the null labels "null1", … encrypt all zeros."""
-    g = key.group
-    return [
-        key.encrypt(1 if label == o else 0, pre_nonce_19(g, H_E, xi, contest_id, label, o))
-        for o in option_ids
-    ]
-
-
-def pre_selection_hash(H_E: bytes, K: Element, vector: Sequence[Ciphertext]) -> bytes:
-    """ψ = H(H_E; 0x40, K, α_1, β_1, …, α_m, β_m) — 2.0 eq. 92/93 (egk follows the spec here)."""
-    return H(H_E, Tag.PRE_SELECTION_HASH, K.to_bytes(), *(ct.to_bytes() for ct in vector))
-
-
-def short_code(psi: bytes) -> str:
-    """egk's short code: the first 5 characters of ψ's upper-case hex."""
-    return psi.hex().upper()[:5]
-
-
-def pre_contest_hash_19(H_E: bytes, contest_id: str, K: Element, psis: Sequence[bytes]) -> bytes:
-    """χ = H(H_E; 0x41, utf8(contest_id), K, ψ's sorted ascending) (2.0 eq. 94: b(ind_c,4))."""
-    return H(H_E, Tag.PRE_CONTEST_HASH, utf8(contest_id), K.to_bytes(), *sorted(psis))
-
-
-def pre_confirmation_code_19(H_E: bytes, chis: Sequence[bytes]) -> bytes:
-    """H(B) = H(H_E; 0x42, χ_1, …, χ_m) — no K, no B_aux (2.0 eq. 95 has B_aux)."""
-    return H(H_E, Tag.PRE_BALLOT_HASH, *chis)
