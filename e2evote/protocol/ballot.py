@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from e2evote.elgamal import (
@@ -28,6 +28,7 @@ from e2evote.hashing import Dialect, H, Tag, b_file, b_u32
 from e2evote.proofs.range import RangeProof, RangeStatement, prove_range, verify_range_many
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
+from e2evote.protocol.shortcodes import SHORT_CODES
 
 __all__ = [
     "BallotState",
@@ -47,6 +48,14 @@ __all__ = [
     "ballot_id_bytes",
     "ballot_statements",
     "contest_values",
+    "contest_data_of",
+    "range_steps",
+    "PreSelectedVector",
+    "PreRecordContest",
+    "selection_hash",
+    "pre_contest_hash",
+    "pre_confirmation_code",
+    "pre_encryption_failures",
 ]
 
 
@@ -107,6 +116,31 @@ class EncryptedContest:
 
 
 @dataclass(frozen=True, slots=True)
+class PreSelectedVector:
+    """A pre-encrypted vector the voter selected, as the record publishes it (EG §4.4): its selection
+    hash ψ (eq. 92-93), short code ω = Ω(ψ) and the m encryptions."""
+
+    psi: bytes
+    code: str
+    vector: tuple[Ciphertext, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreRecordContest:
+    """The pre-encryption data of one contest of a recorded pre-encrypted ballot (EG §4.4;
+    specs/13-pre-encryption.md §5)."""
+
+    index: int
+    """ind_c, as the ballot contest it belongs to"""
+    chi: bytes
+    """χ_i = H(H_E; 0x41, ind_c, K, ψ's ascending) (eq. 94)"""
+    psis: tuple[bytes, ...]
+    """all m + L selection hashes, ascending"""
+    selected: tuple[PreSelectedVector, ...]
+    """the L selected vectors, ascending by ψ"""
+
+
+@dataclass(frozen=True, slots=True)
 class EncryptedBallot:
     """An encrypted ballot as published (EG 2.0 §3.7)."""
 
@@ -114,23 +148,17 @@ class EncryptedBallot:
     style: str
     contests: tuple[EncryptedContest, ...]
     code: bytes
-    """the confirmation code H(B) (eq. 58)"""
+    """the confirmation code H(B) (eq. 58; eq. 95 for a pre-encrypted ballot)"""
     B_aux: bytes
     state: BallotState
     device: str = ""
     timestamp: int = 0
+    pre: tuple[PreRecordContest, ...] | None = None
+    """a recorded pre-encrypted ballot's pre-encryption data, one per contest (EG §4.4); None for a
+    ballot encrypted after the voter chose"""
 
     def with_state(self, state: BallotState) -> EncryptedBallot:
-        return EncryptedBallot(
-            self.ballot_id,
-            self.style,
-            self.contests,
-            self.code,
-            self.B_aux,
-            state,
-            self.device,
-            self.timestamp,
-        )
+        return replace(self, state=state)
 
 
 def ballot_id_bytes(ballot_id: str) -> bytes:
@@ -214,10 +242,7 @@ class ContestData:
 
 def contest_hash(H_E: bytes, contest_index: int, K: Element, cts: Sequence[Ciphertext]) -> bytes:
     """χ_l = H(H_E; 0x23, ind_c(Λ_l), K, α_1, β_1, …, α_m, β_m) (eq. 57)."""
-    parts = [b_u32(contest_index), K.to_bytes()]
-    for ct in cts:
-        parts += [ct.alpha.to_bytes(), ct.beta.to_bytes()]
-    return H(H_E, Tag.CONTEST_HASH, *parts)
+    return H(H_E, Tag.CONTEST_HASH, b_u32(contest_index), *_ct_parts(K, cts))
 
 
 def _baux(B_aux: bytes, dialect: Dialect) -> bytes:
@@ -237,6 +262,31 @@ def chain_initial_hash(H_E: bytes, B_aux0: bytes, dialect: Dialect) -> bytes:
 def chain_close_hash(H_E: bytes, last_code: bytes, B_aux0: bytes) -> bytes:
     """H = H(H_E; 0x24, H(B_ℓ) || b(len B_aux,0, 4) || B_aux,0 || b(5, 4) || "CLOSE") (eq. 61, §5.5.3)."""
     return H(H_E, Tag.CONFIRMATION_CODE, last_code, b_file(B_aux0), b_file(b"CLOSE"))
+
+
+def _ct_parts(K: Element, cts: Sequence[Ciphertext]) -> list[bytes]:
+    parts = [K.to_bytes()]
+    for ct in cts:
+        parts += [ct.alpha.to_bytes(), ct.beta.to_bytes()]
+    return parts
+
+
+def selection_hash(H_E: bytes, K: Element, vector: Sequence[Ciphertext]) -> bytes:
+    """ψ = H(H_E; 0x40, K, α_1, β_1, …, α_m, β_m) (eq. 92-93)."""
+    return H(H_E, Tag.PRE_SELECTION_HASH, *_ct_parts(K, vector))
+
+
+def pre_contest_hash(
+    H_E: bytes, contest: Contest, K: Element, psis: Sequence[bytes], dialect: Dialect
+) -> bytes:
+    """χ = H(H_E; 0x41, ind_c, K, ψ's ascending) (eq. 94; labels as text: the contest label's UTF-8)."""
+    head = contest.label.encode() if dialect.pre_labels_as_text else b_u32(contest.index)
+    return H(H_E, Tag.PRE_CONTEST_HASH, head, K.to_bytes(), *sorted(psis))
+
+
+def pre_confirmation_code(H_E: bytes, chis: Sequence[bytes], B_aux: bytes, dialect: Dialect) -> bytes:
+    """H(B) = H(H_E; 0x42, χ_1, …, χ_mB, B_aux) (eq. 95; B_aux as in eq. 58, by dialect)."""
+    return H(H_E, Tag.PRE_BALLOT_HASH, *chis, _baux(B_aux, dialect))
 
 
 class Device:
@@ -310,6 +360,15 @@ def contest_values(contest: Contest, votes: Mapping[str, int]) -> tuple[list[int
     return values, ContestData(ContestStatus.NORMAL)
 
 
+def contest_data_of(ctx: ElectionContext, xi_B: bytes, contest: Contest, D: bytes) -> HashedCiphertext:
+    """C_D: the contest data D encrypted with the nonce eq. 50 derives from the ballot nonce ξ_B (the
+    primary nonce ξ of a pre-encrypted ballot) — deterministic, so an opening re-encrypts and compares."""
+    xi_d = contest_data_nonce(ctx.group, ctx.H_E, xi_B, contest.index, ctx.dialect)
+    return encrypt_contest_data(
+        ctx.key, ctx.H_E, contest.index, D, xi_d, contest_label=contest.label, dialect=ctx.dialect
+    )
+
+
 def encrypt_ballot(
     ctx: ElectionContext,
     ballot: PlaintextBallot,
@@ -355,16 +414,7 @@ def encrypt_ballot(
             xi_sum = xi_sum + x
         limit_proof = prove_range(key, ctx.H_E, agg, sum(values), contest.contest_limit, xi_sum)
         chi = contest_hash(ctx.H_E, contest.index, ctx.K, [s.ct for s in sels])
-        xi_d = contest_data_nonce(group, ctx.H_E, xi_B, contest.index, ctx.dialect)
-        cdata = encrypt_contest_data(
-            key,
-            ctx.H_E,
-            contest.index,
-            data.encode(contest.data_blocks),
-            xi_d,
-            contest_label=contest.label,
-            dialect=ctx.dialect,
-        )
+        cdata = contest_data_of(ctx, xi_B, contest, data.encode(contest.data_blocks))
         enc_contests.append(EncryptedContest(contest.index, tuple(sels), limit_proof, chi, cdata))
     B_aux = device.next_baux() if device is not None else manifest.device_info
     code = confirmation_code(ctx.H_E, [c.chi for c in enc_contests], B_aux, ctx.dialect)
@@ -385,25 +435,36 @@ def encrypt_ballot(
 
 def check_ballot_proofs(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
     """The checks that need only the ballot (V5.E style and options, V7.A contest hashes, V7.B the
-    confirmation code, V5/V6 every range proof, batched); raise the first failure with its step id
-    and object (:class:`VerificationError`). The range proofs prove knowledge of every selection's
-    nonce: a ballot that passes does not re-use another ballot's selections, even re-randomised."""
+    confirmation code, V5/V6 every range proof, batched; a pre-encrypted ballot: V17-V18 instead of
+    V7.B and V15/V16 for V5/V6); raise the first failure with its step id and object
+    (:class:`VerificationError`). The range proofs prove knowledge of every selection's nonce: a
+    ballot that passes does not re-use another ballot's selections, even re-randomised."""
     statements = ballot_statements(ctx, ballot)
-    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
+    if ballot.pre is not None:
+        failures = pre_encryption_failures(ctx, ballot)
+        if failures:
+            raise failures[0]
+    elif (
+        confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code
+    ):
         raise VerificationError("V7.B", f"ballot {ballot.ballot_id}", "confirmation code is wrong")
     failures = verify_range_many(ctx.key, ctx.H_E, statements)
     if failures:
         raise failures[0]
 
 
-def ballot_statements(
-    ctx: ElectionContext, ballot: EncryptedBallot, *, steps: tuple[str, str] = ("V5", "V6")
-) -> list[RangeStatement]:
+def range_steps(ballot: EncryptedBallot) -> tuple[str, str]:
+    """The step ids of a ballot's selection and contest range proofs: V5/V6, or V15/V16 for a
+    pre-encrypted ballot (EG Verifications 15-16, specs/13-pre-encryption.md §6)."""
+    return ("V5", "V6") if ballot.pre is None else ("V15", "V16")
+
+
+def ballot_statements(ctx: ElectionContext, ballot: EncryptedBallot) -> list[RangeStatement]:
     """V5.E (style, contests and options) and V7.A (contest hashes), raised at the first failure;
-    returns the ballot's range statements, the selections' under ``steps[0]`` and the contests' limit
-    proofs under ``steps[1]`` (V15/V16 for a pre-encrypted ballot, specs/13-pre-encryption.md §6)."""
+    returns the ballot's range statements under :func:`range_steps`."""
     g = ctx.group
     obj = f"ballot {ballot.ballot_id}"
+    steps = range_steps(ballot)
     try:
         contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
     except E2EVoteError:
@@ -431,6 +492,75 @@ def ballot_statements(
             RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, steps[1], cobj)
         )
     return statements
+
+
+def pre_encryption_failures(ctx: ElectionContext, ballot: EncryptedBallot) -> list[VerificationError]:
+    """V17.A-C and V18.A-B on a recorded pre-encrypted ballot's published data (EG Verifications
+    17-18; specs/13-pre-encryption.md §6): every contest's first failure, then the code's. Contests
+    that are not the style's are V5.E's (reported by the caller) and skipped here."""
+    obj = f"ballot {ballot.ballot_id}"
+    pre = ballot.pre
+    if pre is None:
+        return [VerificationError("V17.B", obj, "not a pre-encrypted ballot: no pre-encryption data")]
+    omega = ctx.manifest.short_code
+    if omega is None:
+        return [VerificationError("V18.A", obj, "the manifest names no short-code function (short_code)")]
+    if [c.index for c in pre] != [c.index for c in ballot.contests]:
+        return [VerificationError("V17.B", obj, "pre-encryption data is not one per contest, in order")]
+    try:
+        contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
+    except E2EVoteError:
+        return []
+    out = []
+    for ec, pc in zip(ballot.contests, pre, strict=True):
+        contest = contests.get(ec.index)
+        if contest is None or len(ec.selections) != len(contest.options):
+            continue
+        failure = _pre_contest_failure(ctx, contest, ec, pc, omega, f"{obj} contest {contest.label}")
+        if failure is not None:
+            out.append(failure)
+    if pre_confirmation_code(ctx.H_E, [pc.chi for pc in pre], ballot.B_aux, ctx.dialect) != ballot.code:
+        out.append(
+            VerificationError("V17.C", obj, "confirmation code is not H(B) of the contest hashes (eq. 95)")
+        )
+    return out
+
+
+def _pre_contest_failure(
+    ctx: ElectionContext, contest: Contest, ec: EncryptedContest, pc: PreRecordContest, omega: str, cobj: str
+) -> VerificationError | None:
+    m = len(contest.options)
+    L = contest.contest_limit
+    if len(pc.psis) != m + L:
+        return VerificationError("V17.B", cobj, f"{len(pc.psis)} selection hashes, not m + L = {m + L}")
+    if any(a >= b for a, b in zip(pc.psis, pc.psis[1:], strict=False)):
+        return VerificationError("V17.B", cobj, "selection hashes are not strictly ascending")
+    if pre_contest_hash(ctx.H_E, contest, ctx.K, pc.psis, ctx.dialect) != pc.chi:
+        return VerificationError("V17.B", cobj, "pre-encryption contest hash χ is wrong")
+    if len(pc.selected) != L:
+        return VerificationError("V18.B", cobj, f"{len(pc.selected)} selected vectors, not L = {L}")
+    known = set(pc.psis)
+    previous = b""
+    for n, sv in enumerate(pc.selected, start=1):
+        vobj = f"{cobj} selected vector {n}"
+        if len(sv.vector) != m:
+            return VerificationError("V17.A", vobj, f"{len(sv.vector)} encryptions, not m = {m}")
+        if selection_hash(ctx.H_E, ctx.K, sv.vector) != sv.psi:
+            return VerificationError("V17.A", vobj, "selection hash ψ is wrong")
+        if sv.psi not in known:
+            return VerificationError("V17.A", vobj, "ψ is not among the contest's selection hashes")
+        if sv.psi <= previous:
+            return VerificationError("V17.A", vobj, "selected vectors are not distinct and ascending by ψ")
+        previous = sv.psi
+        if SHORT_CODES[omega](sv.psi) != sv.code:
+            return VerificationError("V18.A", vobj, f"short code {sv.code!r} is not Ω(ψ)")
+    g = ctx.group
+    for k, sel in enumerate(ec.selections):
+        if Ciphertext.product([sv.vector[k] for sv in pc.selected], g) != sel.ct:
+            return VerificationError(
+                "V18.B", f"{cobj} option {sel.index}", "not the product of the selected vectors"
+            )
+    return None
 
 
 def verify_ballot_nonce(
@@ -495,11 +625,7 @@ def verify_ballot_nonce(
             raise VerificationError("V13.N.C", obj, f"contest hash of {contest.label!r} differs")
         if ec.data is not None:
             # §7 step 4: C_D is a deterministic function of ξ_B and D (eq. 49-55): re-encrypt, compare
-            xi_d = contest_data_nonce(group, ctx.H_E, xi_B, contest.index, ctx.dialect)
-            expected = encrypt_contest_data(
-                ctx.key, ctx.H_E, contest.index, D, xi_d, contest_label=contest.label, dialect=ctx.dialect
-            )
-            if expected != ec.data:
+            if contest_data_of(ctx, xi_B, contest, D) != ec.data:
                 raise VerificationError(
                     "V13.N.B",
                     obj,

@@ -5,8 +5,9 @@ vector per option and L null vectors per contest, their selection hashes ψ and 
 contest hashes χ and the ballot's confirmation code, all before the voter marks anything. The
 recording tool (:func:`record_pre_encrypted`) regenerates them from ξ and turns the marked options into
 an ordinary :class:`~e2evote.protocol.ballot.EncryptedBallot` with ordinary proofs, plus what the
-record publishes of the pre-encryption. :func:`verify_pre_encrypted_cast` and
-:func:`verify_pre_encrypted_uncast` are EG Verifications 15-18.
+record publishes of the pre-encryption (``EncryptedBallot.pre``). :func:`verify_pre_encrypted_cast`
+and :func:`verify_pre_encrypted_uncast` are EG Verifications 15-18; the hashes and the checks of the
+published data live with the ballot (:mod:`e2evote.protocol.ballot`), which every ballot check uses.
 """
 
 from __future__ import annotations
@@ -15,20 +16,27 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from e2evote.elgamal import Ciphertext, contest_data_nonce, encrypt_contest_data
+from e2evote.elgamal import Ciphertext, HashedCiphertext
 from e2evote.errors import BallotError, E2EVoteError, VerificationError
-from e2evote.groups.base import Element, Group, Scalar
-from e2evote.hashing import Dialect, H, Tag, b_file, b_u32
-from e2evote.proofs.range import prove_range, verify_range_many
+from e2evote.groups.base import Group, Scalar
+from e2evote.hashing import Dialect, H, Tag, b_u32
+from e2evote.proofs.range import prove_range
 from e2evote.protocol.ballot import (
     BallotState,
     ContestStatus,
     EncryptedBallot,
     EncryptedContest,
     EncryptedSelection,
-    ballot_statements,
+    PlaintextBallot,
+    PreRecordContest,
+    PreSelectedVector,
+    check_ballot_proofs,
+    contest_data_of,
     contest_hash,
     contest_values,
+    pre_confirmation_code,
+    pre_contest_hash,
+    selection_hash,
 )
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
@@ -38,18 +46,13 @@ __all__ = [
     "PreSelection",
     "PreContest",
     "PreEncryptedBallot",
-    "PreSelectedVector",
-    "PreRecordContest",
-    "RecordedPreBallot",
     "selection_labels",
     "pre_nonce",
-    "selection_hash",
-    "pre_contest_hash",
-    "pre_confirmation_code",
     "pre_encrypt_ballot",
     "record_pre_encrypted",
     "verify_pre_encrypted_cast",
     "verify_pre_encrypted_uncast",
+    "verify_pre_ballot_nonce",
 ]
 
 MAX_DRAWS = 1000
@@ -101,37 +104,6 @@ class PreEncryptedBallot:
     B_aux: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class PreSelectedVector:
-    """A vector the voter selected, as the record publishes it: ψ, ω and the m encryptions."""
-
-    psi: bytes
-    code: str
-    vector: tuple[Ciphertext, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PreRecordContest:
-    """The pre-encryption data of one cast contest (EG §4.4)."""
-
-    index: int
-    chi: bytes
-    """χ_i (eq. 94)"""
-    psis: tuple[bytes, ...]
-    """all m + L selection hashes, ascending"""
-    selected: tuple[PreSelectedVector, ...]
-    """the L selected vectors, ascending by ψ"""
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedPreBallot:
-    """A recorded pre-encrypted ballot: the ordinary encrypted ballot (its code is eq. 95) and the
-    pre-encryption data of each of its contests, in the same order."""
-
-    ballot: EncryptedBallot
-    contests: tuple[PreRecordContest, ...]
-
-
 # ---------------------------------------------------------------------------------------------------
 # values (eq. 91-96)
 # ---------------------------------------------------------------------------------------------------
@@ -168,27 +140,6 @@ def pre_nonce(
     else:
         parts = [b_u32(contest.index), b_u32(selection[1]), b_u32(o.index)]
     return group.scalar_reduce(int.from_bytes(H(H_E, Tag.PRE_NONCE, xi, *parts), "big"))
-
-
-def selection_hash(H_E: bytes, K: Element, vector: Sequence[Ciphertext]) -> bytes:
-    """ψ = H(H_E; 0x40, K, α_1, β_1, …, α_m, β_m) (eq. 92-93)."""
-    parts = [K.to_bytes()]
-    for ct in vector:
-        parts += [ct.alpha.to_bytes(), ct.beta.to_bytes()]
-    return H(H_E, Tag.PRE_SELECTION_HASH, *parts)
-
-
-def pre_contest_hash(
-    H_E: bytes, contest: Contest, K: Element, psis: Sequence[bytes], dialect: Dialect
-) -> bytes:
-    """χ = H(H_E; 0x41, ind_c, K, ψ's ascending) (eq. 94; EGK: the contest label's UTF-8 bytes)."""
-    head = contest.label.encode() if dialect.pre_labels_as_text else b_u32(contest.index)
-    return H(H_E, Tag.PRE_CONTEST_HASH, head, K.to_bytes(), *sorted(psis))
-
-
-def pre_confirmation_code(H_E: bytes, chis: Sequence[bytes], B_aux: bytes, dialect: Dialect) -> bytes:
-    """H(B) = H(H_E; 0x42, χ_1, …, χ_mB, B_aux) (eq. 95; B_aux as in eq. 58, by dialect)."""
-    return H(H_E, Tag.PRE_BALLOT_HASH, *chis, b_file(B_aux) if dialect.baux_length_prefix else B_aux)
 
 
 def _omega(ctx: ElectionContext) -> str:
@@ -302,6 +253,70 @@ def pre_encrypt_ballot(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _RecordedContest:
+    """The deterministic part of a recorded contest: values, selection encryptions with their summed
+    nonces, contest data and the published pre-encryption data."""
+
+    values: list[int]
+    cts: list[Ciphertext]
+    nonces: list[Scalar]
+    data: HashedCiphertext
+    pre: PreRecordContest
+
+
+def _record_contest(
+    ctx: ElectionContext,
+    xi: bytes,
+    contest: Contest,
+    pc: PreContest,
+    nonces: list[list[Scalar]],
+    marked: Sequence[str],
+    what: str,
+) -> _RecordedContest:
+    if len(set(marked)) != len(marked):
+        raise BallotError(f"{what} contest {contest.label!r}: an option is marked twice")
+    g = ctx.group
+    m = len(contest.options)
+    L = contest.contest_limit
+    null_at = {label: j for j, (label, _) in enumerate(selection_labels(contest)) if j >= m}
+    nulls = [null_at[x] for x in marked if x in null_at]
+    values, data = contest_values(contest, dict.fromkeys((x for x in marked if x not in null_at), 1))
+    picked = [j for j in range(m) if values[j]]
+    if data.status == ContestStatus.OVERVOTE:
+        nulls = []
+    elif len(picked) + len(nulls) > L:
+        raise BallotError(
+            f"{what} contest {contest.label!r}: {len(picked) + len(nulls)} vectors selected, more than "
+            f"the limit {L}"
+        )
+    picked += nulls
+    picked += [j for j in range(m, m + L) if j not in nulls][: L - len(picked)]  # fill up to L
+    cts = []
+    sums = []
+    for k in range(m):
+        cts.append(Ciphertext.product([pc.selections[j].vector[k] for j in picked], g))
+        xi_k = nonces[picked[0]][k]
+        for j in picked[1:]:
+            xi_k = xi_k + nonces[j][k]
+        sums.append(xi_k)
+    cdata = contest_data_of(ctx, xi, contest, data.encode(contest.data_blocks))
+    chosen = sorted((pc.selections[j] for j in picked), key=lambda s: s.psi)
+    pre = PreRecordContest(
+        contest.index,
+        pc.chi,
+        tuple(sorted(s.psi for s in pc.selections)),
+        tuple(PreSelectedVector(s.psi, s.code, s.vector) for s in chosen),
+    )
+    return _RecordedContest(values, cts, sums, cdata, pre)
+
+
+def _marks(ctx: ElectionContext, style: str, choices: Mapping[str, Sequence[str]], what: str) -> None:
+    unknown = set(choices) - {c.label for c in _style(ctx, style)}
+    if unknown:
+        raise BallotError(f"{what}: contest(s) not on style {style!r}: {', '.join(sorted(unknown))}")
+
+
 def record_pre_encrypted(
     ctx: ElectionContext,
     style: str,
@@ -313,80 +328,42 @@ def record_pre_encrypted(
     state: BallotState = BallotState.CAST,
     device: str = "",
     timestamp: int = 0,
-) -> RecordedPreBallot:
+) -> EncryptedBallot:
     """Record a marked pre-encrypted ballot (EG §4.3): ``choices`` maps a contest label to the labels
     of the options the voter marked (a contest left out is a null vote), possibly with null labels
     ``nullℓ`` (a scanner that reads null short codes). Each contest takes the marked vectors and
     further null vectors up to exactly L (an overvote takes the L null vectors and records OVERVOTE in
-    the contest data); selections are their component-wise products, proved with the summed nonces."""
+    the contest data); selections are their component-wise products, proved with the summed nonces.
+    The result is an :class:`EncryptedBallot` with ``pre`` set; its code is the printed H(B)."""
+    what = f"ballot {ballot_id!r}"
+    _marks(ctx, style, choices, what)
     pre, all_nonces = _pre_ballot(ctx, style, xi, B_aux)
-    contests = _style(ctx, style)
-    unknown = set(choices) - {c.label for c in contests}
-    if unknown:
-        raise BallotError(
-            f"ballot {ballot_id!r}: contest(s) not on style {style!r}: {', '.join(sorted(unknown))}"
-        )
-    g = ctx.group
     key = ctx.key
     enc_contests = []
-    records = []
-    for contest, pc, nonces in zip(contests, pre.contests, all_nonces, strict=True):
-        marked = list(choices.get(contest.label, ()))
-        if len(set(marked)) != len(marked):
-            raise BallotError(f"ballot {ballot_id!r} contest {contest.label!r}: an option is marked twice")
-        m = len(contest.options)
-        L = contest.contest_limit
-        null_at = {label: j for j, (label, _) in enumerate(selection_labels(contest)) if j >= m}
-        nulls = [null_at[x] for x in marked if x in null_at]
-        values, data = contest_values(contest, dict.fromkeys((x for x in marked if x not in null_at), 1))
-        picked = [j for j in range(m) if values[j]]
-        if data.status == ContestStatus.OVERVOTE:
-            nulls = []
-        elif len(picked) + len(nulls) > L:
-            raise BallotError(
-                f"ballot {ballot_id!r} contest {contest.label!r}: {len(picked) + len(nulls)} vectors "
-                f"selected, more than the limit {L}"
-            )
-        picked += nulls
-        picked += [j for j in range(m, m + L) if j not in nulls][: L - len(picked)]  # fill up to L
-        sels = []
-        xi_total: Scalar | None = None
-        for k, option in enumerate(contest.options):
-            ct = Ciphertext.product([pc.selections[j].vector[k] for j in picked], g)
-            xi_k = nonces[picked[0]][k]
-            for j in picked[1:]:
-                xi_k = xi_k + nonces[j][k]
-            proof = prove_range(key, ctx.H_E, ct, values[k], contest.option_limit, xi_k)
-            sels.append(EncryptedSelection(option.index, ct, proof))
-            xi_total = xi_k if xi_total is None else xi_total + xi_k
-        assert xi_total is not None  # a contest has at least one option
-        agg = Ciphertext.product([s.ct for s in sels], g)
-        limit_proof = prove_range(key, ctx.H_E, agg, sum(values), L, xi_total)
-        chi = contest_hash(ctx.H_E, contest.index, ctx.K, [s.ct for s in sels])
-        xi_d = contest_data_nonce(g, ctx.H_E, xi, contest.index, ctx.dialect)
-        cdata = encrypt_contest_data(
-            key,
-            ctx.H_E,
-            contest.index,
-            data.encode(contest.data_blocks),
-            xi_d,
-            contest_label=contest.label,
-            dialect=ctx.dialect,
+    for contest, pc, nonces in zip(_style(ctx, style), pre.contests, all_nonces, strict=True):
+        rc = _record_contest(ctx, xi, contest, pc, nonces, list(choices.get(contest.label, ())), what)
+        sels = tuple(
+            EncryptedSelection(o.index, ct, prove_range(key, ctx.H_E, ct, v, contest.option_limit, n))
+            for o, ct, v, n in zip(contest.options, rc.cts, rc.values, rc.nonces, strict=True)
         )
-        enc_contests.append(EncryptedContest(contest.index, tuple(sels), limit_proof, chi, cdata))
-        chosen = sorted((pc.selections[j] for j in picked), key=lambda s: s.psi)
-        records.append(
-            PreRecordContest(
-                contest.index,
-                pc.chi,
-                tuple(sorted(s.psi for s in pc.selections)),
-                tuple(PreSelectedVector(s.psi, s.code, s.vector) for s in chosen),
-            )
-        )
-    ballot = EncryptedBallot(
-        ballot_id, style, tuple(enc_contests), pre.code, pre.B_aux, state, device, timestamp
+        xi_total = rc.nonces[0]
+        for n in rc.nonces[1:]:
+            xi_total = xi_total + n
+        agg = Ciphertext.product(rc.cts, ctx.group)
+        limit_proof = prove_range(key, ctx.H_E, agg, sum(rc.values), contest.contest_limit, xi_total)
+        chi = contest_hash(ctx.H_E, contest.index, ctx.K, rc.cts)
+        enc_contests.append((EncryptedContest(contest.index, sels, limit_proof, chi, rc.data), rc.pre))
+    return EncryptedBallot(
+        ballot_id,
+        style,
+        tuple(c for c, _ in enc_contests),
+        pre.code,
+        pre.B_aux,
+        state,
+        device,
+        timestamp,
+        tuple(p for _, p in enc_contests),
     )
-    return RecordedPreBallot(ballot, tuple(records))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -394,57 +371,13 @@ def record_pre_encrypted(
 # ---------------------------------------------------------------------------------------------------
 
 
-def verify_pre_encrypted_cast(ctx: ElectionContext, recorded: RecordedPreBallot) -> None:
-    """V5.E, V7.A, V15-V18 on a recorded (cast) pre-encrypted ballot; raises the first failure."""
-    ballot = recorded.ballot
-    obj = f"ballot {ballot.ballot_id}"
-    omega = ctx.manifest.short_code
-    if omega is None:
-        raise VerificationError("V18.A", obj, "the manifest names no short-code function")
-    statements = ballot_statements(ctx, ballot, steps=("V15", "V16"))
-    contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
-    if [c.index for c in recorded.contests] != [c.index for c in ballot.contests]:
-        raise VerificationError("V17.B", obj, "pre-encryption data is not one per contest, in order")
-    g = ctx.group
-    for ec, pc in zip(ballot.contests, recorded.contests, strict=True):
-        contest = contests[ec.index]
-        cobj = f"{obj} contest {contest.label}"
-        m = len(contest.options)
-        L = contest.contest_limit
-        if len(pc.psis) != m + L:
-            raise VerificationError("V17.B", cobj, f"{len(pc.psis)} selection hashes, not m + L = {m + L}")
-        if any(a >= b for a, b in zip(pc.psis, pc.psis[1:], strict=False)):
-            raise VerificationError("V17.B", cobj, "selection hashes are not strictly ascending")
-        if pre_contest_hash(ctx.H_E, contest, ctx.K, pc.psis, ctx.dialect) != pc.chi:
-            raise VerificationError("V17.B", cobj, "pre-encryption contest hash χ is wrong")
-        if len(pc.selected) != L:
-            raise VerificationError("V18.B", cobj, f"{len(pc.selected)} selected vectors, not L = {L}")
-        known = set(pc.psis)
-        previous = b""
-        for n, sv in enumerate(pc.selected, start=1):
-            vobj = f"{cobj} selected vector {n}"
-            if len(sv.vector) != m:
-                raise VerificationError("V17.A", vobj, f"{len(sv.vector)} encryptions, not m = {m}")
-            if selection_hash(ctx.H_E, ctx.K, sv.vector) != sv.psi:
-                raise VerificationError("V17.A", vobj, "selection hash ψ is wrong")
-            if sv.psi not in known:
-                raise VerificationError("V17.A", vobj, "ψ is not among the contest's selection hashes")
-            if sv.psi <= previous:
-                raise VerificationError("V17.A", vobj, "selected vectors are not distinct and ascending by ψ")
-            previous = sv.psi
-            if SHORT_CODES[omega](sv.psi) != sv.code:
-                raise VerificationError("V18.A", vobj, f"short code {sv.code!r} is not Ω(ψ)")
-        for k, sel in enumerate(ec.selections):
-            if Ciphertext.product([sv.vector[k] for sv in pc.selected], g) != sel.ct:
-                raise VerificationError(
-                    "V18.B", f"{cobj} option {sel.index}", "not the product of the selected vectors"
-                )
-    chis = [pc.chi for pc in recorded.contests]
-    if pre_confirmation_code(ctx.H_E, chis, ballot.B_aux, ctx.dialect) != ballot.code:
-        raise VerificationError("V17.C", obj, "confirmation code is not H(B) of the contest hashes (eq. 95)")
-    failures = verify_range_many(ctx.key, ctx.H_E, statements)
-    if failures:
-        raise failures[0]
+def verify_pre_encrypted_cast(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
+    """V5.E, V7.A, V15-V18 on a recorded pre-encrypted ballot (:func:`check_ballot_proofs`, which
+    takes a ballot's ``pre`` data into account); raises the first failure, and V17.B if the ballot
+    carries no pre-encryption data."""
+    if ballot.pre is None:
+        raise VerificationError("V17.B", f"ballot {ballot.ballot_id}", "not a pre-encrypted ballot")
+    check_ballot_proofs(ctx, ballot)
 
 
 def verify_pre_encrypted_uncast(
@@ -490,3 +423,50 @@ def verify_pre_encrypted_uncast(
                 raise VerificationError("V18.A", sobj, f"published short code {ps.code!r} is not Ω(ψ)")
         if pc != rc:
             raise VerificationError("V17.B", cobj, "published contest hash χ differs")
+
+
+def verify_pre_ballot_nonce(
+    ctx: ElectionContext, ballot: EncryptedBallot, xi: bytes, claimed: PlaintextBallot
+) -> None:
+    """A challenged recorded pre-encrypted ballot opened by its primary nonce ξ (the V13.N analogue,
+    specs/13-pre-encryption.md §6): ξ regenerates the printed ballot (V17.C, V18.C), and recording
+    the claimed marks with ξ gives exactly the ballot's selections, contest data and pre-encryption
+    data (V13.N.B). A claimed value other than 0 or 1 is V13.B (a pre-encrypted ballot marks options)."""
+    obj = f"ballot {ballot.ballot_id}"
+    if claimed.style != ballot.style or claimed.ballot_id != ballot.ballot_id:
+        raise VerificationError(
+            "V13.N.A", obj, "claimed ballot id or style differs from the encrypted ballot's"
+        )
+    verify_pre_encrypted_uncast(ctx, ballot.style, ballot.code, ballot.B_aux, xi)
+    marks: dict[str, list[str]] = {}
+    for contest_label, votes in claimed.votes.items():
+        if not all(v in (0, 1) and not isinstance(v, bool) for v in votes.values()):
+            raise VerificationError("V13.B", obj, f"contest {contest_label!r}: a claimed value is not 0 or 1")
+        marks[contest_label] = [o for o, v in votes.items() if v]
+    if claimed.write_ins:
+        raise VerificationError("V13.B", obj, "a pre-encrypted ballot has no write-ins")
+    try:
+        _marks(ctx, ballot.style, marks, obj)
+        pre, all_nonces = _pre_ballot(ctx, ballot.style, xi, ballot.B_aux)
+        contests = _style(ctx, ballot.style)
+        recorded = [
+            _record_contest(ctx, xi, c, pc, ns, marks.get(c.label, []), obj)
+            for c, pc, ns in zip(contests, pre.contests, all_nonces, strict=True)
+        ]
+    except BallotError as exc:
+        raise VerificationError("V13.B", obj, str(exc)) from None
+    if [c.index for c in ballot.contests] != [c.index for c in contests] or ballot.pre is None:
+        raise VerificationError("V13.N.A", obj, "contests are not the style's, or no pre-encryption data")
+    for contest, ec, pc, rc in zip(contests, ballot.contests, ballot.pre, recorded, strict=True):
+        if [s.ct for s in ec.selections] != rc.cts:
+            raise VerificationError(
+                "V13.N.B", obj, f"contest {contest.label!r}: selections are not the claimed marks' vectors"
+            )
+        if ec.data != rc.data:
+            raise VerificationError(
+                "V13.N.B", obj, f"contest data of {contest.label!r} is not the claimed marks' with this nonce"
+            )
+        if pc != rc.pre:
+            raise VerificationError(
+                "V13.N.B", obj, f"pre-encryption data of {contest.label!r} is not the claimed marks'"
+            )

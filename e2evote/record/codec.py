@@ -22,6 +22,8 @@ from e2evote.protocol.ballot import (
     EncryptedContest,
     EncryptedSelection,
     PlaintextBallot,
+    PreRecordContest,
+    PreSelectedVector,
 )
 from e2evote.protocol.ceremony import EncryptedShare, GuardianPublicKeys
 from e2evote.protocol.tally import (
@@ -261,7 +263,20 @@ def enc_ballot(b: EncryptedBallot) -> dict[str, Any]:
             }
             for c in b.contests
         ],
+    } | ({} if b.pre is None else {"pre": [_enc_pre(pc) for pc in b.pre]})
+
+
+def _enc_pre(pc: PreRecordContest) -> dict[str, Any]:
+    return {
+        "i": pc.index,
+        "chi": pc.chi,
+        "psis": list(pc.psis),
+        "sel": [{"psi": v.psi, "code": v.code, "cts": [_enc_ct(ct) for ct in v.vector]} for v in pc.selected],
     }
+
+
+MAX_SHORT_CODE = 64
+"""characters of a short code (EG §4.6's are 2-5)"""
 
 
 def dec_ballot_unchecked(group: Group, obj: Any) -> EncryptedBallot:
@@ -320,7 +335,7 @@ def _unchecked(group: Group, blob: bytes) -> Element:
 class _ParsedBallot:
     """A ballot whose structure is checked and whose ciphertext elements await validation."""
 
-    __slots__ = ("f", "state", "what", "raw_contests", "blobs", "names")
+    __slots__ = ("f", "state", "what", "raw_contests", "raw_pre", "blobs", "names")
 
     f: Mapping[str, Any]
     state: BallotState
@@ -328,6 +343,7 @@ class _ParsedBallot:
 
     def __init__(self) -> None:
         self.raw_contests: list[tuple[int, str, Mapping[str, Any], list[tuple[int, Any]]]] = []
+        self.raw_pre: list[tuple[int, bytes, tuple[bytes, ...], list[tuple[bytes, str, int]]]] | None = None
         self.blobs: list[bytes] = []
         self.names: list[str] = []
 
@@ -358,6 +374,20 @@ class _ParsedBallot:
                     data,
                 )
             )
+        pre = None
+        if self.raw_pre is not None:
+            pre = tuple(
+                PreRecordContest(
+                    ci,
+                    chi,
+                    psis,
+                    tuple(
+                        PreSelectedVector(psi, code, tuple(Ciphertext(next(it), next(it)) for _ in range(k)))
+                        for psi, code, k in vectors
+                    ),
+                )
+                for ci, chi, psis, vectors in self.raw_pre
+            )
         f, what = self.f, self.what
         return EncryptedBallot(
             f["id"],
@@ -368,12 +398,13 @@ class _ParsedBallot:
             self.state,
             _str(f["device"], what + ".device"),
             _int(f["time"], what + ".time"),
+            pre,
         )
 
 
 def _parse_ballot(group: Group, obj: Any) -> _ParsedBallot:
     p = _ParsedBallot()
-    f = fields(obj, {"id", "style", "state", "code", "baux", "device", "time", "contests"}, "ballot")
+    f = fields(obj, {"id", "style", "state", "code", "baux", "device", "time", "contests"}, "ballot", {"pre"})
     bid = _str(f["id"], "ballot.id")
     what = f"ballot {bid}"
     p.f, p.what = f, what
@@ -399,6 +430,30 @@ def _parse_ballot(group: Group, obj: Any) -> _ParsedBallot:
             p.blobs.append(_bytes(df["C0"], cw + ".data.C0", group.element_bytes))
             p.names.append(cw + ".data.C0")
         p.raw_contests.append((ci, cw, cf, sels))
+    if "pre" in f:  # a recorded pre-encrypted ballot (specs/07-record.md §3.4); absent otherwise
+        raw_pre = []
+        for n, c in enumerate(_list(f["pre"], what + ".pre", 10_000)):
+            pf = fields(c, {"i", "chi", "psis", "sel"}, f"{what} pre-encryption {n}")
+            pi = _int(pf["i"], f"{what} pre-encryption {n}.i", 1, 2**31 - 1)
+            cw = f"{what} pre-encryption of contest {pi}"
+            psis = tuple(_bytes(x, cw + ".psis", 32) for x in _list(pf["psis"], cw + ".psis", 11_000))
+            vectors = []
+            for m, sv in enumerate(_list(pf["sel"], cw + ".sel", 1000), start=1):
+                vf = fields(sv, {"psi", "code", "cts"}, f"{cw} selected vector {m}")
+                code = _str(vf["code"], f"{cw} selected vector {m}.code")
+                if len(code) > MAX_SHORT_CODE:
+                    raise EncodingError(
+                        f"{cw} selected vector {m}.code: more than {MAX_SHORT_CODE} characters"
+                    )
+                cts = _list(vf["cts"], f"{cw} selected vector {m}.cts", 10_000)
+                for e, pair in enumerate(cts, start=1):
+                    name = f"{cw} selected vector {m} encryption {e}"
+                    for part, blob in zip(("alpha", "beta"), _exact(pair, 2, name), strict=True):
+                        p.blobs.append(_bytes(blob, f"{name}.{part}", group.element_bytes))
+                        p.names.append(f"{name}.{part}")
+                vectors.append((_bytes(vf["psi"], f"{cw} selected vector {m}.psi", 32), code, len(cts)))
+            raw_pre.append((pi, _bytes(pf["chi"], cw + ".chi", 32), psis, vectors))
+        p.raw_pre = raw_pre
     return p
 
 

@@ -36,10 +36,13 @@ from e2evote.protocol.ballot import (
     chain_initial_hash,
     confirmation_code,
     contest_hash,
+    pre_encryption_failures,
+    range_steps,
     verify_ballot_nonce,
 )
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
+from e2evote.protocol.preencrypt import verify_pre_ballot_nonce
 from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, contest_data_statement
 from e2evote.record import codec
 from e2evote.record.model import ElectionRecord, RecordIssue
@@ -893,9 +896,11 @@ class _Failures(Protocol):
 
 
 def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: _Failures) -> list[RangeStatement]:
-    """V5.E, V7.A-B now; returns the V5/V6 range statements to verify in a batch."""
+    """V5.E, V7.A-B now (a pre-encrypted ballot: V17-V18 instead of V7.B); returns the V5/V6 range
+    statements (V15/V16 for a pre-encrypted ballot) to verify in a batch."""
     g = ctx.group
     obj = f"ballot {ballot.ballot_id}"
+    steps = range_steps(ballot)
     out: list[RangeStatement] = []
     try:
         contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
@@ -916,15 +921,26 @@ def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: _Failures) ->
         if ctx.dialect.name == "eg2.0" and (ec.data is None or len(ec.data.C1) != 32 * contest.data_blocks):
             report.fail("V5.E", cobj, f"contest data must be {32 * contest.data_blocks} bytes (manifest b_D)")
         for sel in ec.selections:
-            report.checked("V5")
+            report.checked(steps[0])
             out.append(
-                RangeStatement(sel.ct, sel.proof, contest.option_limit, "V5", f"{cobj} option {sel.index}")
+                RangeStatement(
+                    sel.ct, sel.proof, contest.option_limit, steps[0], f"{cobj} option {sel.index}"
+                )
             )
-        report.checked("V6")
-        out.append(RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, "V6", cobj))
+        report.checked(steps[1])
+        out.append(
+            RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, steps[1], cobj)
+        )
         if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
             report.fail("V7.A", cobj, "contest hash χ is wrong")
-    if confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code:
+    if ballot.pre is not None:  # specs/13-pre-encryption.md §6
+        report.checked("V17")
+        report.checked("V18")
+        for f in pre_encryption_failures(ctx, ballot):
+            report.fail(f.step, f.obj, f.detail)
+    elif (
+        confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code
+    ):
         report.fail("V7.B", obj, "confirmation code is wrong")
     return out
 
@@ -1101,8 +1117,9 @@ def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
             if ch.claimed is None:
                 report.fail("V13.N.A", obj, "nonce released without the claimed selections")
             else:
+                opening = verify_ballot_nonce if ballot.pre is None else verify_pre_ballot_nonce
                 try:
-                    verify_ballot_nonce(ctx, ballot, ch.nonce, ch.claimed)
+                    opening(ctx, ballot, ch.nonce, ch.claimed)
                 except VerificationError as exc:
                     report.fail(exc.step, obj, exc.detail)
                 except E2EVoteError as exc:

@@ -17,13 +17,18 @@ from e2evote.elgamal import Ciphertext, contest_data_nonce, encrypt_contest_data
 from e2evote.errors import BallotError, ManifestError, VerificationError
 from e2evote.groups import ED25519, TEST, Group
 from e2evote.hashing import EG20, H, Tag, b_file, b_u32
-from e2evote.protocol.ballot import ContestData, ContestStatus, check_ballot_proofs
+from e2evote.protocol.ballot import (
+    ContestData,
+    ContestStatus,
+    EncryptedBallot,
+    PreRecordContest,
+    PreSelectedVector,
+    check_ballot_proofs,
+    pre_encryption_failures,
+)
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import Manifest
 from e2evote.protocol.preencrypt import (
-    PreRecordContest,
-    PreSelectedVector,
-    RecordedPreBallot,
     pre_encrypt_ballot,
     record_pre_encrypted,
     verify_pre_encrypted_cast,
@@ -126,9 +131,9 @@ def test_recorded_ballots_verify_and_decrypt_to_the_marks(group: Group, marks: d
         # only: more vectors marked than the limit without an overvote of real options
         assert "more than the limit" in str(exc)
         return
-    assert rec.ballot.code == pre.code
+    assert rec.code == pre.code
     verify_pre_encrypted_cast(ctx, rec)
-    for spec, ec, pc in zip(CONTESTS, rec.ballot.contests, rec.contests, strict=True):
+    for spec, ec, pc in zip(CONTESTS, rec.contests, rec.pre, strict=True):
         real = [x for x in marks.get(spec["label"], []) if not x.startswith("null")]
         L = spec.get("contest_limit", 1)
         want = [1 if o in real and len(real) <= L else 0 for o in spec["options"]]
@@ -165,8 +170,8 @@ def test_under_and_overvotes_reach_the_contest_data() -> None:
         verify_pre_encrypted_cast(ctx, rec)
         real = [x for x in marks if not x.startswith("null")]
         want = [0, 0, 0, 0] if status == ContestStatus.OVERVOTE else [int(o in real) for o in "wxyz"]
-        assert [_decrypt(ctx, s, sel.ct) for sel in rec.ballot.contests[0].selections] == want
-        labels = {v.psi for v in rec.contests[0].selected}
+        assert [_decrypt(ctx, s, sel.ct) for sel in rec.contests[0].selections] == want
+        labels = {v.psi for v in rec.pre[0].selected}
         assert len(labels) == 2
         over = tuple(1 + "wxyz".index(o) for o in real) if status == ContestStatus.OVERVOTE else ()
         expected = ContestData(status, over).encode(2)
@@ -174,16 +179,27 @@ def test_under_and_overvotes_reach_the_contest_data() -> None:
         again = encrypt_contest_data(
             ctx.key, ctx.H_E, 1, expected, xi_d, contest_label="council", dialect=ctx.dialect
         )
-        assert rec.ballot.contests[0].data == again
+        assert rec.contests[0].data == again
 
 
-def test_the_ordinary_code_check_rejects_it() -> None:
-    """A recorded pre-encrypted ballot is an ordinary ballot except for its code (eq. 95, not 58)."""
+def test_ballot_checks_take_the_pre_encryption_data() -> None:
+    """check_ballot_proofs (what a ballot box and the board run) checks a recorded pre-encrypted
+    ballot by V15-V18; the same ballot without its pre-encryption data is an ordinary ballot whose
+    code is not eq. 58's (V7.B), and the data moved to another ballot does not fit it."""
     ctx, _ = _context(TEST, CONTESTS)
     _, xi = pre_encrypt_ballot(ctx, "default")
     rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["b"]}, ballot_id="b")
+    check_ballot_proofs(ctx, rec)
     with pytest.raises(VerificationError, match=r"V7\.B"):
-        check_ballot_proofs(ctx, rec.ballot)
+        check_ballot_proofs(ctx, dataclasses.replace(rec, pre=None))
+    with pytest.raises(VerificationError, match=r"V17\.B"):
+        verify_pre_encrypted_cast(ctx, dataclasses.replace(rec, pre=None))
+    _, xi2 = pre_encrypt_ballot(ctx, "default")
+    other = record_pre_encrypted(ctx, "default", xi2, {"mayor": ["b"]}, ballot_id="c")
+    with pytest.raises(
+        VerificationError, match=r"V18\.B"
+    ):  # the other ballot's vectors multiply to its selections
+        check_ballot_proofs(ctx, dataclasses.replace(rec, pre=other.pre))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -191,22 +207,22 @@ def test_the_ordinary_code_check_rejects_it() -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _with_contest(rec: RecordedPreBallot, n: int, **changes: Any) -> RecordedPreBallot:
-    pcs = list(rec.contests)
+def _with_contest(rec: EncryptedBallot, n: int, **changes: Any) -> EncryptedBallot:
+    pcs = list(rec.pre)
     pcs[n] = dataclasses.replace(pcs[n], **changes)
-    return dataclasses.replace(rec, contests=tuple(pcs))
+    return dataclasses.replace(rec, pre=tuple(pcs))
 
 
 def _mutants(
-    ctx: ElectionContext, xi: bytes, rec: RecordedPreBallot, other: RecordedPreBallot
-) -> list[tuple[str, RecordedPreBallot]]:
+    ctx: ElectionContext, xi: bytes, rec: EncryptedBallot, other: EncryptedBallot
+) -> list[tuple[str, EncryptedBallot]]:
     g = ctx.group
-    pc: PreRecordContest = rec.contests[1]  # council, L = 2
+    pc: PreRecordContest = rec.pre[1]  # council, L = 2
     sv = pc.selected[0]
     flip = bytes([sv.psi[0] ^ 1]) + sv.psi[1:]
     ct = sv.vector[0]
     bumped = Ciphertext(ct.alpha * g.generator(), ct.beta)
-    foreign = other.contests[1].selected[0]
+    foreign = other.pre[1].selected[0]
     out = [
         (
             "V17.A",
@@ -236,9 +252,9 @@ def _mutants(
         ("V17.B", _with_contest(rec, 1, psis=pc.psis[::-1])),
         ("V17.B", _with_contest(rec, 1, psis=pc.psis[:-1])),
         ("V17.B", _with_contest(rec, 1, chi=bytes(32))),
-        ("V17.B", dataclasses.replace(rec, contests=rec.contests[:-1])),
-        ("V17.C", dataclasses.replace(rec, ballot=dataclasses.replace(rec.ballot, code=bytes(32)))),
-        ("V17.C", dataclasses.replace(rec, ballot=dataclasses.replace(rec.ballot, B_aux=b"other"))),
+        ("V17.B", dataclasses.replace(rec, pre=rec.pre[:-1])),
+        ("V17.C", dataclasses.replace(rec, code=bytes(32))),
+        ("V17.C", dataclasses.replace(rec, B_aux=b"other")),
         (
             "V18.A",
             _with_contest(
@@ -274,7 +290,7 @@ def test_every_mutation_is_rejected_with_its_step(group: Group) -> None:
             verify_pre_encrypted_cast(ctx, mutant)
         assert err.value.step == step, (step, err.value)
     # a proof changed: V15 (selection) / V16 (contest limit)
-    c0 = rec.ballot.contests[0]
+    c0 = rec.contests[0]
     for step, contest in (
         (
             "V15",
@@ -286,11 +302,11 @@ def test_every_mutation_is_rejected_with_its_step(group: Group) -> None:
                 ),
             ),
         ),
-        ("V16", dataclasses.replace(c0, proof=rec.ballot.contests[1].proof)),
+        ("V16", dataclasses.replace(c0, proof=rec.contests[1].proof)),
     ):
-        ballot = dataclasses.replace(rec.ballot, contests=(contest, *rec.ballot.contests[1:]))
+        ballot = dataclasses.replace(rec, contests=(contest, *rec.contests[1:]))
         with pytest.raises(VerificationError) as err:
-            verify_pre_encrypted_cast(ctx, dataclasses.replace(rec, ballot=ballot))
+            verify_pre_encrypted_cast(ctx, ballot)
         assert err.value.step.startswith(step), err.value
 
 
@@ -386,8 +402,7 @@ def test_tool_errors() -> None:
     with pytest.raises(BallotError, match="short_code"):
         pre_encrypt_ballot(no_omega, "default")
     rec = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="b")
-    with pytest.raises(VerificationError, match=r"V18\.A"):
-        verify_pre_encrypted_cast(no_omega, rec)
+    assert [f.step for f in pre_encryption_failures(no_omega, rec)] == ["V18.A"]
 
 
 def test_short_code_collisions() -> None:
