@@ -12,6 +12,7 @@ published data live with the ballot (:mod:`e2evote.protocol.ballot`), which ever
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ __all__ = [
     "verify_pre_ballot_nonce",
 ]
 
+_NULL = re.compile(r"null[0-9]+")
 MAX_DRAWS = 1000
 """fresh primary nonces tried before giving up on short codes distinct within every contest"""
 MIN_DISTINCT_CHANCE = 0.01
@@ -184,9 +186,17 @@ def _pre_contest(
 
 def _style(ctx: ElectionContext, style: str) -> tuple[Contest, ...]:
     try:
-        return ctx.manifest.contests_of_style(style)
+        contests = ctx.manifest.contests_of_style(style)
     except E2EVoteError as exc:
         raise BallotError(f"pre-encrypted ballot: {exc}") from None
+    for c in contests:
+        clash = [o.label for o in c.options if _NULL.fullmatch(o.label)]
+        if clash:
+            raise BallotError(
+                f"contest {c.label!r}: option label {clash[0]!r} has the form of a null label; "
+                "pre-encryption names its null vectors null1, null2, … (EG §4.2.1)"
+            )
+    return contests
 
 
 def _pre_ballot(
