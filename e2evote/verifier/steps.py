@@ -356,7 +356,7 @@ class BallotIndex:
         self.widths.append(width)
         if ballot.state != BallotState.CAST:
             self.challenged.append(bid)
-        if ctx.manifest.chaining:
+        if ctx.manifest.chaining and ballot.pre is None:  # pre-encrypted ballots chain to no device
             device = ballot.device
             last = self.tails.get(device)
             if last is None:

@@ -22,8 +22,9 @@ from e2evote.verifier import Report, verify_path
 
 from .elections import ceremony
 
-MANIFEST = Manifest.from_json(
-    {
+
+def json_manifest() -> dict[str, object]:
+    return {
         "label": "pre",
         "short_code": "omega2",
         "contests": [
@@ -31,7 +32,9 @@ MANIFEST = Manifest.from_json(
             {"label": "council", "options": ["w", "x", "y", "z"], "contest_limit": 2},
         ],
     }
-)
+
+
+MANIFEST = Manifest.from_json(json_manifest())
 MARKS = [{"mayor": ["bob"], "council": ["x", "z"]}, {"council": ["w"]}, {"mayor": ["ann", "cy"]}, {}]
 
 
@@ -147,3 +150,68 @@ def test_challenged_pre_encrypted_ballot_opening(record: tuple[Group, Path], tmp
     dst = tmp_path / "nonce"
     write_record(dataclasses.replace(rec, challenged=(dataclasses.replace(ch, nonce=bytes(32)),)), dst)
     assert [f.step for f in verify_path(dst).failures] == ["V17.C"]
+
+
+def test_pre_encrypted_ballots_on_the_board(tmp_path: Path) -> None:
+    """The board validates a recorded pre-encrypted ballot as any ballot (check_ballot_proofs: V15-V18),
+    refuses a tampered one with its step, indexes it again from its log after a restart (the replay
+    key over the logged contests), and its export verifies."""
+    from e2evote.board import BoardKey, SQLiteStorage
+    from e2evote.board.election import ElectionBoard, export_record
+    from e2evote.board.errors import DuplicateBallot, InvalidBallot
+
+    params = ElectionParameters(TEST, MANIFEST, 1, 1)
+    keys, pubs = ceremony(params)
+    ctx = keys[0].context
+    key = BoardKey.generate()
+    path = tmp_path / "b.sqlite"
+    eb = ElectionBoard.create(SQLiteStorage(path), key, ctx, board_id="pre")
+    ballots = []
+    for n, marks in enumerate(MARKS):
+        _, xi = pre_encrypt_ballot(ctx, "default")
+        ballots.append(record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}"))
+    for b in ballots[:2]:
+        eb.submit(b)
+    bad = _pre(ballots[2], psis=tuple(reversed(ballots[2].pre[1].psis)))  # type: ignore[index]
+    with pytest.raises(InvalidBallot, match=r"V17\.B"):
+        eb.submit(bad)
+    eb = ElectionBoard.open(SQLiteStorage(path), key, ctx)
+    assert len(eb.index) == 2
+    with pytest.raises(DuplicateBallot, match="replay"):
+        eb.submit(ballots[1])  # already logged: refused after the restart too
+    eb.submit(ballots[2])
+    out = tmp_path / "export"
+    export_record(eb.board, ctx, pubs, out)
+    r = verify_path(out, partial=True)
+    assert r.ok, r.failures
+    assert r.checks["V17"] == 3
+
+
+def test_pre_encrypted_ballots_in_a_chaining_election(tmp_path: Path) -> None:
+    """With chaining on, ordinary ballots chain per device (V7.D-G) and pre-encrypted ones, whose codes
+    were fixed when printed, belong to no chain."""
+    from e2evote.protocol.ballot import Device
+
+    manifest = Manifest.from_json({**json_manifest(), "chaining": True})
+    params = ElectionParameters(TEST, manifest, 1, 1)
+    keys, pubs = ceremony(params)
+    ctx = keys[0].context
+    w = RecordWriter(tmp_path / "rec", ctx, pubs)
+    acc = TallyAccumulator(ctx)
+    device = Device(ctx, "booth-1")
+    for n, marks in enumerate(MARKS):
+        plain, _ = encrypt_ballot(
+            ctx, PlaintextBallot(f"o{n}", "default", {"mayor": {"ann": 1}}), device=device
+        )
+        _, xi = pre_encrypt_ballot(ctx, "default")
+        pre = record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}")
+        for b in (plain, pre):
+            w.add_ballot(b)
+            acc.add(b)
+    et = acc.result()
+    w.set_tally(et, decrypt_tally(ctx, pubs, [DecryptingGuardian.from_key(keys[0])], et))
+    w.set_device_closes({"booth-1": device.close()})
+    w.seal()
+    r = verify_path(tmp_path / "rec")
+    assert r.ok, r.failures
+    assert r.checks["V17"] == 4
