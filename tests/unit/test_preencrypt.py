@@ -403,6 +403,9 @@ def test_tool_errors() -> None:
         pre_encrypt_ballot(no_omega, "default")
     rec = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="b")
     assert [f.step for f in pre_encryption_failures(no_omega, rec)] == ["V18.A"]
+    nullish, _ = _context(TEST, [{"label": "c", "options": ["a", "null2"]}])
+    with pytest.raises(BallotError, match="form of a null label"):
+        pre_encrypt_ballot(nullish, "default")
 
 
 def test_short_code_collisions() -> None:
