@@ -159,7 +159,7 @@ def parse_group(name: str) -> Group:
     return group_by_name(full)
 
 
-PassphraseRole = Literal["trustee", "voter", "board"]
+PassphraseRole = Literal["trustee", "voter", "board", "printer"]
 
 
 def passphrase(role: PassphraseRole, confirm: bool = False) -> str:

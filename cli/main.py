@@ -26,7 +26,7 @@ try:  # a Ctrl-C while the (slow) imports run: one line, not a traceback (specs/
     from rich.markup import escape
     from rich.table import Table
 
-    from cli import board, official, trustee, voter
+    from cli import board, official, pre, trustee, voter
     from cli.common import cli_errors, fail, new_output_dir, out, parse_group, progress_bar
     from cli.demo import DemoConfig, Step, check_config, run_demo
     from e2evote.record.egk import is_egk_record
@@ -49,6 +49,7 @@ app.add_typer(official.app, name="official")
 app.add_typer(trustee.app, name="trustee")
 app.add_typer(voter.app, name="voter")
 app.add_typer(board.app, name="board")
+app.add_typer(pre.app, name="pre")
 
 MAX_LISTED = 50
 

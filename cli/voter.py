@@ -18,6 +18,7 @@ from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_
 from e2evote.errors import VerificationError
 from e2evote.protocol.ballot import BallotState, Device, encrypt_ballot, verify_ballot_nonce
 from e2evote.protocol.election import ElectionContext
+from e2evote.protocol.preencrypt import verify_pre_ballot_nonce
 from e2evote.record import files
 from e2evote.record.files import DeviceState, ElectionDir, MessageError, SubmittedBallot, VoterBallot
 from e2evote.record.native import is_native_record, read_record
@@ -183,8 +184,9 @@ def check_(
     if len(xi) != 32:
         fail("--nonce must be 32 bytes (64 hex digits)")
     claimed = files.read_plaintext_json(ballot)
+    opening = verify_ballot_nonce if enc.pre is None else verify_pre_ballot_nonce
     try:
-        verify_ballot_nonce(ctx, enc, xi, claimed)
+        opening(ctx, enc, xi, claimed)
     except VerificationError as exc:
         out.print(
             f"[bold red]✗ ballot {escape(enc.ballot_id)} does NOT hold these choices[/]: {escape(str(exc))}"

@@ -124,6 +124,9 @@ __all__ = [
     "KEYSTORE_FORMAT",
     "SEALED_FORMAT",
     "SEALED_KINDS",
+    "PrintedBallot",
+    "seal_printed_ballots",
+    "open_printed_ballots",
     "seal",
     "unseal",
     "is_sealed",
@@ -140,7 +143,7 @@ KEYSTORE_AEAD: Final = "xchacha20poly1305-ietf"
 KEYSTORE_KDF: Final = "argon2id13"
 SEALED_FORMAT: Final = "e2evote-sealed-v1"
 #: what a sealed file may hold (specs/11-cli.md §4.1): the kind is authenticated with the content
-SEALED_KINDS: Final = frozenset({"board-key", "voter-ballot"})
+SEALED_KINDS: Final = frozenset({"board-key", "voter-ballot", "printed-ballots"})
 #: Argon2id cost: 3 passes over 64 MiB (about half a second on a laptop core). Every trustee
 #: command unlocks the keystore once; ``E2EVOTE_TEST_FAST_KDF=1`` lowers it to libsodium's minimum
 #: for tests only (the parameters are stored in the file, so either kind opens anywhere).
@@ -185,6 +188,7 @@ class MessageType:
     RESPONSE = "decryption-response"
     RESULT = "decryption-result"
     TRUSTEE_STATE = "trustee-state"
+    PRINTED_BALLOTS = "printed-ballots"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -643,6 +647,67 @@ def open_voter_ballot(
     if is_sealed(data):
         data = unseal(data, "voter-ballot", passphrase(), what)
     return decode_voter_ballot(group, H_E, data, what)
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedBallot:
+    """A pre-encrypted ballot as its printer keeps it (specs/13-pre-encryption.md §4): the printed
+    confirmation code, the style, B_aux and the primary nonce ξ that opens it."""
+
+    code: bytes
+    style: str
+    B_aux: bytes
+    xi: bytes = field(repr=False)
+
+
+MAX_PRINTED = 1_000_000
+"""pre-encrypted ballots in one sealed batch"""
+
+
+def encode_printed_ballots(H_E: bytes, ballots: Sequence[PrintedBallot]) -> bytes:
+    """``printed-ballots``: the printer's secret list (sealed with :func:`seal_printed_ballots`)."""
+    return encode_message(
+        MessageType.PRINTED_BALLOTS,
+        H_E,
+        {"ballots": [{"baux": b.B_aux, "code": b.code, "style": b.style, "xi": b.xi} for b in ballots]},
+    )
+
+
+def decode_printed_ballots(H_E: bytes, data: bytes, what: str = "printed ballots") -> list[PrintedBallot]:
+    body = decode_message(data, MessageType.PRINTED_BALLOTS, H_E, what)
+
+    def build() -> list[PrintedBallot]:
+        f = codec.fields(body, {"ballots"}, what)
+        items = f["ballots"]
+        if not isinstance(items, list) or len(items) > MAX_PRINTED:
+            raise EncodingError(f"{what}: expected a list of at most {MAX_PRINTED} ballots")
+        out = []
+        for n, item in enumerate(items):
+            g = codec.fields(item, {"baux", "code", "style", "xi"}, f"{what} entry {n}")
+            baux = g["baux"]
+            if not isinstance(baux, bytes) or len(baux) > 4096:
+                raise EncodingError(f"{what} entry {n}: B_aux must be at most 4096 bytes")
+            out.append(
+                PrintedBallot(
+                    _bytes(g["code"], "code", 32), _str(g["style"], "style"), baux, _bytes(g["xi"], "xi", 32)
+                )
+            )
+        return out
+
+    result: list[PrintedBallot] = _guard(what, build)
+    return result
+
+
+def seal_printed_ballots(H_E: bytes, ballots: Sequence[PrintedBallot], passphrase: str) -> bytes:
+    """The printer's file: ``printed-ballots`` sealed under the passphrase (every ξ opens a ballot)."""
+    return seal("printed-ballots", passphrase, encode_printed_ballots(H_E, ballots))
+
+
+def open_printed_ballots(
+    H_E: bytes, data: bytes, passphrase: Callable[[], str], what: str = "printed ballots"
+) -> list[PrintedBallot]:
+    """The list sealed by :func:`seal_printed_ballots`."""
+    return decode_printed_ballots(H_E, unseal(data, "printed-ballots", passphrase(), what), what)
 
 
 @dataclass(frozen=True, slots=True)

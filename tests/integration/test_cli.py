@@ -58,7 +58,7 @@ def run(
     """One ``e2evote`` invocation: trustees (and ``process=True``) in a separate process, the
     official's and voters' public steps in-process (faster; same code path below the argument parser)."""
     env = {**os.environ, "E2EVOTE_TEST_FAST_KDF": "1", "NO_COLOR": "1", "COLUMNS": "200"}
-    for role in ("", "TRUSTEE_", "VOTER_", "BOARD_"):
+    for role in ("", "TRUSTEE_", "VOTER_", "BOARD_", "PRINTER_"):
         env.pop(f"E2EVOTE_{role}PASSPHRASE", None)
     if passphrase is not None:
         env["E2EVOTE_PASSPHRASE"] = passphrase
