@@ -124,6 +124,11 @@ def _choices(
         codes = {s.code: s.label for s in pc.selections}
         chosen = []
         for x in given:
+            if x in labels and x in codes and codes[x] != x:
+                fail(
+                    f"{what}: {x!r} is an option of contest {contest!r} and the short code of "
+                    f"{codes[x]!r}; give the other one"
+                )
             if x in labels:
                 chosen.append(x)
             elif x in codes:

@@ -28,7 +28,7 @@ from e2evote.hashing import Dialect, H, Tag, b_file, b_u32
 from e2evote.proofs.range import RangeProof, RangeStatement, prove_range, verify_range_many
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
-from e2evote.protocol.shortcodes import SHORT_CODES
+from e2evote.protocol.shortcodes import short_code
 
 __all__ = [
     "BallotState",
@@ -537,6 +537,8 @@ def _pre_contest_failure(
         return VerificationError("V17.B", cobj, "selection hashes are not strictly ascending")
     if pre_contest_hash(ctx.H_E, contest, ctx.K, pc.psis, ctx.dialect) != pc.chi:
         return VerificationError("V17.B", cobj, "pre-encryption contest hash χ is wrong")
+    if len({short_code(omega, psi) for psi in pc.psis}) != m + L:  # EG §4.1.4: else a code is ambiguous
+        return VerificationError("V18.C", cobj, "two of the contest's short codes are equal")
     if len(pc.selected) != L:
         return VerificationError("V18.B", cobj, f"{len(pc.selected)} selected vectors, not L = {L}")
     known = set(pc.psis)
@@ -552,7 +554,7 @@ def _pre_contest_failure(
         if sv.psi <= previous:
             return VerificationError("V17.A", vobj, "selected vectors are not distinct and ascending by ψ")
         previous = sv.psi
-        if SHORT_CODES[omega](sv.psi) != sv.code:
+        if short_code(omega, sv.psi) != sv.code:
             return VerificationError("V18.A", vobj, f"short code {sv.code!r} is not Ω(ψ)")
     g = ctx.group
     for k, sel in enumerate(ec.selections):

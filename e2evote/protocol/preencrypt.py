@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from e2evote.elgamal import Ciphertext, HashedCiphertext
 from e2evote.errors import BallotError, E2EVoteError, VerificationError
@@ -41,7 +41,7 @@ from e2evote.protocol.ballot import (
 )
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
-from e2evote.protocol.shortcodes import SHORT_CODE_SPACE, SHORT_CODES
+from e2evote.protocol.shortcodes import SHORT_CODE_SPACE, short_code
 
 __all__ = [
     "PreSelection",
@@ -112,10 +112,12 @@ class PreEncryptedBallot:
 
 
 def selection_labels(contest: Contest) -> list[tuple[str, int]]:
-    """(label, index) of the m options in ind_o order, then ``null1`` … ``nullL`` as m+1 … m+L."""
-    m = len(contest.options)
+    """(label, index) of the m options in ind_o order, then ``null1`` … ``nullL`` numbered on from the
+    largest option index (m+1 … m+L in a native manifest; specs/13 §1): no null shares an index with
+    an option, so no nonce ξ_{i,j,k} of a null vector is an option vector's."""
+    top = max(o.index for o in contest.options)
     return [(o.label, o.index) for o in contest.options] + [
-        (f"null{ell}", m + ell) for ell in range(1, contest.contest_limit + 1)
+        (f"null{ell}", top + ell) for ell in range(1, contest.contest_limit + 1)
     ]
 
 
@@ -178,7 +180,7 @@ def _pre_contest(
         selection_labels(contest), _vectors(ctx, xi, contest), strict=True
     ):
         psi = selection_hash(ctx.H_E, ctx.K, vector)
-        sels.append(PreSelection(label, index, vector, psi, SHORT_CODES[omega](psi)))
+        sels.append(PreSelection(label, index, vector, psi, short_code(omega, psi)))
         nonces.append(ns)
     chi = pre_contest_hash(ctx.H_E, contest, ctx.K, [s.psi for s in sels], ctx.dialect)
     return PreContest(contest.index, contest.label, tuple(sels), chi), nonces
@@ -200,13 +202,17 @@ def _style(ctx: ElectionContext, style: str) -> tuple[Contest, ...]:
 
 
 def _pre_ballot(
-    ctx: ElectionContext, style: str, xi: bytes, B_aux: bytes | None
+    ctx: ElectionContext,
+    style: str,
+    xi: bytes,
+    B_aux: bytes | None,
+    on_style: Sequence[Contest] | None = None,
 ) -> tuple[PreEncryptedBallot, list[list[list[Scalar]]]]:
     _check_xi(xi)
     omega = _omega(ctx)
     contests = []
     nonces = []
-    for contest in _style(ctx, style):
+    for contest in _style(ctx, style) if on_style is None else on_style:
         pc, ns = _pre_contest(ctx, xi, contest, omega)
         contests.append(pc)
         nonces.append(ns)
@@ -268,9 +274,9 @@ class _RecordedContest:
     """The deterministic part of a recorded contest: values, selection encryptions with their summed
     nonces, contest data and the published pre-encryption data."""
 
-    values: list[int]
+    values: list[int] = field(repr=False)
     cts: list[Ciphertext]
-    nonces: list[Scalar]
+    nonces: list[Scalar] = field(repr=False)
     data: HashedCiphertext
     pre: PreRecordContest
 
@@ -321,8 +327,8 @@ def _record_contest(
     return _RecordedContest(values, cts, sums, cdata, pre)
 
 
-def _marks(ctx: ElectionContext, style: str, choices: Mapping[str, Sequence[str]], what: str) -> None:
-    unknown = set(choices) - {c.label for c in _style(ctx, style)}
+def _marks(contests: Sequence[Contest], style: str, choices: Mapping[str, Sequence[str]], what: str) -> None:
+    unknown = set(choices) - {c.label for c in contests}
     if unknown:
         raise BallotError(f"{what}: contest(s) not on style {style!r}: {', '.join(sorted(unknown))}")
 
@@ -346,11 +352,17 @@ def record_pre_encrypted(
     the contest data); selections are their component-wise products, proved with the summed nonces.
     The result is an :class:`EncryptedBallot` with ``pre`` set; its code is the printed H(B)."""
     what = f"ballot {ballot_id!r}"
-    _marks(ctx, style, choices, what)
-    pre, all_nonces = _pre_ballot(ctx, style, xi, B_aux)
+    contests = _style(ctx, style)
+    _marks(contests, style, choices, what)
+    pre, all_nonces = _pre_ballot(ctx, style, xi, B_aux, contests)
+    clash = _first_collision(pre)
+    if (
+        clash is not None
+    ):  # never printed (pre_encrypt_ballot refuses it): a voter could not tell options apart
+        raise BallotError(f"{what}: {clash} on the ballot of this primary nonce")
     key = ctx.key
     enc_contests = []
-    for contest, pc, nonces in zip(_style(ctx, style), pre.contests, all_nonces, strict=True):
+    for contest, pc, nonces in zip(contests, pre.contests, all_nonces, strict=True):
         rc = _record_contest(ctx, xi, contest, pc, nonces, list(choices.get(contest.label, ())), what)
         sels = tuple(
             EncryptedSelection(o.index, ct, prove_range(key, ctx.H_E, ct, v, contest.option_limit, n))
@@ -441,32 +453,50 @@ def verify_pre_ballot_nonce(
     """A challenged recorded pre-encrypted ballot opened by its primary nonce ξ (the V13.N analogue,
     specs/13-pre-encryption.md §6): ξ regenerates the printed ballot (V17.C, V18.C), and recording
     the claimed marks with ξ gives exactly the ballot's selections, contest data and pre-encryption
-    data (V13.N.B). A claimed value other than 0 or 1 is V13.B (a pre-encrypted ballot marks options)."""
+    data (V13.N.B). The claimed votes name options and the null labels the voter marked, each 0 or 1;
+    anything else is V13.B."""
     obj = f"ballot {ballot.ballot_id}"
     if claimed.style != ballot.style or claimed.ballot_id != ballot.ballot_id:
         raise VerificationError(
             "V13.N.A", obj, "claimed ballot id or style differs from the encrypted ballot's"
         )
     verify_pre_encrypted_uncast(ctx, ballot.style, ballot.code, ballot.B_aux, xi)
+    contests = _style(ctx, ballot.style)  # the style is known: the uncast check regenerated it
+    indices = [c.index for c in contests]
+    if [c.index for c in ballot.contests] != indices or [p.index for p in ballot.pre or ()] != indices:
+        raise VerificationError(
+            "V13.N.A", obj, "contests or pre-encryption data are not one per contest of the style, in order"
+        )
+    by_label = {c.label: c for c in contests}
     marks: dict[str, list[str]] = {}
     for contest_label, votes in claimed.votes.items():
-        if not all(v in (0, 1) and not isinstance(v, bool) for v in votes.values()):
-            raise VerificationError("V13.B", obj, f"contest {contest_label!r}: a claimed value is not 0 or 1")
+        contest = by_label.get(contest_label)
+        if contest is None:
+            raise VerificationError("V13.B", obj, f"claimed contest {contest_label!r} is not on the style")
+        known = {label for label, _ in selection_labels(contest)}
+        for label, v in votes.items():
+            if label not in known:
+                raise VerificationError(
+                    "V13.B",
+                    obj,
+                    f"contest {contest_label!r}: {label!r} is neither an option nor a null label",
+                )
+            if v not in (0, 1) or isinstance(v, bool):
+                raise VerificationError(
+                    "V13.B", obj, f"contest {contest_label!r}: a claimed value is not 0 or 1"
+                )
         marks[contest_label] = [o for o, v in votes.items() if v]
     if claimed.write_ins:
         raise VerificationError("V13.B", obj, "a pre-encrypted ballot has no write-ins")
     try:
-        _marks(ctx, ballot.style, marks, obj)
-        pre, all_nonces = _pre_ballot(ctx, ballot.style, xi, ballot.B_aux)
-        contests = _style(ctx, ballot.style)
+        pre, all_nonces = _pre_ballot(ctx, ballot.style, xi, ballot.B_aux, contests)
         recorded = [
             _record_contest(ctx, xi, c, pc, ns, marks.get(c.label, []), obj)
             for c, pc, ns in zip(contests, pre.contests, all_nonces, strict=True)
         ]
     except BallotError as exc:
         raise VerificationError("V13.B", obj, str(exc)) from None
-    if [c.index for c in ballot.contests] != [c.index for c in contests] or ballot.pre is None:
-        raise VerificationError("V13.N.A", obj, "contests are not the style's, or no pre-encryption data")
+    assert ballot.pre is not None  # its indices matched the style's
     for contest, ec, pc, rc in zip(contests, ballot.contests, ballot.pre, recorded, strict=True):
         if [s.ct for s in ec.selections] != rc.cts:
             raise VerificationError(

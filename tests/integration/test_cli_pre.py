@@ -196,3 +196,37 @@ def test_pre_print_needs_a_short_code_function(tmp_path: Path) -> None:
         "no short-code function",
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_a_mark_that_is_a_label_and_another_option_s_code_is_refused() -> None:
+    """Options named 1, 2, 3 and numeric short codes (Ω5): a scanned "2" could be option 2 or the
+    code of another option; `pre record` refuses to guess."""
+    import pytest
+
+    from cli.common import CliError
+    from cli.pre import _choices
+    from e2evote.groups import TEST
+    from e2evote.protocol.election import ElectionContext, ElectionParameters
+    from e2evote.protocol.manifest import Manifest
+    from e2evote.protocol.preencrypt import pre_encrypt_ballot
+    from e2evote.record.files import PrintedBallot
+
+    labels = [str(n) for n in range(256)]
+    manifest = Manifest.from_json(
+        {"label": "n", "short_code": "omega5", "contests": [{"label": "c", "options": labels[:3]}]}
+    )
+    ctx = ElectionContext(ElectionParameters(TEST, manifest, 1, 1), TEST.g_pow(TEST.random_scalar()))
+    while True:
+        ballot, xi = pre_encrypt_ballot(ctx, "default")
+        sels = ballot.contests[0].selections
+        clash = [s for s in sels if s.code in labels[:3] and s.code != s.label]
+        if clash:
+            break
+    printed = PrintedBallot(ballot.code, "default", ballot.B_aux, xi)
+    with pytest.raises(CliError, match="give the other one"):
+        _choices(ctx, printed, {"id": "x", "marks": {"c": [clash[0].code]}}, "marks.json")
+    fine = next(s for s in sels if s.code not in labels[:3])
+    assert _choices(ctx, printed, {"id": "x", "marks": {"c": [fine.code]}}, "marks.json") == (
+        "x",
+        {"c": [fine.label]},
+    )

@@ -435,3 +435,56 @@ def _collides(ctx: ElectionContext, xi: bytes) -> bool:
     pre, _ = _unchecked(ctx, xi)
     codes = [s.code for s in pre.contests[0].selections]
     return len(set(codes)) != len(codes)
+
+
+def test_cast_ballot_with_colliding_short_codes_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """V18.C on a cast ballot: with a repeated code (here found by search under the 256-code Ω1) a
+    voter's published code could name an option and a null vote at once. The recording tool refuses
+    such a nonce; a recorder that records it anyway is caught by the ballot check."""
+    import e2evote.protocol.preencrypt as pe
+
+    ctx, _ = _context(TEST, CONTESTS[:1], omega="omega1")
+    xi = next(x for x in iter(lambda: secrets.token_bytes(32), None) if _collides(ctx, x))
+    with pytest.raises(BallotError, match="repeats"):
+        record_pre_encrypted(ctx, "default", xi, {"mayor": ["a"]}, ballot_id="b")
+    monkeypatch.setattr(pe, "_first_collision", lambda ballot: None)
+    rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["a"]}, ballot_id="b")
+    with pytest.raises(VerificationError, match=r"V18\.C"):
+        check_ballot_proofs(ctx, rec)
+
+
+def test_nonce_opening_of_a_pre_encrypted_ballot() -> None:
+    from e2evote.protocol.ballot import PlaintextBallot
+    from e2evote.protocol.preencrypt import verify_pre_ballot_nonce
+
+    ctx, _ = _context(TEST, CONTESTS[:2])
+    _, xi = pre_encrypt_ballot(ctx, "default")
+    marks = {"mayor": ["b"], "council": ["x", "null2"]}
+    rec = record_pre_encrypted(ctx, "default", xi, marks, ballot_id="c")
+    claimed = PlaintextBallot("c", "default", {"mayor": {"b": 1, "a": 0}, "council": {"x": 1, "null2": 1}})
+    verify_pre_ballot_nonce(ctx, rec, xi, claimed)
+    cases = [
+        ("V13.N.B", {"mayor": {"b": 1}, "council": {"x": 1}}),  # null1 instead of the marked null2
+        ("V13.N.B", {"mayor": {"a": 1}, "council": {"x": 1, "null2": 1}}),
+        ("V13.B", {"mayor": {"b": 1, "zed": 0}, "council": {"x": 1, "null2": 1}}),  # unknown, even at 0
+        ("V13.B", {"mayor": {"b": 2}}),
+        ("V13.B", {"senate": {"b": 1}}),
+        ("V13.B", {"mayor": {"b": 1, "null2": 1}}),  # mayor has L = 1: only null1
+    ]
+    for step, votes in cases:
+        with pytest.raises(VerificationError) as err:
+            verify_pre_ballot_nonce(ctx, rec, xi, PlaintextBallot("c", "default", votes))
+        assert err.value.step == step, (votes, err.value)
+    for bad in (dataclasses.replace(rec, pre=rec.pre[:1]), dataclasses.replace(rec, pre=())):  # type: ignore[index]
+        with pytest.raises(VerificationError, match=r"V13\.N\.A"):
+            verify_pre_ballot_nonce(ctx, bad, xi, claimed)
+    with pytest.raises(VerificationError, match=r"V13\.B"):
+        verify_pre_ballot_nonce(ctx, rec, xi, dataclasses.replace(claimed, write_ins={"mayor": ["x"]}))
+
+
+def test_null_indices_continue_past_the_largest_option_index() -> None:
+    from e2evote.protocol.manifest import Contest, Option
+    from e2evote.protocol.preencrypt import selection_labels
+
+    c = Contest(1, "c", (Option(3, "a"), Option(7, "b")), option_limit=1, contest_limit=2)
+    assert selection_labels(c) == [("a", 3), ("b", 7), ("null1", 8), ("null2", 9)]
