@@ -488,3 +488,19 @@ def test_null_indices_continue_past_the_largest_option_index() -> None:
 
     c = Contest(1, "c", (Option(3, "a"), Option(7, "b")), option_limit=1, contest_limit=2)
     assert selection_labels(c) == [("a", 3), ("b", 7), ("null1", 8), ("null2", 9)]
+
+
+def test_a_spoiled_blank_ballot_is_a_challenged_null_vote() -> None:
+    """specs/13 §8: a blank ballot audited without marks is recorded as a null vote and challenged;
+    its opening regenerates every printed vector."""
+    from e2evote.protocol.ballot import BallotState, PlaintextBallot
+    from e2evote.protocol.preencrypt import verify_pre_ballot_nonce
+
+    ctx, s = _context(TEST, CONTESTS[:2])
+    printed, xi = pre_encrypt_ballot(ctx, "default")
+    blank = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="spoiled", state=BallotState.CHALLENGED)
+    assert blank.code == printed.code
+    assert all(_decrypt(ctx, s, sel.ct) == 0 for c in blank.contests for sel in c.selections)
+    verify_pre_ballot_nonce(ctx, blank, xi, PlaintextBallot("spoiled", "default", {}))
+    with pytest.raises(VerificationError, match=r"V13\.N\.B"):
+        verify_pre_ballot_nonce(ctx, blank, xi, PlaintextBallot("spoiled", "default", {"mayor": {"a": 1}}))
