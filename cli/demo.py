@@ -24,6 +24,7 @@ from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionParameters
 from e2evote.protocol.manifest import Manifest
 from e2evote.protocol.outcomes import OutcomeRule, UndecidedOutcomeError, compute_outcome
+from e2evote.protocol.preencrypt import pre_encrypt_ballot, record_pre_encrypted
 from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, decrypt_ballot, decrypt_tally
 from e2evote.record.model import ChallengedBallot
 from e2evote.record.native import RecordWriter
@@ -35,6 +36,7 @@ __all__ = ["DEMO_MANIFEST", "DemoConfig", "DemoResult", "check_config", "run_dem
 DEMO_MANIFEST: dict[str, Any] = {
     "label": "e2evote demo election",
     "chaining": True,
+    "short_code": "omega2",  # the paper ballots' short codes: four hex digits (EG §4.6 Ω2)
     "contests": [
         {
             "label": "Mayor",
@@ -87,6 +89,8 @@ class DemoConfig:
     missing: int = 1
     challenged: int = 4
     seed: int | None = None
+    paper: int = 0
+    """voters who vote on pre-encrypted paper ballots (specs/13-pre-encryption.md)"""
 
 
 @dataclass
@@ -99,6 +103,8 @@ class DemoResult:
     cast: int = 0
     opened_by_nonce: int = 0
     opened_by_guardians: int = 0
+    paper: int = 0
+    """ballots recorded from pre-encrypted paper ballots"""
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     outcomes: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -141,6 +147,8 @@ def check_config(cfg: DemoConfig) -> None:
         )
     if cfg.voters < 1:
         raise ValueError(f"need at least 1 voter (got --voters {cfg.voters})")
+    if not 0 <= cfg.paper <= cfg.voters:
+        raise ValueError(f"need 0 <= paper <= voters (got --paper {cfg.paper} of --voters {cfg.voters})")
     if not 0 <= cfg.challenged < cfg.voters:
         raise ValueError(
             f"need 0 <= challenged < voters so that at least one ballot is cast "
@@ -191,6 +199,7 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None
     # chunks small enough that every worker process of the verification below has one
     writer = RecordWriter(cfg.out, ctx, publics, chunk_size=worker_chunk_size(cfg.voters))
     challenged_ix = set(rng.sample(range(cfg.voters), cfg.challenged))
+    paper_ix = set(rng.sample(range(cfg.voters), cfg.paper))
     by_nonce = set(sorted(challenged_ix)[: (cfg.challenged + 1) // 2])
     devices = [Device(ctx, name) for name in DEVICES]
     acc = TallyAccumulator(ctx)
@@ -201,7 +210,15 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None
         for n in range(cfg.voters):
             plain = _random_ballot(rng, n, manifest)
             state = BallotState.CHALLENGED if n in challenged_ix else BallotState.CAST
-            ballot, xi = encrypt_ballot(ctx, plain, device=devices[n % len(devices)], state=state)
+            if n in paper_ix:  # printed before the vote, marked, then scanned and recorded
+                _, xi = pre_encrypt_ballot(ctx, plain.style)
+                marks = {c: [o for o, v in votes.items() if v] for c, votes in plain.votes.items()}
+                ballot = record_pre_encrypted(
+                    ctx, plain.style, xi, marks, ballot_id=plain.ballot_id, state=state
+                )
+                res.paper += 1
+            else:
+                ballot, xi = encrypt_ballot(ctx, plain, device=devices[n % len(devices)], state=state)
             writer.add_ballot(ballot)
             if state == BallotState.CAST:
                 acc.add(ballot)

@@ -201,6 +201,10 @@ def demo(
     seed: Annotated[
         int | None, typer.Option(help="seed of the random votes (not of the cryptography)")
     ] = None,
+    paper: Annotated[
+        int | None,
+        typer.Option(help="ballots voted on pre-encrypted paper (short codes) [default: voters // 10]"),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="end with one JSON line of results")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
@@ -214,7 +218,9 @@ def demo(
         voters = 100
     if challenged is None:
         challenged = min(4, voters - 1)
-    cfg = DemoConfig(out_dir, parse_group(group), voters, trustees, quorum, missing, challenged, seed)
+    if paper is None:
+        paper = voters // 10
+    cfg = DemoConfig(out_dir, parse_group(group), voters, trustees, quorum, missing, challenged, seed, paper)
     try:
         check_config(cfg)  # before any work: a demo with nothing to tally would fail only at the end
     except ValueError as exc:
@@ -242,7 +248,7 @@ def demo(
         f"[bold]e2evote demo[/]: {cfg.group.name}, {trustees} guardians (quorum {quorum}, absent: "
         f"{', '.join(map(str, res.absent)) or 'none'}), {voters} ballots "
         f"({res.cast} cast, {res.opened_by_nonce} challenged and opened by nonce, "
-        f"{res.opened_by_guardians} decrypted by the guardians)"
+        f"{res.opened_by_guardians} decrypted by the guardians; {res.paper} on pre-encrypted paper)"
     )
     out.print(f"H_E = {res.H_E.hex()}")
     counts = Table(title="Tally", title_justify="left")
@@ -277,6 +283,7 @@ def demo(
                     "ballots": voters,
                     "cast": res.cast,
                     "challenged": {"nonce": res.opened_by_nonce, "guardians": res.opened_by_guardians},
+                    "paper": res.paper,
                     "counts": res.counts,
                     "outcomes": res.outcomes,
                     "H_E": res.H_E.hex(),

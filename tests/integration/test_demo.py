@@ -51,13 +51,14 @@ def test_demo_default_group_verifies(tmp_path: Path) -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["ok"] and result["group"] == "modp-4096" and len(result["absent"]) == 1
     assert result["cast"] + result["challenged"]["nonce"] + result["challenged"]["guardians"] == 40
+    assert result["paper"] == 4  # the default: a tenth of the voters on pre-encrypted paper
     assert sum(result["counts"]["Mayor"].values()) <= result["cast"]
     # ballots in chunks of max(16, ceil(40 / (2 cores))): one per worker process of the verification
     if len(os.sched_getaffinity(0)) > 1:
         assert len(list((rec / "ballots").iterdir())) >= 2
     proc = e2evote("verify", rec)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "verified" in proc.stdout
+    assert "verified" in proc.stdout and "V17 4," in proc.stdout
 
 
 def test_demo_rejects_bad_options(tmp_path: Path) -> None:
@@ -104,6 +105,8 @@ def test_any_flipped_byte_fails_verification(tmp_path: Path, group: str) -> None
             "1",
             "--challenged",
             "4",
+            "--paper",
+            "6",  # half the ballots on pre-encrypted paper, some of them challenged
             "--group",
             group,
             "--seed",
