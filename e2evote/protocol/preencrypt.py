@@ -79,7 +79,7 @@ class PreSelection:
     label: str
     """the option's label, or ``nullℓ``"""
     index: int
-    """ind_o of the option, or m + ℓ for ``nullℓ`` (specs/13 §1)"""
+    """ind_o of the option, or (largest ind_o) + ℓ for ``nullℓ`` (specs/13 §1)"""
     vector: tuple[Ciphertext, ...]
     psi: bytes
     code: str
@@ -481,12 +481,12 @@ def verify_pre_ballot_nonce(
                     obj,
                     f"contest {contest_label!r}: {label!r} is neither an option nor a null label",
                 )
-            if v not in (0, 1) or isinstance(v, bool):
+            if type(v) is not int or v not in (0, 1):
                 raise VerificationError(
                     "V13.B", obj, f"contest {contest_label!r}: a claimed value is not 0 or 1"
                 )
         marks[contest_label] = [o for o, v in votes.items() if v]
-    if claimed.write_ins:
+    if any(claimed.write_ins.values()):
         raise VerificationError("V13.B", obj, "a pre-encrypted ballot has no write-ins")
     try:
         pre, all_nonces = _pre_ballot(ctx, ballot.style, xi, ballot.B_aux, contests)

@@ -12,7 +12,7 @@ same Chaum–Pedersen proofs as the final tally (tag 0x30, statement (A, B)):
   ``min_gap`` cast ballots apart, so that no difference of two published tallies reveals the votes
   of fewer than ``min_gap`` voters (the gap rule, :func:`check_gap_rule`).
 
-This module only aggregates and decrypts; the record trees and the verifier's steps V16/V17 live in
+This module only aggregates and decrypts; the record trees and the verifier's steps V22/V23 live in
 e2evote.verifier.extensions. Every function here is pure apart from the guardians' randomness.
 """
 

@@ -4,8 +4,8 @@
 Each extension registers its checker in :data:`e2evote.verifier.steps.EXTENSION_CHECKS` under the name
 of its ``ext/<name>.msgpack`` file:
 
-* ``precincts`` — per-precinct subtotals, steps V16.A-F;
-* ``interim`` — interim checkpoints, steps V17.A-G.
+* ``precincts`` — per-precinct subtotals, steps V22.A-F;
+* ``interim`` — interim checkpoints, steps V23.A-G.
 
 This module also holds the canonical trees of both extensions (:func:`encode_precincts`,
 :func:`decode_precincts`, :func:`encode_interim`, :func:`decode_interim`; the tally trees inside are
@@ -326,44 +326,44 @@ def _final_counts(record: ElectionRecord) -> dict[tuple[int, int], int] | None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# V16 precinct subtotals
+# V22 precinct subtotals
 # ---------------------------------------------------------------------------------------------------
 
 
 def check_precincts(record: ElectionRecord, ctx: ElectionContext, report: Report) -> None:
-    """Steps V16.A-F (specs/12 §3.2)."""
+    """Steps V22.A-F (specs/12 §3.2)."""
     obj0 = "ext/precincts"
     dd = _decoded(record, ctx)
-    report.checked("V16")
+    report.checked("V22")
     if dd.precincts is None:
-        report.fail("V16.A", obj0, dd.precincts_error or "undecodable")
+        report.fail("V22.A", obj0, dd.precincts_error or "undecodable")
         return
     if dd.scan.error is not None or dd.scan.precincts is None:
-        report.fail("V16.B", obj0, dd.scan.error or "cast ballots unavailable")
+        report.fail("V22.B", obj0, dd.scan.error or "cast ballots unavailable")
         return
     p = dd.precincts
     actual = dd.scan.precincts
     published = {s.label: s for s in p.precincts}
     for label in sorted(set(actual) - set(published)):
         report.fail(
-            "V16.B", f"precinct {label!r}", f"{actual[label].ballots} cast ballot(s) in no published precinct"
+            "V22.B", f"precinct {label!r}", f"{actual[label].ballots} cast ballot(s) in no published precinct"
         )
     for label in sorted(set(published) - set(actual)):
-        report.fail("V16.B", f"precinct {label!r}", "published precinct holds no cast ballot")
+        report.fail("V22.B", f"precinct {label!r}", "published precinct holds no cast ballot")
     for s in p.precincts:
         obj = f"precinct {s.label!r}"
-        if not _check_manifest_cells(ctx, s, "V16", obj, report):
+        if not _check_manifest_cells(ctx, s, "V22", obj, report):
             continue
         exp = actual.get(s.label)
         if exp is None:
             continue
         if exp.ballots != s.encrypted.ballots:
-            report.fail("V16.B", obj, f"claims {s.encrypted.ballots} ballots, the record holds {exp.ballots}")
+            report.fail("V22.B", obj, f"claims {s.encrypted.ballots} ballots, the record holds {exp.ballots}")
         if [ci for ci, _ in exp.contests] != [ci for ci, _ in s.encrypted.contests]:
-            report.fail("V16.B", obj, "covered contests differ from the contests on the precinct's ballots")
-            _check_cells(ctx, s, None, "V16", obj, report)
+            report.fail("V22.B", obj, "covered contests differ from the contests on the precinct's ballots")
+            _check_cells(ctx, s, None, "V22", obj, report)
             continue
-        _check_cells(ctx, s, exp, "V16", obj, report)
+        _check_cells(ctx, s, exp, "V22", obj, report)
     final = _final_counts(record)
     if final is None:
         return
@@ -376,51 +376,51 @@ def check_precincts(record: ElectionRecord, ctx: ElectionContext, report: Report
     for cell in sorted(set(final) | set(sums)):
         if sums.get(cell, 0) != final.get(cell, 0):
             report.fail(
-                "V16.F",
+                "V22.F",
                 f"contest {cell[0]} option {cell[1]}",
                 f"precincts sum to {sums.get(cell, 0)}, the tally says {final.get(cell, 0)}",
             )
 
 
 # ---------------------------------------------------------------------------------------------------
-# V17 interim checkpoints
+# V23 interim checkpoints
 # ---------------------------------------------------------------------------------------------------
 
 
 def check_interim(record: ElectionRecord, ctx: ElectionContext, report: Report) -> None:
-    """Steps V17.A-G (specs/12 §4.2)."""
+    """Steps V23.A-G (specs/12 §4.2)."""
     obj0 = "ext/interim"
     dd = _decoded(record, ctx)
-    report.checked("V17")
+    report.checked("V23")
     if dd.interim is None:
-        report.fail("V17.A", obj0, dd.interim_error or "undecodable")
+        report.fail("V23.A", obj0, dd.interim_error or "undecodable")
         return
     it = dd.interim
     if dd.scan.error is not None:
-        report.fail("V17.C", obj0, dd.scan.error)
+        report.fail("V23.C", obj0, dd.scan.error)
         return
     cast = dd.scan.cast
     positions = it.positions
-    # V17.B the gap rule, with the manifest's floor
+    # V23.B the gap rule, with the manifest's floor
     try:
         floor = manifest_min_gap(ctx.manifest)
         if floor is not None and it.min_gap < floor:
             raise SubtallyError(f"min_gap {it.min_gap} is below the manifest's {floor}")
         check_gap_rule(positions, cast, it.min_gap)
     except SubtallyError as exc:
-        report.fail("V17.B", obj0, str(exc))
+        report.fail("V23.B", obj0, str(exc))
     if positions[-1] > cast:
-        report.fail("V17.A", obj0, f"checkpoint {positions[-1]} exceeds the {cast} cast ballots")
+        report.fail("V23.A", obj0, f"checkpoint {positions[-1]} exceeds the {cast} cast ballots")
     prev: Subtotal | None = None
     for j, cp in enumerate(it.checkpoints):
         obj = f"checkpoint {j + 1} (N = {cp.encrypted.ballots})"
-        if not _check_manifest_cells(ctx, cp, "V17", obj, report):
+        if not _check_manifest_cells(ctx, cp, "V23", obj, report):
             prev = None
             continue
         exp = dd.scan.checkpoints[j] if j < len(dd.scan.checkpoints) else None
         if exp is None:
-            report.fail("V17.C", obj, "the record has fewer cast ballots")
-        _check_cells(ctx, cp, exp, "V17", obj, report)
+            report.fail("V23.C", obj, "the record has fewer cast ballots")
+        _check_cells(ctx, cp, exp, "V23", obj, report)
         if prev is not None:
             before = {(dc.index, s.index): s.t for dc in prev.decrypted.contests for s in dc.selections}
             for dc in cp.decrypted.contests:
@@ -428,7 +428,7 @@ def check_interim(record: ElectionRecord, ctx: ElectionContext, report: Report) 
                     b = before.get((dc.index, s.index), 0)
                     if s.t < b:
                         report.fail(
-                            "V17.F",
+                            "V23.F",
                             f"{obj} contest {dc.index} option {s.index}",
                             f"count fell from {b} to {s.t}",
                         )
@@ -441,7 +441,7 @@ def check_interim(record: ElectionRecord, ctx: ElectionContext, report: Report) 
                 f = final.get((dc.index, s.index))
                 if f != s.t:
                     report.fail(
-                        "V17.G",
+                        "V23.G",
                         f"last checkpoint contest {dc.index} option {s.index}",
                         f"covers every cast ballot but says {s.t}, the tally says {f}",
                     )

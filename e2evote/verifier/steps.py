@@ -1310,7 +1310,7 @@ def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# extensions (V16+): each registered checker receives the record, the context and the report
+# extensions (V22, V23, the board B*): each registered checker receives the record, the context and the report
 # ---------------------------------------------------------------------------------------------------
 
 ExtensionCheck = Callable[[ElectionRecord, ElectionContext, Report], None]

@@ -1,7 +1,7 @@
 """The election scenarios end to end on the fast test group (specs/12-election-types.md §6).
 
-Each scenario's records verify — tally, recomputed outcomes (V20), precinct subtotals (V16), interim
-checkpoints (V17) and, for the presidential runoff, the link between the rounds (V21). A record whose
+Each scenario's records verify — tally, recomputed outcomes (V20), precinct subtotals (V22), interim
+checkpoints (V23) and, for the presidential runoff, the link between the rounds (V21). A record whose
 published seats or runoff pair disagree with its tally is rejected with V20, paired with the honest
 record rewritten the same way, which still verifies.
 """
@@ -61,8 +61,8 @@ def test_scenario_records_verify(runs: dict[str, ScenarioResult], name: str) -> 
     for rnd in res.rounds:
         report = verify_path(rnd.path)
         assert report.ok, report.failures
-        # outcomes were recomputed (V20), subtotals (V16) and checkpoints (V17) checked
-        assert report.checks["V20"] >= 1 and report.checks["V16"] > 1 and report.checks["V17"] > 1
+        # outcomes were recomputed (V20), subtotals (V22) and checkpoints (V23) checked
+        assert report.checks["V20"] >= 1 and report.checks["V22"] > 1 and report.checks["V23"] > 1
         assert rnd.cast == VOTERS[name] and len(rnd.checkpoints) == 2 and rnd.precincts
         rec = read_record(rnd.path)
         assert set(rec.extensions) == {"precincts", "interim"}

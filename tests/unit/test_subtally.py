@@ -1,8 +1,8 @@
-"""Precinct subtotals and interim checkpoints (specs/12-election-types.md §3-4, steps V16/V17).
+"""Precinct subtotals and interim checkpoints (specs/12-election-types.md §3-4, steps V22/V23).
 
 Aggregation and decryption are checked against the plaintexts; the gap rule on its own; and a sealed
 record carrying both extensions verifies, while each tampering (a precinct subtotal, a checkpoint
-count, a ballot count, the gap) is rejected under its V16/V17 step — each paired with the honest record.
+count, a ballot count, the gap) is rejected under its V22/V23 step — each paired with the honest record.
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def test_honest_record_verifies_with_v16_v17(built: Built) -> None:
     r = verify_path(built.path)
     assert r.ok, r.failures
     # one check per extension plus one per option cell: ps-1 holds contests 1-2 (7 options), ps-2/3 all 9
-    assert r.checks["V16"] == 1 + 7 + 9 + 9 and r.checks["V17"] == 1 + 2 * 7
+    assert r.checks["V22"] == 1 + 7 + 9 + 9 and r.checks["V23"] == 1 + 2 * 7
 
 
 def _tampered(built: Built, tmp_path: Path, name: str, mutate: Callable[[Any], None]) -> Report:
@@ -290,7 +290,7 @@ def test_tampered_precinct_subtotal_fails_v16(fast: Built, tmp_path: Path) -> No
         _consistent_t(fast, sel, sel["t"] + 1)
 
     r = _tampered(fast, tmp_path, "precincts", shift)
-    assert {"V16.D", "V16.F"} <= _steps(r) and all(s.startswith("V16") for s in _steps(r)), r.failures
+    assert {"V22.D", "V22.F"} <= _steps(r) and all(s.startswith("V22") for s in _steps(r)), r.failures
 
 
 def test_precinct_count_without_proof_fails_v16e(fast: Built, tmp_path: Path) -> None:
@@ -298,12 +298,12 @@ def test_precinct_count_without_proof_fails_v16e(fast: Built, tmp_path: Path) ->
         tree["precincts"][0]["decrypted"]["contests"][1]["sel"][2]["t"] += 1
 
     r = _tampered(fast, tmp_path, "precincts", bump)
-    assert "V16.E" in _steps(r) and all(s.startswith("V16") for s in _steps(r)), r.failures
+    assert "V22.E" in _steps(r) and all(s.startswith("V22") for s in _steps(r)), r.failures
 
 
 def test_dropped_precinct_fails_v16b(fast: Built, tmp_path: Path) -> None:
     r = _tampered(fast, tmp_path, "precincts", lambda tree: tree["precincts"].pop(0))
-    assert {"V16.B", "V16.F"} <= _steps(r) and all(s.startswith("V16") for s in _steps(r)), r.failures
+    assert {"V22.B", "V22.F"} <= _steps(r) and all(s.startswith("V22") for s in _steps(r)), r.failures
 
 
 def test_swapped_precinct_aggregates_fail_v16c(fast: Built, tmp_path: Path) -> None:
@@ -313,7 +313,7 @@ def test_swapped_precinct_aggregates_fail_v16c(fast: Built, tmp_path: Path) -> N
         tree["precincts"][1], tree["precincts"][2] = b, a
 
     r = _tampered(fast, tmp_path, "precincts", swap)
-    assert "V16.C" in _steps(r) and all(s.startswith("V16") for s in _steps(r)), r.failures
+    assert "V22.C" in _steps(r) and all(s.startswith("V22") for s in _steps(r)), r.failures
 
 
 def test_tampered_checkpoint_count_fails_v17(fast: Built, tmp_path: Path) -> None:
@@ -322,7 +322,7 @@ def test_tampered_checkpoint_count_fails_v17(fast: Built, tmp_path: Path) -> Non
         _consistent_t(fast, sel, sel["t"] + 1)
 
     r = _tampered(fast, tmp_path, "interim", shift)
-    assert "V17.D" in _steps(r) and all(s.startswith("V17") for s in _steps(r)), r.failures
+    assert "V23.D" in _steps(r) and all(s.startswith("V23") for s in _steps(r)), r.failures
 
 
 def test_checkpoint_count_below_previous_fails_v17f(fast: Built, tmp_path: Path) -> None:
@@ -334,7 +334,7 @@ def test_checkpoint_count_below_previous_fails_v17f(fast: Built, tmp_path: Path)
         _consistent_t(fast, second[i], first[i]["t"] - 1)
 
     r = _tampered(fast, tmp_path, "interim", lower)
-    assert {"V17.D", "V17.F"} <= _steps(r) and all(s.startswith("V17") for s in _steps(r)), r.failures
+    assert {"V23.D", "V23.F"} <= _steps(r) and all(s.startswith("V23") for s in _steps(r)), r.failures
 
 
 def test_gap_rule_violation_fails_v17b(fast: Built, tmp_path: Path) -> None:
@@ -342,13 +342,13 @@ def test_gap_rule_violation_fails_v17b(fast: Built, tmp_path: Path) -> None:
         tree["min_gap"] = 5  # 4 and 9 are fine for 3, not for 5
 
     r = _tampered(fast, tmp_path, "interim", gap)
-    assert _steps(r) == {"V17.B"}, r.failures
+    assert _steps(r) == {"V23.B"}, r.failures
 
     def below_floor(tree: Any) -> None:
         tree["min_gap"] = 2  # the manifest's floor is 3
 
     r = _tampered(fast, tmp_path / "floor", "interim", below_floor)
-    assert _steps(r) == {"V17.B"}, r.failures
+    assert _steps(r) == {"V23.B"}, r.failures
 
 
 def test_wrong_checkpoint_position_fails_v17c(fast: Built, tmp_path: Path) -> None:
@@ -357,15 +357,15 @@ def test_wrong_checkpoint_position_fails_v17c(fast: Built, tmp_path: Path) -> No
         cp["encrypted"]["ballots"] = cp["decrypted"]["ballots"] = 8
 
     r = _tampered(fast, tmp_path, "interim", move)
-    assert "V17.C" in _steps(r) and all(s.startswith("V17") for s in _steps(r)), r.failures
+    assert "V23.C" in _steps(r) and all(s.startswith("V23") for s in _steps(r)), r.failures
 
 
 def test_malformed_trees_fail_form_steps(fast: Built, tmp_path: Path) -> None:
     r = _tampered(fast, tmp_path, "precincts", lambda tree: tree.update(by="district"))
-    assert _steps(r) == {"V16.A"}, r.failures
+    assert _steps(r) == {"V22.A"}, r.failures
     r = _tampered(fast, tmp_path / "c", "precincts", lambda tree: tree.update(contests=[1, 2, 3, 9]))
-    assert _steps(r) == {"V16.A"}, r.failures  # contest 9 is not in the manifest
+    assert _steps(r) == {"V22.A"}, r.failures  # contest 9 is not in the manifest
     r = _tampered(fast, tmp_path / "d", "precincts", lambda tree: tree.update(contests=[1, 2]))
-    assert _steps(r) == {"V16.A"}, r.failures  # precincts cover the undeclared contest 3
+    assert _steps(r) == {"V22.A"}, r.failures  # precincts cover the undeclared contest 3
     r = _tampered(fast, tmp_path / "i", "interim", lambda tree: tree.update(contests=[2, 1]))
-    assert _steps(r) == {"V17.A"}, r.failures
+    assert _steps(r) == {"V23.A"}, r.failures
