@@ -430,7 +430,7 @@ def _parse_ballot(group: Group, obj: Any) -> _ParsedBallot:
             p.blobs.append(_bytes(df["C0"], cw + ".data.C0", group.element_bytes))
             p.names.append(cw + ".data.C0")
         p.raw_contests.append((ci, cw, cf, sels))
-    if "pre" in f:  # a recorded pre-encrypted ballot (specs/07-record.md §3.4); absent otherwise
+    if "pre" in f:  # a recorded pre-encrypted ballot (specs/07-record.md §3.3); absent otherwise
         raw_pre = []
         for n, c in enumerate(_list(f["pre"], what + ".pre", 10_000)):
             pf = fields(c, {"i", "chi", "psis", "sel"}, f"{what} pre-encryption {n}")
