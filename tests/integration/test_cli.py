@@ -137,6 +137,24 @@ def fingerprint(election: Path) -> str:
     return out.split("keys fingerprint:")[1].splitlines()[0].strip()
 
 
+def open_election(d: Path, manifest: dict[str, object], n: int = 3, k: int = 2) -> Path:
+    """An election of ``manifest`` created in ``d / "el"`` and opened after an honest key ceremony of
+    n trustees (private directories ``d / "t<i>"``, their test passphrases)."""
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    el = d / "el"
+    create(d / "manifest.json", n, k, el)
+    for i in range(1, n + 1):
+        keygen(el, i, d / f"t{i}")
+    fp = fingerprint(el)
+    for i in range(1, n + 1):
+        trustee("shares", el, d, i, "--fingerprint", fp)
+    for step in ("check", "answer", "finalize"):
+        for i in range(1, n + 1):
+            trustee(step, el, d, i)
+    run("official", "open", "--election", el)
+    return el
+
+
 def test_election_through_the_cli(tmp_path: Path) -> None:
     el = tmp_path / "election"
     (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))

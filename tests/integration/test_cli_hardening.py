@@ -40,9 +40,8 @@ from .test_cli import (
     VOTER_PW,
     Result,
     create,
-    fingerprint,
-    keygen,
     one_line_error,
+    open_election,
     run,
     verify_json,
 )
@@ -70,20 +69,9 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An opened election of 3 guardians (quorum 2) whose manifest chains the confirmation codes, the
     trustees' private directories t1..t3 and the plaintext ballots v1..v5.json."""
     d = tmp_path_factory.mktemp("hardening")
-    (d / "manifest.json").write_text(json.dumps(CHAINING))
     for b in BALLOTS:
         (d / f"{b['id']}.json").write_text(json.dumps(b))
-    el = d / "el"
-    create(d / "manifest.json", 3, 2, el)
-    for i in (1, 2, 3):
-        keygen(el, i, d / f"t{i}")
-    fp = fingerprint(el)
-    for i in (1, 2, 3):
-        trustee("shares", d, i, "--fingerprint", fp)
-    for step in ("check", "answer", "finalize"):
-        for i in (1, 2, 3):
-            trustee(step, d, i)
-    run("official", "open", "--election", el)
+    open_election(d, CHAINING)
     return d
 
 

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .test_cli import MANIFEST, PASSPHRASES, create, fingerprint, keygen, one_line_error, run, verify_json
+from .test_cli import MANIFEST, PASSPHRASES, one_line_error, open_election, run, verify_json
 
 PRINTER_PW = "the printing office's passphrase"
 
@@ -21,34 +21,8 @@ def _trustee(step: str, d: Path, i: int) -> None:
     run("trustee", step, "--election", d / "el", "--trustee", d / f"t{i}", passphrase=PASSPHRASES[i])
 
 
-def _opened(d: Path, manifest: dict[str, object]) -> Path:
-    (d / "manifest.json").write_text(json.dumps(manifest))
-    el = d / "el"
-    create(d / "manifest.json", 3, 2, el)
-    for i in (1, 2, 3):
-        keygen(el, i, d / f"t{i}")
-    fp = fingerprint(el)
-    for i in (1, 2, 3):
-        run(
-            "trustee",
-            "shares",
-            "--election",
-            el,
-            "--trustee",
-            d / f"t{i}",
-            "--fingerprint",
-            fp,
-            passphrase=PASSPHRASES[i],
-        )
-    for step in ("check", "answer", "finalize"):
-        for i in (1, 2, 3):
-            _trustee(step, d, i)
-    run("official", "open", "--election", el)
-    return el
-
-
 def test_pre_encrypted_ballots_through_the_cli(tmp_path: Path) -> None:
-    el = _opened(tmp_path, {**MANIFEST, "short_code": "omega2"})
+    el = open_election(tmp_path, {**MANIFEST, "short_code": "omega2"})
     out = tmp_path / "printed"
     one_line_error(run("pre", "print", "--election", el, "--out", out, "--style", "nope", expect=2), "nope")
     run("pre", "print", "--election", el, "--out", out, "--count", "3", passphrase=PRINTER_PW)
@@ -172,25 +146,7 @@ def test_pre_encrypted_ballots_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_pre_print_needs_a_short_code_function(tmp_path: Path) -> None:
-    el = tmp_path / "el"
-    (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
-    create(tmp_path / "manifest.json", 1, 1, el)
-    keygen(el, 1, tmp_path / "t1")
-    fp = fingerprint(el)
-    run(
-        "trustee",
-        "shares",
-        "--election",
-        el,
-        "--trustee",
-        tmp_path / "t1",
-        "--fingerprint",
-        fp,
-        passphrase=PASSPHRASES[1],
-    )
-    for step in ("check", "answer", "finalize"):
-        _trustee(step, tmp_path, 1)
-    run("official", "open", "--election", el)
+    el = open_election(tmp_path, MANIFEST, 1, 1)
     one_line_error(
         run("pre", "print", "--election", el, "--out", tmp_path / "o", passphrase=PRINTER_PW, expect=2),
         "no short-code function",
