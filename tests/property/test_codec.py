@@ -56,3 +56,55 @@ def test_ballot_roundtrip_and_single_byte_flips(group: Group, data: st.DataObjec
 
     if bound(decoded) != bound(enc):
         assert not report.ok
+
+
+@functools.cache
+def _pre_ballot(group: Group) -> tuple[ElectionContext, EncryptedBallot, bytes]:
+    from e2evote.protocol.manifest import Manifest
+    from e2evote.protocol.preencrypt import pre_encrypt_ballot, record_pre_encrypted
+
+    doc = {
+        "label": "t",
+        "short_code": "omega2",
+        "contests": [
+            {"label": "A", "options": ["a", "b", "c"]},
+            {"label": "B", "options": ["x", "y"], "contest_limit": 2},
+        ],
+    }
+    ctx = ElectionContext(
+        ElectionParameters(group, Manifest.from_json(doc), 1, 1), group.g_pow(group.random_scalar())
+    )
+    _, xi = pre_encrypt_ballot(ctx, "default")
+    enc = record_pre_encrypted(ctx, "default", xi, {"A": ["b"], "B": ["y"]}, ballot_id="p")
+    return ctx, enc, pack(codec.enc_ballot(enc))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([TEST, ED25519]), st.data())
+def test_pre_encrypted_ballot_single_byte_flips(group: Group, data: st.DataObject) -> None:
+    """A recorded pre-encrypted ballot (specs/13): every byte of its pre-encryption data is bound —
+    a flip anywhere but in the id, device, time, state or contest data fails decoding or V15-V18."""
+    ctx, enc, blob = _pre_ballot(group)
+    assert codec.dec_ballot(group, unpack(blob)) == enc
+    assert verify_ballots(ctx, lambda: iter([enc])).ok
+    pos = data.draw(st.integers(0, len(blob) - 1))
+    bit = data.draw(st.integers(0, 7))
+    mutated = blob[:pos] + bytes([blob[pos] ^ (1 << bit)]) + blob[pos + 1 :]
+    try:
+        decoded = codec.dec_ballot(group, unpack(mutated))
+    except (E2EVoteError, ValueError, TypeError):
+        return
+    assert decoded != enc
+    report = verify_ballots(ctx, lambda: iter([decoded]))
+
+    def bound(b: EncryptedBallot) -> object:
+        return (
+            [(c.index, c.selections, c.proof, c.chi) for c in b.contests],
+            b.code,
+            b.B_aux,
+            b.style,
+            b.pre,
+        )
+
+    if bound(decoded) != bound(enc):
+        assert not report.ok, (pos, bit)
