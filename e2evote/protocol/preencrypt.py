@@ -155,8 +155,8 @@ def _omega(ctx: ElectionContext) -> str:
 
 def _vectors(
     ctx: ElectionContext, xi: bytes, contest: Contest
-) -> list[tuple[tuple[Ciphertext, ...], list[Scalar]]]:
-    """Every selection vector of ``contest`` in label order, with its nonces ξ_{i,j,k}."""
+) -> list[tuple[tuple[str, int], tuple[Ciphertext, ...], list[Scalar]]]:
+    """Every selection label of ``contest`` in order, with its vector and nonces ξ_{i,j,k}."""
     g = ctx.group
     out = []
     for sel in selection_labels(contest):
@@ -167,7 +167,7 @@ def _vectors(
             ctx.key.encrypt(1 if o.index == sel[1] else 0, n)
             for o, n in zip(contest.options, nonces, strict=True)
         )
-        out.append((vector, nonces))
+        out.append((sel, vector, nonces))
     return out
 
 
@@ -176,9 +176,7 @@ def _pre_contest(
 ) -> tuple[PreContest, list[list[Scalar]]]:
     sels = []
     nonces = []
-    for (label, index), (vector, ns) in zip(
-        selection_labels(contest), _vectors(ctx, xi, contest), strict=True
-    ):
+    for (label, index), vector, ns in _vectors(ctx, xi, contest):
         psi = selection_hash(ctx.H_E, ctx.K, vector)
         sels.append(PreSelection(label, index, vector, psi, short_code(omega, psi)))
         nonces.append(ns)
@@ -243,7 +241,8 @@ def pre_encrypt_ballot(
     Without ``xi``, fresh nonces are drawn until the short codes are distinct within every contest;
     with ``xi``, a repeated short code is a :class:`BallotError`."""
     omega = _omega(ctx)
-    for contest in _style(ctx, style):
+    contests = _style(ctx, style)
+    for contest in contests:
         n = len(contest.options) + contest.contest_limit
         if _distinct_chance(n, SHORT_CODE_SPACE[omega]) < MIN_DISTINCT_CHANCE:
             raise BallotError(
@@ -252,14 +251,14 @@ def pre_encrypt_ballot(
                 "such as omega2"
             )
     if xi is not None:
-        ballot, _ = _pre_ballot(ctx, style, xi, B_aux)
+        ballot, _ = _pre_ballot(ctx, style, xi, B_aux, contests)
         clash = _first_collision(ballot)
         if clash is not None:
             raise BallotError(f"pre-encrypted ballot: {clash}; draw another primary nonce")
         return ballot, xi
     for _ in range(MAX_DRAWS):
         xi = secrets.token_bytes(32)
-        ballot, _ = _pre_ballot(ctx, style, xi, B_aux)
+        ballot, _ = _pre_ballot(ctx, style, xi, B_aux, contests)
         clash = _first_collision(ballot)
         if clash is None:
             return ballot, xi
@@ -402,6 +401,25 @@ def verify_pre_encrypted_cast(ctx: ElectionContext, ballot: EncryptedBallot) -> 
     check_ballot_proofs(ctx, ballot)
 
 
+def _regenerated(
+    ctx: ElectionContext, style: str, code: bytes, B_aux: bytes, xi: bytes, obj: str
+) -> tuple[PreEncryptedBallot, list[list[list[Scalar]]]]:
+    """The printed ballot ξ regenerates, with its nonces, once it checks against the printed code
+    (V17.C) and its short codes are distinct within each contest (V18.C)."""
+    if not isinstance(xi, bytes) or len(xi) != 32:
+        raise VerificationError("V17.C", obj, "the primary nonce is not 32 bytes")
+    try:
+        regen, nonces = _pre_ballot(ctx, style, xi, B_aux)
+    except BallotError as exc:
+        raise VerificationError("V5.E", obj, str(exc)) from None
+    if regen.code != code:
+        raise VerificationError("V17.C", obj, "the primary nonce does not regenerate this confirmation code")
+    clash = _first_collision(regen)
+    if clash is not None:
+        raise VerificationError("V18.C", obj, clash)
+    return regen, nonces
+
+
 def verify_pre_encrypted_uncast(
     ctx: ElectionContext,
     style: str,
@@ -414,17 +432,7 @@ def verify_pre_encrypted_uncast(
     printed ``code`` (V17.C), short codes are distinct within each contest (V18.C) and, if given,
     the published ballot is the regenerated one (V17.A, V17.B, V18.A)."""
     obj = f"pre-encrypted ballot {code.hex()}"
-    if not isinstance(xi, bytes) or len(xi) != 32:
-        raise VerificationError("V17.C", obj, "the primary nonce is not 32 bytes")
-    try:
-        regen, _ = _pre_ballot(ctx, style, xi, B_aux)
-    except BallotError as exc:
-        raise VerificationError("V5.E", obj, str(exc)) from None
-    if regen.code != code:
-        raise VerificationError("V17.C", obj, "the primary nonce does not regenerate this confirmation code")
-    clash = _first_collision(regen)
-    if clash is not None:
-        raise VerificationError("V18.C", obj, clash)
+    regen, _ = _regenerated(ctx, style, code, B_aux, xi, obj)
     if published is None or published == regen:
         return
     if published.style != style or published.code != code or published.B_aux != B_aux:
@@ -460,8 +468,10 @@ def verify_pre_ballot_nonce(
         raise VerificationError(
             "V13.N.A", obj, "claimed ballot id or style differs from the encrypted ballot's"
         )
-    verify_pre_encrypted_uncast(ctx, ballot.style, ballot.code, ballot.B_aux, xi)
-    contests = _style(ctx, ballot.style)  # the style is known: the uncast check regenerated it
+    pre, all_nonces = _regenerated(
+        ctx, ballot.style, ballot.code, ballot.B_aux, xi, f"pre-encrypted ballot {ballot.code.hex()}"
+    )
+    contests = _style(ctx, ballot.style)  # the style is known: ξ regenerated it
     indices = [c.index for c in contests]
     if [c.index for c in ballot.contests] != indices or [p.index for p in ballot.pre or ()] != indices:
         raise VerificationError(
@@ -489,7 +499,6 @@ def verify_pre_ballot_nonce(
     if any(claimed.write_ins.values()):
         raise VerificationError("V13.B", obj, "a pre-encrypted ballot has no write-ins")
     try:
-        pre, all_nonces = _pre_ballot(ctx, ballot.style, xi, ballot.B_aux, contests)
         recorded = [
             _record_contest(ctx, xi, c, pc, ns, marks.get(c.label, []), obj)
             for c, pc, ns in zip(contests, pre.contests, all_nonces, strict=True)
