@@ -46,7 +46,8 @@ __all__ = [
     "chain_close_hash",
     "verify_ballot_nonce",
     "ballot_id_bytes",
-    "ballot_statements",
+    "ballot_checks",
+    "BallotChecks",
     "contest_values",
     "contest_data_of",
     "range_steps",
@@ -434,21 +435,15 @@ def encrypt_ballot(
 
 
 def check_ballot_proofs(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
-    """The checks that need only the ballot (V5.E style and options, V7.A contest hashes, V7.B the
-    confirmation code, V5/V6 every range proof, batched; a pre-encrypted ballot: V17-V18 instead of
-    V7.B and V15/V16 for V5/V6); raise the first failure with its step id and object
-    (:class:`VerificationError`). The range proofs prove knowledge of every selection's nonce: a
-    ballot that passes does not re-use another ballot's selections, even re-randomised."""
-    statements = ballot_statements(ctx, ballot)
-    if ballot.pre is not None:
-        failures = pre_encryption_failures(ctx, ballot)
-        if failures:
-            raise failures[0]
-    elif (
-        confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code
-    ):
-        raise VerificationError("V7.B", f"ballot {ballot.ballot_id}", "confirmation code is wrong")
-    failures = verify_range_many(ctx.key, ctx.H_E, statements)
+    """The checks that need only the ballot (:func:`ballot_checks`, then every range proof, batched:
+    V5/V6, or V15/V16 for a pre-encrypted ballot); raise the first failure with its step id and
+    object (:class:`VerificationError`), the failure the record verifier reports first for the same
+    ballot. The range proofs prove knowledge of every selection's nonce: a ballot that passes does
+    not re-use another ballot's selections, even re-randomised."""
+    checks = ballot_checks(ctx, ballot)
+    if checks.failures:
+        raise checks.failures[0]
+    failures = verify_range_many(ctx.key, ctx.H_E, checks.statements)
     if failures:
         raise failures[0]
 
@@ -459,29 +454,53 @@ def range_steps(ballot: EncryptedBallot) -> tuple[str, str]:
     return ("V5", "V6") if ballot.pre is None else ("V15", "V16")
 
 
-def ballot_statements(ctx: ElectionContext, ballot: EncryptedBallot) -> list[RangeStatement]:
-    """V5.E (style, contests and options) and V7.A (contest hashes), raised at the first failure;
-    returns the ballot's range statements under :func:`range_steps`."""
+@dataclass(frozen=True)
+class BallotChecks:
+    """What :func:`ballot_checks` found: its failures in report order, and the range statements left
+    for the caller to verify in a batch."""
+
+    failures: tuple[VerificationError, ...]
+    statements: tuple[RangeStatement, ...]
+
+
+def ballot_checks(ctx: ElectionContext, ballot: EncryptedBallot) -> BallotChecks:
+    """Every check of one ballot short of its range proofs, in the order the verifier reports them:
+    V5.E (style, contests, options, the contest data's length), V7.A (contest hashes) and V7.B (the
+    confirmation code), or for a pre-encrypted ballot V17-V18 in place of V7.B. One function for the
+    ballot box, the board and the record verifier, so what one accepts the other passes
+    (specs/10-verification.md §3). Returns the failures, and the range statements (V5/V6, or V15/V16,
+    :func:`range_steps`) of the contests whose selections match their options."""
     g = ctx.group
     obj = f"ballot {ballot.ballot_id}"
     steps = range_steps(ballot)
+    failures: list[VerificationError] = []
+    statements: list[RangeStatement] = []
     try:
         contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
     except E2EVoteError:
-        raise VerificationError("V5.E", obj, f"unknown ballot style {ballot.style!r}") from None
+        failures.append(VerificationError("V5.E", obj, f"unknown ballot style {ballot.style!r}"))
+        return BallotChecks(tuple(failures), ())
     got = [ec.index for ec in ballot.contests]
     if got != sorted(contests):
-        raise VerificationError(
-            "V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}"
+        failures.append(
+            VerificationError(
+                "V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}"
+            )
         )
-    statements: list[RangeStatement] = []
     for ec in ballot.contests:
-        contest = contests[ec.index]
+        contest = contests.get(ec.index)
+        if contest is None:
+            continue
         cobj = f"{obj} contest {contest.label}"
         if [s.index for s in ec.selections] != [o.index for o in contest.options]:
-            raise VerificationError("V5.E", cobj, "selections do not match the contest's options")
-        if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
-            raise VerificationError("V7.A", cobj, "contest hash χ is wrong")
+            failures.append(VerificationError("V5.E", cobj, "selections do not match the contest's options"))
+            continue
+        if ctx.dialect.name == "eg2.0" and (ec.data is None or len(ec.data.C1) != 32 * contest.data_blocks):
+            failures.append(
+                VerificationError(
+                    "V5.E", cobj, f"contest data must be {32 * contest.data_blocks} bytes (manifest b_D)"
+                )
+            )
         for sel in ec.selections:
             statements.append(
                 RangeStatement(
@@ -491,7 +510,15 @@ def ballot_statements(ctx: ElectionContext, ballot: EncryptedBallot) -> list[Ran
         statements.append(
             RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, steps[1], cobj)
         )
-    return statements
+        if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
+            failures.append(VerificationError("V7.A", cobj, "contest hash χ is wrong"))
+    if ballot.pre is not None:  # specs/13-pre-encryption.md §6
+        failures += pre_encryption_failures(ctx, ballot)
+    elif (
+        confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code
+    ):
+        failures.append(VerificationError("V7.B", obj, "confirmation code is wrong"))
+    return BallotChecks(tuple(failures), tuple(statements))
 
 
 def pre_encryption_failures(ctx: ElectionContext, ballot: EncryptedBallot) -> list[VerificationError]:

@@ -31,13 +31,10 @@ from e2evote.proofs.schnorr import verify_schnorr
 from e2evote.protocol.ballot import (
     BallotState,
     EncryptedBallot,
+    ballot_checks,
     ballot_id_bytes,
     chain_close_hash,
     chain_initial_hash,
-    confirmation_code,
-    contest_hash,
-    pre_encryption_failures,
-    range_steps,
     verify_ballot_nonce,
 )
 from e2evote.protocol.election import ElectionContext
@@ -896,53 +893,18 @@ class _Failures(Protocol):
 
 
 def _ballot(ctx: ElectionContext, ballot: EncryptedBallot, report: _Failures) -> list[RangeStatement]:
-    """V5.E, V7.A-B now (a pre-encrypted ballot: V17-V18 instead of V7.B); returns the V5/V6 range
-    statements (V15/V16 for a pre-encrypted ballot) to verify in a batch."""
-    g = ctx.group
-    obj = f"ballot {ballot.ballot_id}"
-    steps = range_steps(ballot)
-    out: list[RangeStatement] = []
-    try:
-        contests = {c.index: c for c in ctx.manifest.contests_of_style(ballot.style)}
-    except E2EVoteError:
-        report.fail("V5.E", obj, f"unknown ballot style {ballot.style!r}")
-        return out
-    got = [ec.index for ec in ballot.contests]
-    if got != sorted(contests):
-        report.fail("V5.E", obj, f"contests {got} do not match style {ballot.style!r} {sorted(contests)}")
-    for ec in ballot.contests:
-        contest = contests.get(ec.index)
-        if contest is None:
-            continue
-        cobj = f"{obj} contest {contest.label}"
-        if [s.index for s in ec.selections] != [o.index for o in contest.options]:
-            report.fail("V5.E", cobj, "selections do not match the contest's options")
-            continue
-        if ctx.dialect.name == "eg2.0" and (ec.data is None or len(ec.data.C1) != 32 * contest.data_blocks):
-            report.fail("V5.E", cobj, f"contest data must be {32 * contest.data_blocks} bytes (manifest b_D)")
-        for sel in ec.selections:
-            report.checked(steps[0])
-            out.append(
-                RangeStatement(
-                    sel.ct, sel.proof, contest.option_limit, steps[0], f"{cobj} option {sel.index}"
-                )
-            )
-        report.checked(steps[1])
-        out.append(
-            RangeStatement(ec.aggregate(g.identity()), ec.proof, contest.contest_limit, steps[1], cobj)
-        )
-        if contest_hash(ctx.H_E, ec.index, ctx.K, [s.ct for s in ec.selections]) != ec.chi:
-            report.fail("V7.A", cobj, "contest hash χ is wrong")
-    if ballot.pre is not None:  # specs/13-pre-encryption.md §6
+    """V5.E, V7.A-B now (a pre-encrypted ballot: V17-V18 instead of V7.B), every failure reported:
+    the ballot box's own checks (:func:`ballot_checks`); returns the V5/V6 range statements (V15/V16
+    for a pre-encrypted ballot) to verify in a batch."""
+    checks = ballot_checks(ctx, ballot)
+    for s in checks.statements:
+        report.checked(s.step)
+    if ballot.pre is not None:
         report.checked("V17")
         report.checked("V18")
-        for f in pre_encryption_failures(ctx, ballot):
-            report.fail(f.step, f.obj, f.detail)
-    elif (
-        confirmation_code(ctx.H_E, [c.chi for c in ballot.contests], ballot.B_aux, ctx.dialect) != ballot.code
-    ):
-        report.fail("V7.B", obj, "confirmation code is wrong")
-    return out
+    for f in checks.failures:
+        report.fail(f.step, f.obj, f.detail)
+    return list(checks.statements)
 
 
 # ---------------------------------------------------------------------------------------------------
