@@ -188,9 +188,9 @@ def demo(
             help="kg-parliament-2021, kg-referendum-2021 or tm-presidential-2022 (synthetic voters)"
         ),
     ] = None,
-    trustees: Annotated[int, typer.Option(help="number of guardians n")] = 5,
-    quorum: Annotated[int, typer.Option(help="quorum k")] = 3,
-    missing: Annotated[int, typer.Option(help="guardians absent at decryption")] = 1,
+    trustees: Annotated[int | None, typer.Option(help="number of guardians n [default: 5]")] = None,
+    quorum: Annotated[int | None, typer.Option(help="quorum k [default: 3]")] = None,
+    missing: Annotated[int | None, typer.Option(help="guardians absent at decryption [default: 1]")] = None,
     group: Annotated[str, typer.Option(help="modp (EG 2.0, 4096-bit), ed25519 or test")] = "modp",
     challenged: Annotated[
         int | None,
@@ -212,8 +212,24 @@ def demo(
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         fail(f"{out_dir} exists and is not an empty directory")
     if scenario is not None:
+        given = [
+            f"--{name}"
+            for name, value in [
+                ("trustees", trustees),
+                ("quorum", quorum),
+                ("missing", missing),
+                ("challenged", challenged),
+                ("paper", paper),
+            ]
+            if value is not None
+        ]
+        if given:  # a scenario fixes its own guardians and ballots (specs/12-election-types.md)
+            fail(f"{', '.join(given)} apply to the default demo only, not to --scenario")
         _scenario(scenario, out_dir, parse_group(group).name, voters, seed or 1, json_out, quiet)
         return
+    trustees = 5 if trustees is None else trustees
+    quorum = 3 if quorum is None else quorum
+    missing = 1 if missing is None else missing
     if voters is None:
         voters = 100
     if challenged is None:

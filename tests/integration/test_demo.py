@@ -202,3 +202,19 @@ def test_demo_scenario_json(tmp_path: Path, scenario: str, contest: str | None) 
         app, ["demo", "--scenario", "nope", "--group", "test", "--out", str(tmp_path / "x")], env=ENV
     )
     assert r.exit_code == 2 and "unknown scenario" in r.output
+
+
+def test_demo_scenario_refuses_the_default_demos_options(tmp_path: Path) -> None:
+    """A scenario fixes its own guardians, challenges and ballots: options of the default demo are
+    refused by name instead of being ignored, before any work."""
+    for extra in (["--paper", "3"], ["--trustees", "4", "--challenged", "0"]):
+        out = tmp_path / extra[0].strip("-")
+        r = CliRunner().invoke(
+            app,
+            ["demo", "--scenario", "kg-referendum-2021", "--group", "test", "--out", str(out), *extra],
+            env=ENV,
+        )
+        assert r.exit_code == 2, r.output
+        named = [a for a in extra if a.startswith("--")]
+        assert f"{', '.join(named)} apply to the default demo only" in r.output
+        assert not out.exists()
