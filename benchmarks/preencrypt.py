@@ -14,6 +14,7 @@ import argparse
 import json
 import statistics
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,7 +45,8 @@ def main() -> None:
         t, (_, xi) = timed(lambda: pre_encrypt_ballot(ctx, "default"))
         times["print"].append(t)
         marks = {c: [o for o, v in votes.items() if v] for c, votes in plain.votes.items()}
-        t, pre = timed(lambda: record_pre_encrypted(ctx, "default", xi, marks, ballot_id=plain.ballot_id))  # noqa: B023
+        t, marked = timed(partial(record_pre_encrypted, ctx, "default", xi, marks, ballot_id=plain.ballot_id))
+        pre = marked.ballot
         times["record"].append(t)
         t, (ordinary, _) = timed(lambda: encrypt_ballot(ctx, plain))  # noqa: B023
         times["encrypt"].append(t)

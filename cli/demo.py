@@ -215,7 +215,7 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None
                 marks = {c: [o for o, v in votes.items() if v] for c, votes in plain.votes.items()}
                 ballot = record_pre_encrypted(
                     ctx, plain.style, xi, marks, ballot_id=plain.ballot_id, state=state
-                )
+                ).ballot
                 res.paper += 1
             else:
                 ballot, xi = encrypt_ballot(ctx, plain, device=devices[n % len(devices)], state=state)

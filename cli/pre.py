@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from cli.common import cli_errors, fail, new_output_dir, out, passphrase, progress_bar
+from e2evote.errors import BallotError
 from e2evote.protocol.ballot import PlaintextBallot
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.preencrypt import PreEncryptedBallot, pre_encrypt_ballot, record_pre_encrypted
@@ -99,10 +100,9 @@ def print_(
     out.print(f"primary nonces sealed in {out_dir / 'nonces.sealed'}: keep it secret, it opens every ballot")
 
 
-def _choices(
-    ctx: ElectionContext, printed: PrintedBallot, doc: Any, what: str
-) -> tuple[str, dict[str, list[str]]]:
-    """The ballot id and the marks per contest, given as option labels, null labels or short codes."""
+def _marks(doc: Any, what: str) -> tuple[str, dict[str, list[str]]]:
+    """The ballot id and the marks per contest (option labels, null labels or short codes: the
+    library resolves them, ``resolve_marks``)."""
     if not isinstance(doc, dict) or set(doc) - {"id", "marks"} or not isinstance(doc.get("id"), str):
         fail(
             f'{what}: expected {{"id": ballot id, "marks": {{contest: [option, null label or short code]}}}}'
@@ -113,30 +113,7 @@ def _choices(
         for k, v in marks.items()
     ):
         fail(f"{what}: marks must map a contest label to a list of strings")
-    regenerated, _ = pre_encrypt_ballot(ctx, printed.style, xi=printed.xi, B_aux=printed.B_aux)
-    by_label = {c.label: c for c in regenerated.contests}
-    choices: dict[str, list[str]] = {}
-    for contest, given in marks.items():
-        pc = by_label.get(contest)
-        if pc is None:
-            fail(f"{what}: contest {contest!r} is not on style {printed.style!r}")
-        labels = {s.label for s in pc.selections}
-        codes = {s.code: s.label for s in pc.selections}
-        chosen = []
-        for x in given:
-            if x in labels and x in codes and codes[x] != x:
-                fail(
-                    f"{what}: {x!r} is an option of contest {contest!r} and the short code of "
-                    f"{codes[x]!r}; give the other one"
-                )
-            if x in labels:
-                chosen.append(x)
-            elif x in codes:
-                chosen.append(codes[x])
-            else:
-                fail(f"{what}: {x!r} is neither an option nor a short code of contest {contest!r}")
-        choices[contest] = chosen
-    return doc["id"], choices
+    return doc["id"], marks
 
 
 @app.command("record")
@@ -181,13 +158,20 @@ def record(
     match = [p for p in printed if p.code == wanted]
     if not match:
         fail(f"no ballot with code {code} in {nonces}")
-    ballot_id, choices = _choices(ctx, match[0], files.read_json(marks), str(marks))
+    ballot_id, given = _marks(files.read_json(marks), str(marks))
     if edir.exists(edir.ballot_file(ballot_id)):
         fail(f"ballot id {ballot_id!r} was already submitted")
-    enc = record_pre_encrypted(
-        ctx, match[0].style, match[0].xi, choices, ballot_id=ballot_id, B_aux=match[0].B_aux
+    try:
+        ballot = match[0]
+        marked = record_pre_encrypted(
+            ctx, ballot.style, ballot.xi, given, ballot_id=ballot_id, B_aux=ballot.B_aux
+        )
+    except BallotError as exc:
+        fail(f"{marks}: {exc}")
+    enc = marked.ballot
+    claimed = PlaintextBallot(
+        ballot_id, match[0].style, {c: dict.fromkeys(x, 1) for c, x in marked.choices.items()}
     )
-    claimed = PlaintextBallot(ballot_id, match[0].style, {c: dict.fromkeys(x, 1) for c, x in choices.items()})
     secret = passphrase("voter", confirm=True)
     files.write_atomic(
         out_file,

@@ -51,6 +51,8 @@ __all__ = [
     "pre_nonce",
     "pre_encrypt_ballot",
     "record_pre_encrypted",
+    "MarkedBallot",
+    "resolve_marks",
     "verify_pre_encrypted_cast",
     "verify_pre_encrypted_uncast",
     "verify_pre_ballot_nonce",
@@ -332,6 +334,50 @@ def _marks(contests: Sequence[Contest], style: str, choices: Mapping[str, Sequen
         raise BallotError(f"{what}: contest(s) not on style {style!r}: {', '.join(sorted(unknown))}")
 
 
+@dataclass(frozen=True)
+class MarkedBallot:
+    """What :func:`record_pre_encrypted` recorded: the ballot, and the marks as selection labels (option or
+    null labels, short codes resolved) per contest, e.g. for the voter's claim when challenging."""
+
+    ballot: EncryptedBallot
+    choices: Mapping[str, tuple[str, ...]]
+
+
+def resolve_marks(
+    ballot: PreEncryptedBallot, marks: Mapping[str, Sequence[str]], what: str = "marks"
+) -> dict[str, list[str]]:
+    """The marks read from a printed ballot as selection labels: each mark is an option's label, a
+    null label (``nullℓ``) or the short code printed beside one of them (specs/13 §5). A mark that is
+    the label of one selection and the short code of another is refused (a scanner must not guess:
+    numeric labels with numeric codes), as is a mark that is neither; contests not on the ballot are
+    refused."""
+    by_label = {c.label: c for c in ballot.contests}
+    out: dict[str, list[str]] = {}
+    for contest, given in marks.items():
+        pc = by_label.get(contest)
+        if pc is None:
+            raise BallotError(f"{what}: contest(s) not on style {ballot.style!r}: {contest}")
+        labels = {s.label for s in pc.selections}
+        codes = {s.code: s.label for s in pc.selections}
+        chosen = []
+        for x in given:
+            if x in labels and x in codes and codes[x] != x:
+                raise BallotError(
+                    f"{what}: {x!r} is an option of contest {contest!r} and the short code of "
+                    f"{codes[x]!r}; give the other one"
+                )
+            if x in labels:
+                chosen.append(x)
+            elif x in codes:
+                chosen.append(codes[x])
+            else:
+                raise BallotError(
+                    f"{what}: {x!r} is neither an option nor a short code of contest {contest!r}"
+                )
+        out[contest] = chosen
+    return out
+
+
 def record_pre_encrypted(
     ctx: ElectionContext,
     style: str,
@@ -343,13 +389,15 @@ def record_pre_encrypted(
     state: BallotState = BallotState.CAST,
     device: str = "",
     timestamp: int = 0,
-) -> EncryptedBallot:
-    """Record a marked pre-encrypted ballot (EG §4.3): ``choices`` maps a contest label to the labels
-    of the options the voter marked (a contest left out is a null vote), possibly with null labels
-    ``nullℓ`` (a scanner that reads null short codes). Each contest takes the marked vectors and
+) -> MarkedBallot:
+    """Record a marked pre-encrypted ballot (EG §4.3): ``choices`` maps a contest label to the options
+    the voter marked (a contest left out is a null vote), each given by its label, a null label
+    ``nullℓ``, or the short code printed beside it (:func:`resolve_marks`: what a scanner reads).
+    Each contest takes the marked vectors and
     further null vectors up to exactly L (an overvote takes the L null vectors and records OVERVOTE in
     the contest data); selections are their component-wise products, proved with the summed nonces.
-    The result is an :class:`EncryptedBallot` with ``pre`` set; its code is the printed H(B)."""
+    The result's ballot is an :class:`EncryptedBallot` with ``pre`` set, whose code is the printed
+    H(B); its choices are the marks as selection labels."""
     what = f"ballot {ballot_id!r}"
     contests = _style(ctx, style)
     _marks(contests, style, choices, what)
@@ -359,6 +407,7 @@ def record_pre_encrypted(
         clash is not None
     ):  # never printed (pre_encrypt_ballot refuses it): a voter could not tell options apart
         raise BallotError(f"{what}: {clash} on the ballot of this primary nonce")
+    choices = resolve_marks(pre, choices, what)
     key = ctx.key
     enc_contests = []
     for contest, pc, nonces in zip(contests, pre.contests, all_nonces, strict=True):
@@ -374,7 +423,7 @@ def record_pre_encrypted(
         limit_proof = prove_range(key, ctx.H_E, agg, sum(rc.values), contest.contest_limit, xi_total)
         chi = contest_hash(ctx.H_E, contest.index, ctx.K, rc.cts)
         enc_contests.append((EncryptedContest(contest.index, sels, limit_proof, chi, rc.data), rc.pre))
-    return EncryptedBallot(
+    ballot = EncryptedBallot(
         ballot_id,
         style,
         tuple(c for c, _ in enc_contests),
@@ -385,6 +434,7 @@ def record_pre_encrypted(
         timestamp,
         tuple(p for _, p in enc_contests),
     )
+    return MarkedBallot(ballot, {c: tuple(x) for c, x in choices.items()})
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -156,16 +156,15 @@ def test_pre_print_needs_a_short_code_function(tmp_path: Path) -> None:
 
 def test_a_mark_that_is_a_label_and_another_option_s_code_is_refused() -> None:
     """Options named 1, 2, 3 and numeric short codes (Ω5): a scanned "2" could be option 2 or the
-    code of another option; `pre record` refuses to guess."""
+    code of another option; recording (``record_pre_encrypted``, which `pre record` calls) refuses to guess,
+    and records a code that is no label as the option it is printed beside."""
     import pytest
 
-    from cli.common import CliError
-    from cli.pre import _choices
+    from e2evote.errors import BallotError
     from e2evote.groups import TEST
     from e2evote.protocol.election import ElectionContext, ElectionParameters
     from e2evote.protocol.manifest import Manifest
-    from e2evote.protocol.preencrypt import pre_encrypt_ballot
-    from e2evote.record.files import PrintedBallot
+    from e2evote.protocol.preencrypt import pre_encrypt_ballot, record_pre_encrypted, resolve_marks
 
     labels = [str(n) for n in range(256)]
     manifest = Manifest.from_json(
@@ -178,11 +177,9 @@ def test_a_mark_that_is_a_label_and_another_option_s_code_is_refused() -> None:
         clash = [s for s in sels if s.code in labels[:3] and s.code != s.label]
         if clash:
             break
-    printed = PrintedBallot(ballot.code, "default", ballot.B_aux, xi)
-    with pytest.raises(CliError, match="give the other one"):
-        _choices(ctx, printed, {"id": "x", "marks": {"c": [clash[0].code]}}, "marks.json")
+    with pytest.raises(BallotError, match="give the other one"):
+        record_pre_encrypted(ctx, "default", xi, {"c": [clash[0].code]}, ballot_id="x")
     fine = next(s for s in sels if s.code not in labels[:3])
-    assert _choices(ctx, printed, {"id": "x", "marks": {"c": [fine.code]}}, "marks.json") == (
-        "x",
-        {"c": [fine.label]},
-    )
+    assert resolve_marks(ballot, {"c": [fine.code]}) == {"c": [fine.label]}
+    marked = record_pre_encrypted(ctx, "default", xi, {"c": [fine.code]}, ballot_id="x")
+    assert marked.choices == {"c": (fine.label,)} and marked.ballot.code == ballot.code

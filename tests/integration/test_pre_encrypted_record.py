@@ -49,7 +49,7 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     acc = TallyAccumulator(ctx)
     for n, marks in enumerate(MARKS):  # pre-encrypted, cast
         _, xi = pre_encrypt_ballot(ctx, "default")
-        ballot = record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}")
+        ballot = record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}").ballot
         w.add_ballot(ballot)
         acc.add(ballot)
     ordinary, _ = encrypt_ballot(ctx, PlaintextBallot("o1", "default", {"mayor": {"cy": 1}}))
@@ -58,7 +58,7 @@ def record(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     _, xi = pre_encrypt_ballot(ctx, "default")  # pre-encrypted, marked, then challenged
     spoiled = record_pre_encrypted(
         ctx, "default", xi, {"mayor": ["ann"]}, ballot_id="s1", state=BallotState.CHALLENGED
-    )
+    ).ballot
     w.add_ballot(spoiled)
     guardians = [DecryptingGuardian.from_key(keys[i]) for i in (0, 2)]
     et = acc.result()
@@ -169,7 +169,7 @@ def test_pre_encrypted_ballots_on_the_board(tmp_path: Path) -> None:
     ballots = []
     for n, marks in enumerate(MARKS):
         _, xi = pre_encrypt_ballot(ctx, "default")
-        ballots.append(record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}"))
+        ballots.append(record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}").ballot)
     for b in ballots[:2]:
         eb.submit(b)
     bad = _pre(ballots[2], psis=tuple(reversed(ballots[2].pre[1].psis)))  # type: ignore[index]
@@ -204,7 +204,7 @@ def test_pre_encrypted_ballots_in_a_chaining_election(tmp_path: Path) -> None:
             ctx, PlaintextBallot(f"o{n}", "default", {"mayor": {"ann": 1}}), device=device
         )
         _, xi = pre_encrypt_ballot(ctx, "default")
-        pre = record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}")
+        pre = record_pre_encrypted(ctx, "default", xi, marks, ballot_id=f"p{n}").ballot
         for b in (plain, pre):
             w.add_ballot(b)
             acc.add(b)

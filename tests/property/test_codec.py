@@ -43,7 +43,7 @@ def _pre_ballot(group: Group) -> tuple[ElectionContext, EncryptedBallot, bytes]:
         ElectionParameters(group, Manifest.from_json(doc), 1, 1), group.g_pow(group.random_scalar())
     )
     _, xi = pre_encrypt_ballot(ctx, "default")
-    enc = record_pre_encrypted(ctx, "default", xi, {"A": ["b"], "B": ["y"]}, ballot_id="p")
+    enc = record_pre_encrypted(ctx, "default", xi, {"A": ["b"], "B": ["y"]}, ballot_id="p").ballot
     return ctx, enc, pack(codec.enc_ballot(enc))
 
 

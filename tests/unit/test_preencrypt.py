@@ -126,7 +126,7 @@ def test_recorded_ballots_verify_and_decrypt_to_the_marks(group: Group, marks: d
     ctx, s = _context(group, CONTESTS)
     pre, xi = pre_encrypt_ballot(ctx, "default")
     try:
-        rec = record_pre_encrypted(ctx, "default", xi, marks, ballot_id="b1")
+        rec = record_pre_encrypted(ctx, "default", xi, marks, ballot_id="b1").ballot
     except BallotError as exc:
         # only: more vectors marked than the limit without an overvote of real options
         assert "more than the limit" in str(exc)
@@ -166,7 +166,7 @@ def test_under_and_overvotes_reach_the_contest_data() -> None:
         ("w", "x", "z"): ContestStatus.OVERVOTE,
     }
     for marks, status in cases.items():
-        rec = record_pre_encrypted(ctx, "default", xi, {"council": list(marks)}, ballot_id="b")
+        rec = record_pre_encrypted(ctx, "default", xi, {"council": list(marks)}, ballot_id="b").ballot
         verify_pre_encrypted_cast(ctx, rec)
         real = [x for x in marks if not x.startswith("null")]
         want = [0, 0, 0, 0] if status == ContestStatus.OVERVOTE else [int(o in real) for o in "wxyz"]
@@ -188,14 +188,14 @@ def test_ballot_checks_take_the_pre_encryption_data() -> None:
     code is not eq. 58's (V7.B), and the data moved to another ballot does not fit it."""
     ctx, _ = _context(TEST, CONTESTS)
     _, xi = pre_encrypt_ballot(ctx, "default")
-    rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["b"]}, ballot_id="b")
+    rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["b"]}, ballot_id="b").ballot
     check_ballot_proofs(ctx, rec)
     with pytest.raises(VerificationError, match=r"V7\.B"):
         check_ballot_proofs(ctx, dataclasses.replace(rec, pre=None))
     with pytest.raises(VerificationError, match=r"V17\.B"):
         verify_pre_encrypted_cast(ctx, dataclasses.replace(rec, pre=None))
     _, xi2 = pre_encrypt_ballot(ctx, "default")
-    other = record_pre_encrypted(ctx, "default", xi2, {"mayor": ["b"]}, ballot_id="c")
+    other = record_pre_encrypted(ctx, "default", xi2, {"mayor": ["b"]}, ballot_id="c").ballot
     with pytest.raises(
         VerificationError, match=r"V18\.B"
     ):  # the other ballot's vectors multiply to its selections
@@ -281,9 +281,9 @@ def _mutants(
 def test_every_mutation_is_rejected_with_its_step(group: Group) -> None:
     ctx, _ = _context(group, CONTESTS)
     _, xi = pre_encrypt_ballot(ctx, "default")
-    rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["a"], "council": ["x"]}, ballot_id="b")
+    rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["a"], "council": ["x"]}, ballot_id="b").ballot
     _, xi2 = pre_encrypt_ballot(ctx, "default")
-    other = record_pre_encrypted(ctx, "default", xi2, {"council": ["w", "z"]}, ballot_id="c")
+    other = record_pre_encrypted(ctx, "default", xi2, {"council": ["w", "z"]}, ballot_id="c").ballot
     verify_pre_encrypted_cast(ctx, rec)
     for step, mutant in _mutants(ctx, xi, rec, other):
         with pytest.raises(VerificationError) as err:
@@ -390,7 +390,7 @@ def test_tool_errors() -> None:
         pre_encrypt_ballot(ctx, "nope")
     with pytest.raises(BallotError, match="not on style"):
         record_pre_encrypted(ctx, "default", xi, {"senate": ["a"]}, ballot_id="b")
-    with pytest.raises(BallotError, match="unknown option"):
+    with pytest.raises(BallotError, match="neither an option nor a short code"):
         record_pre_encrypted(ctx, "default", xi, {"mayor": ["zz"]}, ballot_id="b")
     with pytest.raises(BallotError, match="marked twice"):
         record_pre_encrypted(ctx, "default", xi, {"mayor": ["a", "a"]}, ballot_id="b")
@@ -401,7 +401,7 @@ def test_tool_errors() -> None:
     )
     with pytest.raises(BallotError, match="short_code"):
         pre_encrypt_ballot(no_omega, "default")
-    rec = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="b")
+    rec = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="b").ballot
     assert [f.step for f in pre_encryption_failures(no_omega, rec)] == ["V18.A"]
     nullish, _ = _context(TEST, [{"label": "c", "options": ["a", "null2"]}])
     with pytest.raises(BallotError, match="form of a null label"):
@@ -448,7 +448,7 @@ def test_cast_ballot_with_colliding_short_codes_is_refused(monkeypatch: pytest.M
     with pytest.raises(BallotError, match="repeats"):
         record_pre_encrypted(ctx, "default", xi, {"mayor": ["a"]}, ballot_id="b")
     monkeypatch.setattr(pe, "_first_collision", lambda ballot: None)
-    rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["a"]}, ballot_id="b")
+    rec = record_pre_encrypted(ctx, "default", xi, {"mayor": ["a"]}, ballot_id="b").ballot
     with pytest.raises(VerificationError, match=r"V18\.C"):
         check_ballot_proofs(ctx, rec)
 
@@ -460,7 +460,7 @@ def test_nonce_opening_of_a_pre_encrypted_ballot() -> None:
     ctx, _ = _context(TEST, CONTESTS[:2])
     _, xi = pre_encrypt_ballot(ctx, "default")
     marks = {"mayor": ["b"], "council": ["x", "null2"]}
-    rec = record_pre_encrypted(ctx, "default", xi, marks, ballot_id="c")
+    rec = record_pre_encrypted(ctx, "default", xi, marks, ballot_id="c").ballot
     claimed = PlaintextBallot("c", "default", {"mayor": {"b": 1, "a": 0}, "council": {"x": 1, "null2": 1}})
     verify_pre_ballot_nonce(ctx, rec, xi, claimed)
     cases = [
@@ -498,7 +498,9 @@ def test_a_spoiled_blank_ballot_is_a_challenged_null_vote() -> None:
 
     ctx, s = _context(TEST, CONTESTS[:2])
     printed, xi = pre_encrypt_ballot(ctx, "default")
-    blank = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="spoiled", state=BallotState.CHALLENGED)
+    blank = record_pre_encrypted(
+        ctx, "default", xi, {}, ballot_id="spoiled", state=BallotState.CHALLENGED
+    ).ballot
     assert blank.code == printed.code
     assert all(_decrypt(ctx, s, sel.ct) == 0 for c in blank.contests for sel in c.selections)
     verify_pre_ballot_nonce(ctx, blank, xi, PlaintextBallot("spoiled", "default", {}))

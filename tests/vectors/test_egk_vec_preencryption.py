@@ -174,7 +174,9 @@ def test_pre_encryption_recorded() -> None:
     rb = v["expected_recorded_ballot"]
     assert rb["is_preencrypt"] is True
     expected = encrypted_ballot(rb)
-    rec = record_pre_encrypted(ctx, "default", xi, _choices(v, ctx, xi), ballot_id=rb["ballot_id"], B_aux=b"")
+    rec = record_pre_encrypted(
+        ctx, "default", xi, _choices(v, ctx, xi), ballot_id=rb["ballot_id"], B_aux=b""
+    ).ballot
     assert rec.code == expected.code
     for c, pc, ec, mine in zip(rb["contests"], rec.pre, expected.contests, rec.contests, strict=True):
         pe = c["pre_encryption"]
@@ -197,10 +199,10 @@ def test_pre_encryption_recorded() -> None:
 
 def test_pre_encryption_recorded_negative() -> None:
     v, ctx, xi = _setup("PreEncryptionRecorded")
-    rec = record_pre_encrypted(ctx, "default", xi, _choices(v, ctx, xi), ballot_id="b", B_aux=b"")
+    rec = record_pre_encrypted(ctx, "default", xi, _choices(v, ctx, xi), ballot_id="b", B_aux=b"").ballot
     expected = encrypted_ballot(v["expected_recorded_ballot"])
     # other choices give other selections
-    other = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="b", B_aux=b"")
+    other = record_pre_encrypted(ctx, "default", xi, {}, ballot_id="b", B_aux=b"").ballot
     assert [s.ct for s in other.contests[0].selections] != [s.ct for s in expected.contests[0].selections]
     verify_pre_encrypted_cast(ctx, other)
     with pytest.raises(VerificationError, match=r"V15\.D"):
