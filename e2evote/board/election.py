@@ -50,7 +50,13 @@ from e2evote.errors import (
     VerificationError,
 )
 from e2evote.hashing import b_file
-from e2evote.protocol.ballot import BallotState, EncryptedBallot, ballot_id_bytes, check_ballot_proofs
+from e2evote.protocol.ballot import (
+    ALPHA_KEY_BYTES,
+    BallotState,
+    EncryptedBallot,
+    ballot_id_bytes,
+    check_ballot_proofs,
+)
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.tally import DecryptedTally, EncryptedTally, TallyAccumulator
@@ -189,8 +195,8 @@ def check_ballot(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
     check_ballot_proofs(ctx, ballot)
 
 
-ALPHA_SUFFIX = 16
-"""α is compared by its last 16 bytes, as the verifier's V7.H compares it (specs/10-verification.md)"""
+ALPHA_SUFFIX = ALPHA_KEY_BYTES
+"""α is compared by its last 16 bytes, V7.H's key (``protocol.ballot.alpha_key``), here on the encoded E(α)"""
 
 
 class BallotIndex:

@@ -46,6 +46,8 @@ __all__ = [
     "chain_close_hash",
     "verify_ballot_nonce",
     "ballot_id_bytes",
+    "alpha_key",
+    "ALPHA_KEY_BYTES",
     "ballot_checks",
     "BallotChecks",
     "contest_values",
@@ -446,6 +448,18 @@ def check_ballot_proofs(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
     failures = verify_range_many(ctx.key, ctx.H_E, checks.statements)
     if failures:
         raise failures[0]
+
+
+ALPHA_KEY_BYTES = 16
+"""V7.H compares selection ciphertexts by the last 16 bytes of α (specs/10-verification.md §1.6)"""
+
+
+def alpha_key(alpha: Element) -> bytes:
+    """V7.H's key of a selection ciphertext (α, β): the last :data:`ALPHA_KEY_BYTES` bytes of E(α),
+    as the verifier, the board and a guardian's request check compare them. An honest collision
+    between two fresh α has probability ≈ n²/2^129; a voter aiming at another ballot's key needs
+    ~2^128 work."""
+    return alpha.to_bytes()[-ALPHA_KEY_BYTES:]
 
 
 def range_steps(ballot: EncryptedBallot) -> tuple[str, str]:

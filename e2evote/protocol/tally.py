@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ from e2evote.errors import BallotError, DecryptionError, E2EVoteError, Verificat
 from e2evote.groups.base import Element, Group
 from e2evote.hashing import Dialect, Tag, b_file
 from e2evote.proofs.chaum_pedersen import DecryptionProof
-from e2evote.protocol.ballot import BallotState, EncryptedBallot, check_ballot_proofs
+from e2evote.protocol.ballot import BallotState, EncryptedBallot, alpha_key, check_ballot_proofs
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.decryption import CombinedDecryption, DecryptingGuardian, Target, decrypt_with_quorum
 from e2evote.protocol.election import ElectionContext
@@ -241,17 +240,21 @@ def check_request(
     tally: EncryptedTally,
     to_open: Sequence[EncryptedBallot],
     ballots: Iterable[EncryptedBallot],
+    *,
+    contest_data: bool = False,
 ) -> int:
     """What a guardian checks before decrypting anything (specs/06-decryption.md §4): ``tally`` is
     the aggregate (eq. 62) of the cast ballots among ``ballots``, and every ballot in ``to_open`` is
-    one of their challenged ballots, contest for contest, none of whose ciphertexts (selections,
-    contest data) is also a cast ballot's; and every ballot involved passes its own checks
+    one of their challenged ballots, contest for contest, none of whose ciphertexts a decryption would
+    open (selections; contest data only with ``contest_data``, the EG route of :func:`ballot_targets`)
+    is also a cast ballot's; and every ballot involved passes its own checks
     (:func:`check_ballot_proofs`), so no re-randomised copy of a ballot enters a target. Otherwise a
     coordinator could have the guardians decrypt a cast ballot, listed as a challenged one or as
     tally cells; no selection ciphertext may appear in two cast ballots (a ballot, or a contest
-    copied whole into another ballot or another contest of the same shape with its limit proof,
-    would weigh twice in the tally, and one repeated many times would show in it; α = g^ξ with a
-    fresh ξ never repeats honestly, V7.H). ``ballots`` is streamed once (the record's or the
+    copied whole into another ballot, would weigh twice in the tally, and one repeated many times
+    would show in it; α = g^ξ with a fresh ξ never repeats honestly), compared as V7.H does: within
+    one ballot a repeat is its voter's own (selections sharing a nonce) and passes, as it passes the
+    board and the verifier. ``ballots`` is streamed once (the record's or the
     election directory's); what this
     cannot establish is that the stream is the election's whole ballot box (specs/06-decryption.md
     §4.1). Returns the number of cast ballots; raises DecryptionError naming the first problem."""
@@ -266,30 +269,27 @@ def check_request(
         wanted[b.ballot_id] = b
     owner: dict[bytes, str] = {}
     for b in to_open:
-        for x in _ciphertext_pads(b):
+        for x in _ciphertext_pads(b, contest_data):
             owner.setdefault(x, b.ballot_id)
     acc = TallyAccumulator(ctx)
     found: set[str] = set()
-    seen: set[bytes] = set()  # 128 bits of SHA-256(α) per cast selection: a repeat would weigh twice
+    seen: set[bytes] = set()  # V7.H's key of every cast selection before this ballot: a repeat weighs twice
     cast = 0
     for b in ballots:
         if b.state == BallotState.CAST:
             cast += 1
-            for ec in b.contests:
-                for sel in ec.selections:
-                    pad = hashlib.sha256(sel.ct.alpha.to_bytes()).digest()[:16]
-                    if pad in seen:
-                        raise DecryptionError(
-                            f"cast ballot {b.ballot_id} repeats a selection ciphertext (contest {ec.index}) "
-                            "of a cast ballot before it"
-                        )
-                    seen.add(pad)
+            mine = {alpha_key(sel.ct.alpha) for ec in b.contests for sel in ec.selections}
+            if not mine.isdisjoint(seen):
+                raise DecryptionError(
+                    f"cast ballot {b.ballot_id} repeats a selection ciphertext of a cast ballot before it"
+                )
+            seen |= mine
             try:  # a tally cell is decrypted too: what goes into it must be proven ballots
                 check_ballot_proofs(ctx, b)
             except VerificationError as exc:
                 raise DecryptionError(f"cast ballot {b.ballot_id} does not verify: {exc}") from None
             acc.add(b)
-            for x in _ciphertext_pads(b):
+            for x in _ciphertext_pads(b, contest_data):
                 other = owner.get(x)
                 if other is not None:
                     raise DecryptionError(
@@ -308,12 +308,13 @@ def check_request(
     return cast
 
 
-def _ciphertext_pads(b: EncryptedBallot) -> Iterator[bytes]:
-    """The first components of every ciphertext a decryption of ``b`` would open."""
+def _ciphertext_pads(b: EncryptedBallot, contest_data: bool) -> Iterator[bytes]:
+    """The first components of every ciphertext a decryption of ``b`` would open (its contest data's
+    only on the EG route, :func:`ballot_targets`)."""
     for ec in b.contests:
         for sel in ec.selections:
             yield sel.ct.alpha.to_bytes()
-        if ec.data is not None:
+        if contest_data and ec.data is not None:
             yield ec.data.C0.to_bytes()
 
 

@@ -31,6 +31,7 @@ from e2evote.proofs.schnorr import verify_schnorr
 from e2evote.protocol.ballot import (
     BallotState,
     EncryptedBallot,
+    alpha_key,
     ballot_checks,
     ballot_id_bytes,
     chain_close_hash,
@@ -348,7 +349,7 @@ class BallotIndex:
         width = 0
         for ec in ballot.contests:
             for sel in ec.selections:
-                self.alphas.append(_fp(key, sel.ct.alpha.to_bytes()[-16:]))
+                self.alphas.append(_fp(key, alpha_key(sel.ct.alpha)))
                 width += 1
         self.widths.append(width)
         if ballot.state != BallotState.CAST:
@@ -756,7 +757,7 @@ def _reread(
             if want is None:
                 continue
             start, ns = want
-            alphas = [sel.ct.alpha.to_bytes()[-16:] for ec in b.contests for sel in ec.selections]
+            alphas = [alpha_key(sel.ct.alpha) for ec in b.contests for sel in ec.selections]
             if (
                 _fp(key, ballot_id_bytes(b.ballot_id)) != idx.ids[k]
                 or _fp(key, b.code) != idx.codes[k]

@@ -10,9 +10,11 @@ import pytest
 from e2evote.elgamal import Ciphertext
 from e2evote.errors import DecryptionError
 from e2evote.groups import Group
+from e2evote.proofs.range import prove_range
 from e2evote.protocol.ballot import (
     BallotState,
     EncryptedBallot,
+    EncryptedSelection,
     PlaintextBallot,
     check_ballot_proofs,
     confirmation_code,
@@ -23,6 +25,7 @@ from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import simple_manifest
 from e2evote.protocol.tally import TallyAccumulator, check_request
+from e2evote.verifier import verify_ballots
 
 MANIFEST = simple_manifest("t", [("A", ["a", "b", "c"], 1)])
 
@@ -141,3 +144,62 @@ def test_cast_ballots_in_the_stream_must_verify(fast_group: Group) -> None:
     acc.add(forged)
     with pytest.raises(DecryptionError, match="cast ballot f does not verify"):
         check_request(ctx, acc.result(), [], iter([forged]))
+
+
+def _same_nonce_ballot(ctx: ElectionContext) -> EncryptedBallot:
+    """A voter's own ballot whose three selections share one nonce (hence one α), each with a valid
+    proof: the board and the verifier accept it (V7.H compares ballots with each other)."""
+    contest = MANIFEST.contests[0]
+    key, g = ctx.key, ctx.group
+    xi = g.random_scalar()
+    values = [1, 0, 0]
+    sels = []
+    for o, v in zip(contest.options, values, strict=True):
+        ct = key.encrypt(v, xi)
+        sels.append(
+            EncryptedSelection(o.index, ct, prove_range(key, ctx.H_E, ct, v, contest.option_limit, xi))
+        )
+    agg = Ciphertext.product([s.ct for s in sels], g)
+    limit = prove_range(key, ctx.H_E, agg, 1, contest.contest_limit, xi + xi + xi)
+    honest = encrypt_ballot(ctx, PlaintextBallot("own", "default", {"A": {"a": 1}}))[0]
+    chi = contest_hash(ctx.H_E, contest.index, ctx.K, [s.ct for s in sels])
+    ec = dataclasses.replace(honest.contests[0], selections=tuple(sels), proof=limit, chi=chi)
+    code = confirmation_code(ctx.H_E, [chi], honest.B_aux, ctx.dialect)
+    return dataclasses.replace(honest, contests=(ec,), code=code)
+
+
+def test_a_voter_s_own_repeated_nonce_does_not_block_the_tally(fast_group: Group) -> None:
+    """Selections of one ballot sharing a nonce pass the ballot box, the verifier and the guardians'
+    request check alike; the same ballot streamed twice is still refused."""
+    ctx, ballots = _election(fast_group)
+    own = _same_nonce_ballot(ctx)
+    assert len({s.ct.alpha for s in own.contests[0].selections}) == 1
+    check_ballot_proofs(ctx, own)
+    assert verify_ballots(ctx, lambda: iter([*ballots, own])).ok
+    acc = TallyAccumulator(ctx)
+    for b in [*ballots, own]:
+        if b.state == BallotState.CAST:
+            acc.add(b)
+    assert check_request(ctx, acc.result(), [ballots[1]], iter([*ballots, own])) == 3
+    acc.add(own)
+    with pytest.raises(DecryptionError, match="cast ballot own repeats a selection"):
+        check_request(ctx, acc.result(), [ballots[1]], iter([*ballots, own, own]))
+
+
+def test_copied_contest_data_blocks_only_the_eg_route(fast_group: Group) -> None:
+    """A challenged ballot carrying a copy of a cast ballot's contest data (nothing binds contest data
+    to a ballot): the guardians' route never opens it, so the request passes; on the EG route, which
+    would decrypt that C0, it is refused."""
+    ctx, ballots = _election(fast_group)
+    cast, spoiled = ballots[0], ballots[1]
+    copied = dataclasses.replace(
+        spoiled, contests=(dataclasses.replace(spoiled.contests[0], data=cast.contests[0].data),)
+    )
+    stream = [cast, copied, ballots[2]]
+    assert verify_ballots(ctx, lambda: iter(stream)).ok
+    acc = TallyAccumulator(ctx)
+    acc.add(cast)
+    acc.add(ballots[2])
+    assert check_request(ctx, acc.result(), [copied], iter(stream)) == 2
+    with pytest.raises(DecryptionError, match="v1 to open shares a ciphertext with cast ballot v0"):
+        check_request(ctx, acc.result(), [copied], iter(stream), contest_data=True)
