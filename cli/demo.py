@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionParameters
 from e2evote.protocol.manifest import Manifest
-from e2evote.protocol.outcomes import OutcomeRule, UndecidedOutcomeError, compute_outcome
+from e2evote.protocol.outcomes import compute_outcomes
 from e2evote.protocol.preencrypt import pre_encrypt_ballot, record_pre_encrypted
 from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, decrypt_ballot, decrypt_tally
 from e2evote.record.model import ChallengedBallot
@@ -106,7 +106,7 @@ class DemoResult:
     paper: int = 0
     """ballots recorded from pre-encrypted paper ballots"""
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    outcomes: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     report: Report | None = None
 
@@ -251,13 +251,7 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str, int], Step] | None = None
                 res.opened_by_guardians += 1
             step("decrypting", j + 2, 1 + len(to_open))
         res.counts = decrypted.counts(ctx)
-        for c in manifest.contests:
-            if c.outcome is not None:
-                try:
-                    outcome = compute_outcome(OutcomeRule.from_dict(dict(c.outcome)), res.counts[c.label])
-                except UndecidedOutcomeError:
-                    continue  # specs/09 §7 V20.D: an undecided contest (e.g. no votes) publishes none
-                res.outcomes[c.label] = outcome.to_dict()
+        res.outcomes = compute_outcomes(manifest, res.counts, acc.contest_cast)
 
     with phase("record"):
         writer.set_tally(tally, decrypted)

@@ -7,6 +7,7 @@ ballots, run the two decryption rounds with the trustees (``decrypt-challenge``,
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,7 @@ from e2evote.protocol.decryption import (
 )
 from e2evote.protocol.decryption import combine as combine_decryption
 from e2evote.protocol.election import ElectionContext, ElectionParameters
+from e2evote.protocol.outcomes import OutcomeError, compute_outcomes, contest_rules
 from e2evote.protocol.tally import DecryptedTally, TallyAccumulator, ballot_from_combined, tally_from_combined
 from e2evote.record import files
 from e2evote.record.files import DecryptionRequest, DecryptionResult, ElectionDir
@@ -73,6 +75,10 @@ def create(
 ) -> None:
     """Fix the parameters (group, manifest, n, k): writes parameters.msgpack and the canonical manifest."""
     m = files.read_manifest_json(manifest)
+    try:  # H_M binds the manifest: a rule V20.A cannot parse would fail every record of the election
+        contest_rules(m)
+    except OutcomeError as exc:
+        fail(f"{manifest}: {exc}")
     params = ElectionParameters(parse_group(group), m, trustees, quorum)
     ElectionDir(out_dir).create(params)
     out.print(f"election created in {out_dir}: {params.group.name}, {trustees} guardians, quorum {quorum}")
@@ -380,6 +386,15 @@ def publish(
                 fail("the decryption result is for another tally; run the decryption again")
             writer.set_tally(req.tally, result.tally)
             opened += [ChallengedBallot(b.ballot_id, None, None, b) for b in result.ballots]
+            cast = Counter(
+                ec.index
+                for sb in submitted
+                if sb.ballot.state is BallotState.CAST
+                for ec in sb.ballot.contests
+            )
+            outcomes = compute_outcomes(ctx.manifest, result.tally.counts(ctx), cast)
+            if outcomes:  # every decided outcome, as V20 recomputes it (specs/09-outcomes.md §7)
+                writer.set_outcomes(outcomes)
         if opened:
             writer.set_challenged(opened)
         closes = device_closes(edir, ctx)

@@ -32,14 +32,9 @@ from e2evote.groups.base import Group
 from e2evote.protocol.ballot import BallotState, Device, PlaintextBallot, encrypt_ballot
 from e2evote.protocol.ceremony import GuardianKey, GuardianPublicKeys, GuardianSetup
 from e2evote.protocol.decryption import DecryptingGuardian
-from e2evote.protocol.election import ElectionContext, ElectionParameters
+from e2evote.protocol.election import ElectionParameters
 from e2evote.protocol.manifest import Manifest
-from e2evote.protocol.outcomes import (
-    OutcomeRule,
-    ThresholdBase,
-    UndecidedOutcomeError,
-    compute_outcome,
-)
+from e2evote.protocol.outcomes import OutcomeRule, compute_outcomes
 from e2evote.protocol.runoff import derive_runoff_manifest
 from e2evote.protocol.subtally import (
     MIN_GAP_METADATA_KEY,
@@ -474,22 +469,6 @@ def _ceremony(params: ElectionParameters) -> tuple[list[GuardianKey], list[Guard
     return keys, pubs
 
 
-def _outcomes(
-    ctx: ElectionContext, counts: Mapping[str, Mapping[str, int]], cast_per_contest: Mapping[int, int]
-) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for c in ctx.manifest.contests:
-        if c.outcome is None:
-            continue
-        rule = OutcomeRule.from_dict(dict(c.outcome))
-        cast = cast_per_contest.get(c.index, 0) if rule.threshold_base is ThresholdBase.BALLOTS_CAST else None
-        try:
-            out[c.label] = compute_outcome(rule, counts[c.label], ballots_cast=cast).to_dict()
-        except UndecidedOutcomeError:
-            continue  # specs/09 §7 V20.D: an undecided contest publishes no result
-    return out
-
-
 def _run_round(
     number: int, plan: _RoundPlan, out: Path, group: Group, progress: Progress | None
 ) -> RoundResult:
@@ -522,7 +501,6 @@ def _run_round(
     total = len(plan.voters)
     positions = plan_checkpoints(total, 2, MIN_GAP) if plan.interim_contests else ()
     interim = InterimAccumulator(ctx, positions, plan.interim_contests, MIN_GAP) if positions else None
-    cast_per_contest: dict[int, int] = {}
     opened: list[ChallengedBallot] = []
     with phase("encryption"):
         # one challenged ballot (opened by its nonce) before the first cast ballot: Benaloh challenge
@@ -542,8 +520,6 @@ def _run_round(
                 opened.append(ChallengedBallot(enc.ballot_id, xi, pb, None))
                 continue
             acc.add(enc)
-            for ec in enc.contests:
-                cast_per_contest[ec.index] = cast_per_contest.get(ec.index, 0) + 1
             if precincts is not None:
                 precincts.add(enc)
             if interim is not None:
@@ -556,7 +532,7 @@ def _run_round(
         decrypted = decrypt_tally(ctx, pubs, guardians, tally)
         writer.set_tally(tally, decrypted)
         counts = decrypted.counts(ctx)
-        outcomes = _outcomes(ctx, counts, cast_per_contest)
+        outcomes = compute_outcomes(ctx.manifest, counts, acc.contest_cast)
         writer.set_outcomes(outcomes)
     precinct_labels: tuple[str, ...] = ()
     if precincts is not None and plan.precincts is not None:

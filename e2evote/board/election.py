@@ -59,6 +59,7 @@ from e2evote.protocol.ballot import (
 )
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.election import ElectionContext
+from e2evote.protocol.outcomes import compute_outcomes
 from e2evote.protocol.tally import DecryptedTally, EncryptedTally, TallyAccumulator
 from e2evote.record import codec
 from e2evote.record.model import ChallengedBallot
@@ -780,11 +781,13 @@ def export_record(
     with ``tally``), the encrypted tally is the product of the counted ballots (``encrypted_tally``,
     if given, must equal it); ``tally`` is its decryption (without it a record with cast ballots is a
     *pre-tally* record: R2.C); while voting is open the record has no tally. ``challenged``
-    opens the challenged ballots (V12-V14). ``ext/board.msgpack`` (format v2) holds the log's tree
-    head, the board key, the credential list and ``checkpoints`` (default: the tree head made by
-    the close event); the events go to ``ext/board/events-NNNNNN.msgpack``, ``events_per_file`` each
-    (fewer if a file would pass :data:`MAX_EVENT_FILE_BYTES`). ``board`` may be a :class:`Board`
-    or a bare :class:`Storage` (no signing key needed).
+    opens the challenged ballots (V12-V14). ``outcomes``: the outcomes document; by default, with
+    ``tally``, every decided outcome computed from it (``compute_outcomes``). ``ext/board.msgpack``
+    (format v2) holds the log's tree head, the board key, the credential list and ``checkpoints``
+    (default: the tree head made by the close event); the events go to
+    ``ext/board/events-NNNNNN.msgpack``, ``events_per_file`` each (fewer if a file would pass
+    :data:`MAX_EVENT_FILE_BYTES`). ``board`` may be a :class:`Board` or a bare :class:`Storage`
+    (no signing key needed).
 
     The log is streamed from storage twice (the counted set, then the record), never held whole.
     """
@@ -848,6 +851,8 @@ def export_record(
         writer.set_challenged(challenged)
     if device_closes:
         writer.set_device_closes(device_closes)
+    if outcomes is None and tally is not None:  # every decided outcome, as V20 recomputes it (specs/09 §7)
+        outcomes = compute_outcomes(ctx.manifest, tally.counts(ctx), acc.contest_cast)
     if outcomes:
         writer.set_outcomes(outcomes)
     if checkpoints is None:

@@ -31,6 +31,7 @@ from typing import Any, Final, Protocol
 
 from e2evote.errors import E2EVoteError, VerificationError
 from e2evote.hashing import EXT
+from e2evote.protocol.manifest import Manifest
 
 __all__ = [
     "LOT_TAG",
@@ -59,6 +60,8 @@ __all__ = [
     "referendum_outcome",
     "compute_outcome",
     "verify_outcome",
+    "contest_rules",
+    "compute_outcomes",
 ]
 
 #: Domain tag of the tie lot (e2evote extension tag; hashed length-prefixed, see specs/09 §Tie rule).
@@ -833,3 +836,40 @@ def verify_outcome(
     diffs = list(_diff(expected, published))
     if diffs:
         raise VerificationError("V20.E", obj, "; ".join(diffs))
+
+
+def contest_rules(manifest: Manifest) -> dict[str, OutcomeRule]:
+    """The parsed outcome rule of every contest of ``manifest`` that names one (V20.A parses them the
+    same way). A malformed rule raises :class:`OutcomeError` naming its contest: checked when an
+    election is created, since H_M binds the manifest and every record of it would fail V20.A."""
+    rules: dict[str, OutcomeRule] = {}
+    for c in manifest.contests:
+        if c.outcome is None:
+            continue
+        try:
+            rules[c.label] = OutcomeRule.from_dict(dict(c.outcome))
+        except (E2EVoteError, TypeError, ValueError) as exc:
+            raise OutcomeError(f"contest {c.label!r}: outcome rule: {exc}") from None
+    return rules
+
+
+def compute_outcomes(
+    manifest: Manifest, counts: Mapping[str, Mapping[str, int]], cast_per_contest: Mapping[int, int]
+) -> dict[str, dict[str, Any]]:
+    """A record's outcomes document (``outcomes.msgpack``, specs/09-outcomes.md §7) as V20 recomputes
+    it: every decided outcome of a contest with a rule, from the decrypted ``counts`` (contest label ->
+    option label -> votes) and, where the rule's threshold counts ballots cast, the number of cast
+    ballots carrying the contest (``cast_per_contest``, by ind_c). An undecided contest publishes none
+    (V20.D)."""
+    rules = contest_rules(manifest)
+    out: dict[str, dict[str, Any]] = {}
+    for c in manifest.contests:
+        rule = rules.get(c.label)
+        if rule is None:
+            continue
+        cast = cast_per_contest.get(c.index, 0) if rule.threshold_base is ThresholdBase.BALLOTS_CAST else None
+        try:
+            out[c.label] = compute_outcome(rule, counts[c.label], ballots_cast=cast).to_dict()
+        except UndecidedOutcomeError:
+            continue
+    return out

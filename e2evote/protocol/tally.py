@@ -61,7 +61,16 @@ class TallyAccumulator:
     loop per cell (Group.product) multiplies them in; memory is bounded by that many ballots.
     """
 
-    __slots__ = ("ctx", "_allowed", "_acc", "_pending", "_npending", "_flush_every", "ballots")
+    __slots__ = (
+        "ctx",
+        "_allowed",
+        "_acc",
+        "_pending",
+        "_npending",
+        "_flush_every",
+        "ballots",
+        "contest_cast",
+    )
 
     def __init__(
         self,
@@ -81,6 +90,8 @@ class TallyAccumulator:
         self._pending: dict[tuple[int, int], tuple[list[Element], list[Element]]] = {}
         self._npending = 0
         self.ballots = 0
+        self.contest_cast: dict[int, int] = {}
+        """ind_c -> the aggregated ballots carrying the contest (an outcome's ballots cast, specs/09)"""
         if dense:
             wanted = self._allowed if self._allowed is not None else (c.index for c in ctx.manifest.contests)
             for ci in sorted(wanted):
@@ -118,8 +129,10 @@ class TallyAccumulator:
             rows.append((row, ec))
         self._acc.update(new)
         pending = self._pending
+        cast = self.contest_cast
         for _row, ec in rows:
             ci = ec.index
+            cast[ci] = cast.get(ci, 0) + 1
             for sel in ec.selections:
                 lists = pending.get((ci, sel.index))
                 if lists is None:

@@ -688,3 +688,38 @@ def test_cli_challenge_takes_the_voter_s_signed_request(election: Election, tmp_
     r = runner.invoke(app, board + ["--request", str(tmp_path / "own.msgpack")])
     assert r.exit_code == 0 and "challenged" in r.stdout, r.output
     assert [b.ballot_id for b in eb.challenged_ballots()] == ["c1"]
+
+
+def test_export_publishes_the_outcomes_the_verifier_recomputes(tmp_path: Path) -> None:
+    """A board election whose manifest names an outcome rule: `export` with the decrypted tally
+    writes every decided outcome (compute_outcomes), so the record passes V20 without the caller
+    computing them; before, it failed V20.D ("none is published")."""
+    from e2evote.protocol.ballot import encrypt_ballot
+    from e2evote.protocol.manifest import Manifest
+
+    rule = {"method": "plurality", "seats": None, "threshold": None, "threshold_base": None}
+    manifest = Manifest.from_json(
+        {
+            "label": "ruled",
+            "contests": [
+                {
+                    "label": "A",
+                    "options": ["a", "b"],
+                    "outcome": {**rule, "against_all": None, "tie_seed": "00" * 32},
+                }
+            ],
+        }
+    )
+    keys, pubs = ceremony(ElectionParameters(TEST, manifest, 1, 1))
+    ctx = keys[0].context
+    eb = ElectionBoard.create(SQLiteStorage(str(tmp_path / "b.db")), BoardKey.generate(), ctx, board_id="o")
+    for n, vote in enumerate(["b", "a", "b"]):
+        eb.submit(encrypt_ballot(ctx, PlaintextBallot(f"v{n}", "default", {"A": {vote: 1}}))[0])
+    eb.close_voting()
+    tally = decrypt_tally(ctx, pubs, [DecryptingGuardian.from_key(keys[0])], eb.encrypted_tally())
+    eb.export(pubs, tmp_path / "rec", tally=tally)
+    report = verify_path(tmp_path / "rec")
+    assert report.ok and report.checks["V20"] == 1, report.failures
+    from e2evote.record.native import read_record
+
+    assert read_record(tmp_path / "rec").outcomes["A"]["winner"] == "b"

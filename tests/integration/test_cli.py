@@ -20,11 +20,25 @@ from cli.main import app
 from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.record import files
 from e2evote.record.files import ElectionDir, Keystore, TrusteeDir
+from e2evote.record.native import read_record
 
 MANIFEST = {
     "label": "Club election",
     "contests": [
-        {"label": "Chair", "options": ["Ann", "Ben", "Cy"], "contest_limit": 1},
+        {
+            "label": "Chair",
+            "options": ["Ann", "Ben", "Cy"],
+            "contest_limit": 1,
+            # `official publish` writes the outcome the verifier recomputes (V20)
+            "outcome": {
+                "method": "plurality",
+                "seats": None,
+                "threshold": None,
+                "threshold_base": None,
+                "against_all": None,
+                "tie_seed": "00" * 32,
+            },
+        },
         {"label": "Board", "options": ["Dee", "Eve", "Fay", "Gus"], "contest_limit": 2},
     ],
 }
@@ -450,6 +464,7 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     assert summary["cast"] == 3 and summary["challenged"] == 2  # type: ignore[index]
     assert summary["counts"]["Chair"] == {"Ann": 2, "Ben": 1, "Cy": 0}  # type: ignore[index]
     assert summary["counts"]["Board"] == {"Dee": 1, "Eve": 2, "Fay": 1, "Gus": 1}  # type: ignore[index]
+    assert read_record(tmp_path / "rec-final").outcomes["Chair"]["winner"] == "Ann"
     assert verify_json(tmp_path / "rec-final", "--processes", "1") == report  # threads, one process
     assert "'--processes'" in run("verify", tmp_path / "rec-final", "--processes", "0", expect=2).stderr
     proc = run("verify", tmp_path / "rec-final", process=True)
@@ -478,3 +493,28 @@ def trustee_output(el: Path, ell: int) -> str:
         params.group, params.H_B, edir.share_check_file(ell).read_bytes()
     )
     return "; ".join(f"complaint against {c.i}: {c.reason}" for c in complaints)
+
+
+def test_create_refuses_an_outcome_rule_the_verifier_cannot_parse(tmp_path: Path) -> None:
+    """H_M binds the manifest, so a rule V20.A cannot parse would fail every record of the election:
+    `official create` refuses it, naming the contest, and creates nothing."""
+    bad = json.loads(json.dumps(MANIFEST))
+    bad["contests"][0]["outcome"] = {"method": "plurality"}
+    (tmp_path / "manifest.json").write_text(json.dumps(bad))
+    proc = run(
+        "official",
+        "create",
+        "--manifest",
+        tmp_path / "manifest.json",
+        "--trustees",
+        3,
+        "--quorum",
+        2,
+        "--group",
+        "test",
+        "--out",
+        tmp_path / "el",
+        expect=2,
+    )
+    one_line_error(proc, "contest 'Chair': outcome rule")
+    assert not (tmp_path / "el").exists()
