@@ -120,7 +120,7 @@ def one_line_error(proc: Result, needle: str) -> None:
     assert needle in lines[0], lines[0]
 
 
-def create(manifest: Path, n: int, k: int, out: Path) -> Result:
+def create(manifest: Path, n: int, k: int, out: Path, expect: int = 0) -> Result:
     """``official create`` of an election of n guardians (quorum k) in the test group."""
     return run(
         "official",
@@ -135,6 +135,7 @@ def create(manifest: Path, n: int, k: int, out: Path) -> Result:
         "test",
         "--out",
         out,
+        expect=expect,
     )
 
 
@@ -501,20 +502,6 @@ def test_create_refuses_an_outcome_rule_the_verifier_cannot_parse(tmp_path: Path
     bad = json.loads(json.dumps(MANIFEST))
     bad["contests"][0]["outcome"] = {"method": "plurality"}
     (tmp_path / "manifest.json").write_text(json.dumps(bad))
-    proc = run(
-        "official",
-        "create",
-        "--manifest",
-        tmp_path / "manifest.json",
-        "--trustees",
-        3,
-        "--quorum",
-        2,
-        "--group",
-        "test",
-        "--out",
-        tmp_path / "el",
-        expect=2,
-    )
+    proc = create(tmp_path / "manifest.json", 3, 2, tmp_path / "el", expect=2)
     one_line_error(proc, "contest 'Chair': outcome rule")
     assert not (tmp_path / "el").exists()
