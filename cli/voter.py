@@ -16,9 +16,9 @@ from cli.common import cli_errors, fail, out, parse_board_key, passphrase
 from e2evote.board.election import check_ballot
 from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_against_record, load_receipt
 from e2evote.errors import VerificationError
-from e2evote.protocol.ballot import BallotState, Device, encrypt_ballot, verify_ballot_nonce
+from e2evote.protocol.ballot import BallotState, Device, encrypt_ballot
 from e2evote.protocol.election import ElectionContext
-from e2evote.protocol.preencrypt import verify_pre_ballot_nonce
+from e2evote.protocol.preencrypt import verify_opening
 from e2evote.record import files
 from e2evote.record.files import DeviceState, ElectionDir, MessageError, SubmittedBallot, VoterBallot
 from e2evote.record.native import is_native_record, read_record
@@ -144,8 +144,13 @@ def challenge(
     edir = ElectionDir(election)
     ctx, _ = edir.context()
     vb = _load_voter_ballot(edir, ctx, encrypted)
-    _submit(edir, ctx, vb, BallotState.CHALLENGED)
     bid = vb.ballot.ballot_id
+    if not keep_nonce:  # the opening published below is V13.N's: checked before anything is written
+        try:
+            verify_opening(ctx, vb.ballot, vb.nonce, vb.plaintext)
+        except VerificationError as exc:
+            fail(f"ballot {bid} refused: its nonce does not open it to its choices ({exc})")
+    _submit(edir, ctx, vb, BallotState.CHALLENGED)
     if keep_nonce:
         out.print(f"ballot {bid} challenged; the guardians will decrypt it")
         return
@@ -184,9 +189,8 @@ def check_(
     if len(xi) != 32:
         fail("--nonce must be 32 bytes (64 hex digits)")
     claimed = files.read_plaintext_json(ballot)
-    opening = verify_ballot_nonce if enc.pre is None else verify_pre_ballot_nonce
     try:
-        opening(ctx, enc, xi, claimed)
+        verify_opening(ctx, enc, xi, claimed)
     except VerificationError as exc:
         out.print(
             f"[bold red]✗ ballot {escape(enc.ballot_id)} does NOT hold these choices[/]: {escape(str(exc))}"

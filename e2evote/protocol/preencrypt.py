@@ -38,6 +38,7 @@ from e2evote.protocol.ballot import (
     pre_confirmation_code,
     pre_contest_hash,
     selection_hash,
+    verify_ballot_nonce,
 )
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
@@ -56,6 +57,7 @@ __all__ = [
     "verify_pre_encrypted_cast",
     "verify_pre_encrypted_uncast",
     "verify_pre_ballot_nonce",
+    "verify_opening",
 ]
 
 _NULL = re.compile(r"null[0-9]+")
@@ -569,3 +571,13 @@ def verify_pre_ballot_nonce(
             raise VerificationError(
                 "V13.N.B", obj, f"pre-encryption data of {contest.label!r} is not the claimed marks'"
             )
+
+
+def verify_opening(
+    ctx: ElectionContext, ballot: EncryptedBallot, nonce: bytes, claimed: PlaintextBallot
+) -> None:
+    """A challenged ballot opened by its nonce (V13.N): :func:`verify_ballot_nonce` (ξ_B) for an
+    ordinary ballot, :func:`verify_pre_ballot_nonce` (the primary nonce ξ) for a pre-encrypted one.
+    What the verifier checks, and what the ballot box checks before it publishes an opening."""
+    opening = verify_ballot_nonce if ballot.pre is None else verify_pre_ballot_nonce
+    opening(ctx, ballot, nonce, claimed)

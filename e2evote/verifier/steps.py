@@ -36,11 +36,10 @@ from e2evote.protocol.ballot import (
     ballot_id_bytes,
     chain_close_hash,
     chain_initial_hash,
-    verify_ballot_nonce,
 )
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
-from e2evote.protocol.preencrypt import verify_pre_ballot_nonce
+from e2evote.protocol.preencrypt import verify_opening
 from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, contest_data_statement
 from e2evote.record import codec
 from e2evote.record.model import ElectionRecord, RecordIssue
@@ -1080,9 +1079,8 @@ def _challenged(record: ElectionRecord, st: _State, report: Report) -> None:
             if ch.claimed is None:
                 report.fail("V13.N.A", obj, "nonce released without the claimed selections")
             else:
-                opening = verify_ballot_nonce if ballot.pre is None else verify_pre_ballot_nonce
                 try:
-                    opening(ctx, ballot, ch.nonce, ch.claimed)
+                    verify_opening(ctx, ballot, ch.nonce, ch.claimed)
                 except VerificationError as exc:
                     report.fail(exc.step, obj, exc.detail)
                 except E2EVoteError as exc:

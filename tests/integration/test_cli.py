@@ -351,6 +351,17 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     wrong = run("voter", "challenge", tmp_path / "v5.enc", "--election", el, expect=2, passphrase="wrong")
     one_line_error(wrong, "wrong passphrase or corrupted sealed file")
     assert not edir.ballot_file("v5").exists()
+    # a voter file whose nonce does not open its ballot: the opening it would publish fails V13.N,
+    # so nothing is challenged or published
+    ctx, _ = edir.context()
+    vb = files.open_voter_ballot(ctx.group, ctx.H_E, (tmp_path / "v5.enc").read_bytes(), lambda: VOTER_PW)
+    forged = files.seal_voter_ballot(ctx.H_E, replace(vb, nonce=bytes(32)), VOTER_PW)
+    (tmp_path / "v5-forged.enc").write_bytes(forged)
+    bad = run(
+        "voter", "challenge", tmp_path / "v5-forged.enc", "--election", el, expect=2, passphrase=VOTER_PW
+    )
+    one_line_error(bad, "ballot v5 refused: its nonce does not open it")
+    assert not edir.ballot_file("v5").exists() and not edir.opening_file("v5").exists()
     run("voter", "challenge", tmp_path / "v5.enc", "--election", el, "--keep-nonce", passphrase=VOTER_PW)
     run(
         "voter",
