@@ -16,7 +16,7 @@ from cli.common import cli_errors, fail, out, parse_board_key, passphrase
 from e2evote.board.election import check_ballot
 from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_against_record, load_receipt
 from e2evote.errors import VerificationError
-from e2evote.protocol.ballot import BallotState, Device, encrypt_ballot
+from e2evote.protocol.ballot import BallotState, Device, alpha_key, encrypt_ballot
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.preencrypt import verify_opening
 from e2evote.record import files
@@ -102,12 +102,22 @@ def _submit(edir: ElectionDir, ctx: ElectionContext, vb: VoterBallot, state: Bal
     if edir.exists(edir.request_file):
         fail("the tally is closed; no more ballots are accepted")
     # the ballot box accepts only a ballot whose own proofs, contests, contest hashes and code verify
-    # (V5, V6, V5.E, V7.A-B); the checks across ballots (the device chains V7.C-G, V7.H) need the whole
-    # ballot box and are the verifier's, on the published record
+    # (V5, V6, V5.E, V7.A-B), and that shares no confirmation code (V7.C) and no selection ciphertext
+    # (V7.H) with a ballot already in it: a copied ballot or contest would fail the record and make
+    # every guardian refuse the tally (check_request). The device chains (V7.D-G) stay the verifier's
     try:
         check_ballot(ctx, vb.ballot.with_state(BallotState.CAST))
     except VerificationError as exc:
         fail(f"ballot {bid} refused: {exc}")
+    mine = {alpha_key(sel.ct.alpha) for ec in vb.ballot.contests for sel in ec.selections}
+    for sb in edir.iter_ballots(ctx.group, ctx.H_E):
+        other = sb.ballot
+        if other.code == vb.ballot.code:
+            fail(f"ballot {bid} refused: [V7.C] ballot {other.ballot_id} has the same confirmation code")
+        if any(alpha_key(sel.ct.alpha) in mine for ec in other.contests for sel in ec.selections):
+            fail(
+                f"ballot {bid} refused: [V7.H] it repeats a selection ciphertext of ballot {other.ballot_id}"
+            )
     edir.write(
         edir.ballot_file(bid),
         files.encode_submitted_ballot(ctx.H_E, SubmittedBallot(vb.ballot.with_state(state), vb.seq)),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cli.main import app
+from e2evote.protocol.ballot import confirmation_code
 from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.record import files
 from e2evote.record.files import ElectionDir, Keystore, TrusteeDir
@@ -362,6 +363,20 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
     )
     one_line_error(bad, "ballot v5 refused: its nonce does not open it")
     assert not edir.ballot_file("v5").exists() and not edir.opening_file("v5").exists()
+    # v1 copied under a new id (same code: V7.C), and again with a new B_aux, so a new valid code
+    # (V7.H): the ballot box refuses both, before they could fail the record and block the tally
+    v1 = files.open_voter_ballot(ctx.group, ctx.H_E, (tmp_path / "v1.enc").read_bytes(), lambda: VOTER_PW)
+    aux = b"another booth"
+    code = confirmation_code(ctx.H_E, [c.chi for c in v1.ballot.contests], aux, ctx.dialect)
+    for name, copy, step in (
+        ("same-code", replace(v1.ballot, ballot_id="copy"), "[V7.C]"),
+        ("new-code", replace(v1.ballot, ballot_id="copy", B_aux=aux, code=code), "[V7.H]"),
+    ):
+        path = tmp_path / f"{name}.enc"
+        path.write_bytes(files.seal_voter_ballot(ctx.H_E, replace(v1, ballot=copy), VOTER_PW))
+        refused = run("voter", "cast", path, "--election", el, expect=2, passphrase=VOTER_PW)
+        one_line_error(refused, f"ballot copy refused: {step}")
+    assert not edir.ballot_file("copy").exists()
     run("voter", "challenge", tmp_path / "v5.enc", "--election", el, "--keep-nonce", passphrase=VOTER_PW)
     run(
         "voter",
