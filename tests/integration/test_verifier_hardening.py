@@ -246,7 +246,7 @@ def test_unexpected_error_in_a_ballot_or_an_opening_is_reported(
         raise IndexError("tuple index out of range")
 
     monkeypatch.setattr(steps, "_ballot", ballot)
-    monkeypatch.setattr(steps, "verify_ballot_nonce", nonce)
+    monkeypatch.setattr(steps, "verify_opening", nonce)
     r = verify_path(honest[1])
     got = _failures(r)
     assert ("V5.A", "ballot b0") in got and ("V13.N.A", f"ballot {NONCE_ID}") in got, r.failures
