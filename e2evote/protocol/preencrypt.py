@@ -336,7 +336,7 @@ def _marks(contests: Sequence[Contest], style: str, choices: Mapping[str, Sequen
         raise BallotError(f"{what}: contest(s) not on style {style!r}: {', '.join(sorted(unknown))}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MarkedBallot:
     """What :func:`record_pre_encrypted` recorded: the ballot, and the marks as selection labels (option or
     null labels, short codes resolved) per contest, e.g. for the voter's claim when challenging."""
@@ -395,9 +395,9 @@ def record_pre_encrypted(
     """Record a marked pre-encrypted ballot (EG §4.3): ``choices`` maps a contest label to the options
     the voter marked (a contest left out is a null vote), each given by its label, a null label
     ``nullℓ``, or the short code printed beside it (:func:`resolve_marks`: what a scanner reads).
-    Each contest takes the marked vectors and
-    further null vectors up to exactly L (an overvote takes the L null vectors and records OVERVOTE in
-    the contest data); selections are their component-wise products, proved with the summed nonces.
+    Each contest takes the marked vectors and further null vectors up to exactly L (an overvote takes
+    the L null vectors and records OVERVOTE in the contest data); selections are their component-wise
+    products, proved with the summed nonces.
     The result's ballot is an :class:`EncryptedBallot` with ``pre`` set, whose code is the printed
     H(B); its choices are the marks as selection labels."""
     what = f"ballot {ballot_id!r}"
