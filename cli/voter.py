@@ -19,7 +19,7 @@ from e2evote.errors import VerificationError
 from e2evote.protocol.ballot import BallotState, Device, alpha_key, encrypt_ballot
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.preencrypt import verify_opening
-from e2evote.record import files
+from e2evote.record import codec, files
 from e2evote.record.files import DeviceState, ElectionDir, MessageError, SubmittedBallot, VoterBallot
 from e2evote.record.native import is_native_record, read_record
 
@@ -110,14 +110,12 @@ def _submit(edir: ElectionDir, ctx: ElectionContext, vb: VoterBallot, state: Bal
     except VerificationError as exc:
         fail(f"ballot {bid} refused: {exc}")
     mine = {alpha_key(sel.ct.alpha) for ec in vb.ballot.contests for sel in ec.selections}
-    for sb in edir.iter_ballots(ctx.group, ctx.H_E):
-        other = sb.ballot
-        if other.code == vb.ballot.code:
-            fail(f"ballot {bid} refused: [V7.C] ballot {other.ballot_id} has the same confirmation code")
-        if any(alpha_key(sel.ct.alpha) in mine for ec in other.contests for sel in ec.selections):
-            fail(
-                f"ballot {bid} refused: [V7.H] it repeats a selection ciphertext of ballot {other.ballot_id}"
-            )
+    for name, tree in edir.iter_ballot_trees(ctx.H_E):
+        other = tree.get("id")
+        if tree.get("code") == vb.ballot.code:
+            fail(f"ballot {bid} refused: [V7.C] ballot {other} has the same confirmation code")
+        if any(alpha_key(a) in mine for a in codec.ballot_alphas(tree, name)):
+            fail(f"ballot {bid} refused: [V7.H] it repeats a selection ciphertext of ballot {other}")
     edir.write(
         edir.ballot_file(bid),
         files.encode_submitted_ballot(ctx.H_E, SubmittedBallot(vb.ballot.with_state(state), vb.seq)),

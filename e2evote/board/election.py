@@ -54,6 +54,7 @@ from e2evote.protocol.ballot import (
     ALPHA_KEY_BYTES,
     BallotState,
     EncryptedBallot,
+    alpha_key,
     ballot_id_bytes,
     check_ballot_proofs,
 )
@@ -196,10 +197,6 @@ def check_ballot(ctx: ElectionContext, ballot: EncryptedBallot) -> None:
     check_ballot_proofs(ctx, ballot)
 
 
-ALPHA_SUFFIX = ALPHA_KEY_BYTES
-"""α is compared by its last 16 bytes, V7.H's key (``protocol.ballot.alpha_key``), here on the encoded E(α)"""
-
-
 class BallotIndex:
     """Ballot ids and selection ciphertexts (α) already accepted, with the replay key that brought them.
 
@@ -232,7 +229,7 @@ class BallotIndex:
         """logged ballots' ids (UTF-8), a row per ballot"""
         self._keys = ByteTable(max_len=MAX_REPLAY_KEY_SIZE, indexed=False)
         """logged ballots' replay keys, by ballot row"""
-        self._alphas = ByteTable(ALPHA_SUFFIX)
+        self._alphas = ByteTable(ALPHA_KEY_BYTES)
         """logged selections' α suffixes, a row per selection"""
         self._alpha_ballot = array("i")
         """the ballot row of each α row"""
@@ -256,7 +253,7 @@ class BallotIndex:
         if row is not None and self._keys[row] != key:
             return VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
         for name, a in alphas:
-            arow = self._alphas.find(a[-ALPHA_SUFFIX:])
+            arow = self._alphas.find(alpha_key(a))
             if arow is not None and self._keys[self._alpha_ballot[arow]] != key:
                 return VerificationError("V7.H", name, "ciphertext copied from a ballot already on the board")
         return None
@@ -268,7 +265,7 @@ class BallotIndex:
         if prev is not None and prev != key:
             return VerificationError("V19.E", f"ballot {ballot_id}", "ballot id already used on the board")
         for name, a in alphas:
-            other = self._pending_alphas.get(a[-ALPHA_SUFFIX:])
+            other = self._pending_alphas.get(alpha_key(a))
             if other is not None and other != key:
                 return VerificationError("V7.H", name, "ciphertext copied from a ballot already on the board")
         return None
@@ -284,7 +281,7 @@ class BallotIndex:
                 raise err
             self._pending_ids[ballot_id] = key
             for _, a in alphas:
-                self._pending_alphas[a[-ALPHA_SUFFIX:]] = key
+                self._pending_alphas[alpha_key(a)] = key
 
     def confirm(self, tx: WriteTx, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
         """Inside the append's write transaction: catch up with the log (:meth:`catch_up`), then check
@@ -320,12 +317,9 @@ class BallotIndex:
         bid = tree.get("id")
         if not isinstance(bid, str):
             raise EncodingError("logged ballot has no id")
-        try:
-            alphas = [(f"ballot {bid}", bytes(s["ct"][0])) for c in tree["contests"] for s in c["sel"]]
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise EncodingError("logged ballot has no well-formed ciphertexts") from None
-        if any(len(a) < ALPHA_SUFFIX for _, a in alphas):
-            raise EncodingError(f"logged ballot has an α shorter than {ALPHA_SUFFIX} bytes")
+        alphas = [(f"ballot {bid}", a) for a in codec.ballot_alphas(tree, "logged ballot")]
+        if any(len(a) < ALPHA_KEY_BYTES for _, a in alphas):
+            raise EncodingError(f"logged ballot has an α shorter than {ALPHA_KEY_BYTES} bytes")
         key = canonical_replay_key(payload)
         err = self._logged_conflict(bid, alphas, key)
         if err is not None:
@@ -335,7 +329,7 @@ class BallotIndex:
         if self._pending_ids.get(bid) == key:
             del self._pending_ids[bid]
         for _, a in alphas:
-            suffix = a[-ALPHA_SUFFIX:]
+            suffix = alpha_key(a)
             self._alphas.append(suffix)
             self._alpha_ballot.append(row)
             if self._pending_alphas.get(suffix) == key:

@@ -454,12 +454,13 @@ ALPHA_KEY_BYTES = 16
 """V7.H compares selection ciphertexts by the last 16 bytes of α (specs/10-verification.md §1.6)"""
 
 
-def alpha_key(alpha: Element) -> bytes:
-    """V7.H's key of a selection ciphertext (α, β): the last :data:`ALPHA_KEY_BYTES` bytes of E(α),
-    as the verifier, the board and a guardian's request check compare them. An honest collision
-    between two fresh α has probability ≈ n²/2^129; a voter aiming at another ballot's key needs
-    ~2^128 work."""
-    return alpha.to_bytes()[-ALPHA_KEY_BYTES:]
+def alpha_key(alpha: Element | bytes) -> bytes:
+    """V7.H's key of a selection ciphertext (α, β): the last :data:`ALPHA_KEY_BYTES` bytes of E(α)
+    (given as the element or as its canonical encoding), as the verifier, the board, the CLI ballot
+    box and a guardian's request check compare them. An honest collision between two fresh α has
+    probability ≈ n²/2^129; a voter aiming at another ballot's key needs ~2^128 work."""
+    data = alpha if isinstance(alpha, bytes) else alpha.to_bytes()
+    return data[-ALPHA_KEY_BYTES:]
 
 
 def range_steps(ballot: EncryptedBallot) -> tuple[str, str]:

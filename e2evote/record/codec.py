@@ -266,6 +266,17 @@ def enc_ballot(b: EncryptedBallot) -> dict[str, Any]:
     } | ({} if b.pre is None else {"pre": [_enc_pre(pc) for pc in b.pre]})
 
 
+def ballot_alphas(tree: Any, what: str = "ballot") -> list[bytes]:
+    """E(α) of every selection of an encoded ballot (:func:`enc_ballot`'s tree), in order, read
+    without decoding or validating anything: for comparing a ballot already validated against ones
+    stored after validation (V7.H), where the canonical encoding makes equal bytes equal elements.
+    A tree without that shape is an EncodingError."""
+    try:
+        return [bytes(s["ct"][0]) for c in tree["contests"] for s in c["sel"]]
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise EncodingError(f"{what} has no well-formed ciphertexts") from None
+
+
 def _enc_pre(pc: PreRecordContest) -> dict[str, Any]:
     return {
         "i": pc.index,

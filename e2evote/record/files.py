@@ -1154,6 +1154,18 @@ class ElectionDir:
         for p in self.ballot_files():
             yield decode_submitted_ballot(group, H_E, read_bytes(p), str(p))
 
+    def iter_ballot_trees(self, H_E: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(file name, encoded ballot tree) of every ballot in the box, the envelope checked but the
+        ballot not decoded: the ballot box's checks across ballots (V7.C, V7.H) compare bytes with a
+        validated new ballot: ~0.09 ms a stored ballot against 6-8 ms to decode it (modp-4096, nine
+        selections)."""
+        for p in self.ballot_files():
+            body = decode_message(read_bytes(p), MessageType.BALLOT, H_E, str(p))
+            tree = body.get("ballot")
+            if not isinstance(tree, dict):
+                raise EncodingError(f"{p}: not a ballot")
+            yield str(p), tree
+
 
 # ---------------------------------------------------------------------------------------------------
 # trustee directory and keystore
