@@ -57,6 +57,8 @@ from e2evote.protocol.ballot import (
     alpha_key,
     ballot_id_bytes,
     check_ballot_proofs,
+    device_info,
+    expected_baux,
 )
 from e2evote.protocol.ceremony import GuardianPublicKeys
 from e2evote.protocol.election import ElectionContext
@@ -85,6 +87,7 @@ __all__ = [
     "ballot_bytes",
     "ballot_submission",
     "ballot_validator",
+    "chain_rule",
     "check_ballot",
     "decode_ballot",
     "decode_board_extension",
@@ -210,6 +213,11 @@ class BallotIndex:
     ballot is then refused stays until the process restarts, blocking its id and α's for other
     ballots. The logged layer is packed rows (:class:`ByteTable`): per ballot its id and replay key,
     per selection its α suffix and ballot row, ~39 bytes a selection (specs/08-board.md §12.7).
+
+    With ``chain`` (an election chaining confirmation codes: ``chain(device, last_code)`` is the B_aux
+    the device's next ballot must carry, ``last_code`` None for its first), the logged layer also keeps
+    each device's last code, and :meth:`confirm` refuses a ballot that does not continue its device's
+    chain on the log (V7.D, V7.E); ballots of pre-encrypted ballots chain to no device.
     """
 
     __slots__ = (
@@ -221,9 +229,11 @@ class BallotIndex:
         "_pending_ids",
         "_pending_alphas",
         "_synced",
+        "_chain",
+        "_tails",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, chain: Callable[[str, bytes | None], bytes] | None = None) -> None:
         self._lock = threading.Lock()
         self._ids = ByteTable(max_len=MAX_BALLOT_BYTES)
         """logged ballots' ids (UTF-8), a row per ballot"""
@@ -236,10 +246,18 @@ class BallotIndex:
         self._pending_ids: dict[str, bytes] = {}
         self._pending_alphas: dict[bytes, bytes] = {}
         self._synced = 0  # events 0 .. _synced - 1 of the log are in the logged layer
+        self._chain = chain
+        self._tails: dict[str, bytes] = {}
+        """with ``chain``: device -> confirmation code of its last logged ballot"""
 
     def __len__(self) -> int:
         """The number of logged ballots."""
         return len(self._ids)
+
+    @property
+    def chains(self) -> bool:
+        """Whether the index follows device chains (it was given a ``chain`` rule)."""
+        return self._chain is not None
 
     @property
     def synced(self) -> int:
@@ -283,14 +301,32 @@ class BallotIndex:
             for _, a in alphas:
                 self._pending_alphas[alpha_key(a)] = key
 
-    def confirm(self, tx: WriteTx, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
+    def confirm(
+        self,
+        tx: WriteTx,
+        ballot_id: str,
+        alphas: Sequence[tuple[str, bytes]],
+        key: bytes,
+        link: tuple[str, bytes] | None = None,
+    ) -> None:
         """Inside the append's write transaction: catch up with the log (:meth:`catch_up`), then check
-        the ballot against the logged layer. Raises VerificationError (V19.E, V7.H)."""
+        the ballot against the logged layer; ``link`` is its ``(device, B_aux)`` when it must continue
+        its device's chain. Raises VerificationError (V19.E, V7.H, V7.D, V7.E)."""
         self.catch_up(tx.head.size, tx.events)
         with self._lock:
             err = self._logged_conflict(ballot_id, alphas, key)
+            last = self._tails.get(link[0]) if link is not None else None
         if err is not None:
             raise err
+        if link is not None and self._chain is not None:
+            device, baux = link
+            if baux != self._chain(device, last):
+                where = "its first ballot" if last is None else "the device's last ballot on the board"
+                raise VerificationError(
+                    "V7.D" if last is None else "V7.E",
+                    f"ballot {ballot_id}",
+                    f"B_aux does not continue device {device!r}'s chain (after {where})",
+                )
 
     def catch_up(self, size: int, read: Callable[[int, int], Sequence[bytes]], batch: int = 1024) -> None:
         """Log the ballots of events ``synced .. size - 1``, read by ``read(start, stop)`` a batch at a
@@ -324,6 +360,11 @@ class BallotIndex:
         err = self._logged_conflict(bid, alphas, key)
         if err is not None:
             raise err
+        if self._chain is not None and "pre" not in tree:
+            device, code = tree.get("device"), tree.get("code")
+            if not isinstance(device, str) or not isinstance(code, bytes):
+                raise EncodingError("logged ballot has no device or confirmation code")
+            self._tails[device] = code
         row = self._ids.append(ballot_id_bytes(bid))
         self._keys.append(key)
         if self._pending_ids.get(bid) == key:
@@ -342,16 +383,27 @@ def _same_ballot(tracker: CountedTracker, row: int, ev: Event) -> None:
         raise BoardStateError("corrupt", f"ballot event {ev.index} was not read by the first pass")
 
 
+def chain_rule(ctx: ElectionContext) -> Callable[[str, bytes | None], bytes] | None:
+    """The :class:`BallotIndex` ``chain`` of an election that chains confirmation codes (else None):
+    the B_aux a device's next ballot carries, given its last ballot's code (V7.D-E)."""
+    if not ctx.manifest.chaining:
+        return None
+    return lambda device, last: expected_baux(ctx, device_info(ctx, device), last)
+
+
 def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) -> BallotValidator:
     """The EG 2.0 ballot validator injected into the board (specs/08-board.md §6.1 step 3, §12.1).
 
     ``validate(data)`` decodes the ballot strictly (:func:`decode_ballot`), checks it in full
     (:func:`check_ballot`: B5.A state, V5.E style/options, V7.A contest hashes, V7.B confirmation
     code, V5/V6 range proofs), then, with an ``index``, that it copies no ciphertext (V7.H) and no id
-    (V19.E) of an accepted ballot. It raises :class:`VerificationError` ``[step] object: detail`` (the
-    board answers 422 ``invalid_ballot`` with that text as the detail) or returns
-    ``BallotInfo(ballot.code, replay_key)``.
+    (V19.E) of an accepted ballot and, if the election chains codes, continues its device's chain on
+    the log (V7.D-E; the index then needs :func:`chain_rule`). It raises :class:`VerificationError`
+    ``[step] object: detail`` (the board answers 422 ``invalid_ballot`` with that text as the detail)
+    or returns ``BallotInfo(ballot.code, replay_key, confirm)``.
     """
+    if index is not None and ctx.manifest.chaining and not index.chains:
+        raise ValueError("the election chains confirmation codes: its index needs chain_rule(ctx)")
 
     def validate(data: bytes) -> BallotInfo:
         ballot, key = decode_ballot(ctx, data)
@@ -365,7 +417,8 @@ def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) 
             ]
             index.claim(ballot.ballot_id, alphas, key)
             bid = ballot.ballot_id
-            return BallotInfo(ballot.code, key, confirm=lambda tx: index.confirm(tx, bid, alphas, key))
+            link = (ballot.device, ballot.B_aux) if ctx.manifest.chaining and ballot.pre is None else None
+            return BallotInfo(ballot.code, key, confirm=lambda tx: index.confirm(tx, bid, alphas, key, link))
         return BallotInfo(confirmation_code=ballot.code, replay_key=key)
 
     return validate
@@ -454,7 +507,7 @@ class ElectionBoard:
             raise ManifestError(
                 "re-voting with credentials breaks confirmation-code chains; use one or the other"
             )
-        index = BallotIndex()
+        index = BallotIndex(chain_rule(ctx))
         board = Board.create(
             storage,
             key,
@@ -472,7 +525,7 @@ class ElectionBoard:
         cls, storage: Storage, key: BoardKey, ctx: ElectionContext, *, clock: Callable[[], int] | None = None
     ) -> ElectionBoard:
         """Open an existing board; refuse one made for another election; rebuild the ballot index."""
-        index = BallotIndex()
+        index = BallotIndex(chain_rule(ctx))
         board = Board(storage, key, ballot_validator(ctx, index=index), clock=clock)
         _check_binding(board.setup, ctx)
         index.catch_up(storage.read_head().size, storage.events)

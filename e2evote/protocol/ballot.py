@@ -44,6 +44,8 @@ __all__ = [
     "confirmation_code",
     "chain_initial_hash",
     "chain_close_hash",
+    "device_info",
+    "expected_baux",
     "verify_ballot_nonce",
     "ballot_id_bytes",
     "alpha_key",
@@ -267,6 +269,24 @@ def chain_close_hash(H_E: bytes, last_code: bytes, B_aux0: bytes) -> bytes:
     return H(H_E, Tag.CONFIRMATION_CODE, last_code, b_file(B_aux0), b_file(b"CLOSE"))
 
 
+def device_info(ctx: ElectionContext, device: str) -> bytes:
+    """B_aux,0 of the device named ``device``: its name's UTF-8 bytes (native records); an egk record
+    states one for every device (its election config's ``device_info``)."""
+    if ctx.dialect.chain_first_baux_is_h0_only and ctx.manifest.device_info:
+        return ctx.manifest.device_info
+    return device.encode("utf-8")
+
+
+def expected_baux(ctx: ElectionContext, info: bytes, last_code: bytes | None) -> bytes:
+    """With chaining, the B_aux that a device with B_aux,0 = ``info`` gives its next ballot (V7.D-E):
+    after ``last_code``, the code of its previous ballot, ``H(B_prev) || B_aux,0`` (eq. 60); for its
+    first ballot ``H_0 || B_aux,0`` with H_0 of eq. 59 (egk: H_0 alone)."""
+    if last_code is not None:
+        return last_code + info
+    h0 = chain_initial_hash(ctx.H_E, info, ctx.dialect)
+    return h0 if ctx.dialect.chain_first_baux_is_h0_only else h0 + info
+
+
 def _ct_parts(K: Element, cts: Sequence[Ciphertext]) -> list[bytes]:
     parts = [K.to_bytes()]
     for ct in cts:
@@ -293,8 +313,8 @@ def pre_confirmation_code(H_E: bytes, chis: Sequence[bytes], B_aux: bytes, diale
 
 
 class Device:
-    """An encrypting device with device information B_aux,0 (default, and always in native records:
-    its name's UTF-8 bytes; egk's vectors use arbitrary bytes). With chaining, each
+    """An encrypting device with device information B_aux,0 (default: :func:`device_info`, in native
+    records its name's UTF-8 bytes; egk's vectors use arbitrary bytes). With chaining, each
     B_aux,j = H(B_{j-1}) || B_aux,0 (eq. 60)."""
 
     __slots__ = ("ctx", "name", "info", "chaining", "_last", "count")
@@ -304,7 +324,7 @@ class Device:
     ) -> None:
         self.ctx = ctx
         self.name = name
-        self.info = info if info is not None else name.encode("utf-8")
+        self.info = info if info is not None else device_info(ctx, name)
         self.chaining = ctx.manifest.chaining if chaining is None else chaining
         self._last: bytes | None = None
         self.count = 0
@@ -312,11 +332,7 @@ class Device:
     def next_baux(self) -> bytes:
         if not self.chaining:
             return self.info
-        d = self.ctx.dialect
-        if self._last is None:
-            h0 = chain_initial_hash(self.ctx.H_E, self.info, d)
-            return h0 if d.chain_first_baux_is_h0_only else h0 + self.info
-        return self._last + self.info
+        return expected_baux(self.ctx, self.info, self._last)
 
     def record(self, code: bytes) -> None:
         self._last = code

@@ -35,7 +35,8 @@ from e2evote.protocol.ballot import (
     ballot_checks,
     ballot_id_bytes,
     chain_close_hash,
-    chain_initial_hash,
+    device_info,
+    expected_baux,
 )
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
@@ -358,7 +359,7 @@ class BallotIndex:
             last = self.tails.get(device)
             if last is None:
                 self.heads[device] = (k, bid, ballot.B_aux)
-            elif ballot.B_aux != last + _device_info(ctx, device):
+            elif ballot.B_aux != expected_baux(ctx, device_info(ctx, device), last):
                 self.chain_failures.append((k, bid))
             self.tails[device] = ballot.code
 
@@ -596,10 +597,10 @@ def _across_ballots(
     if ctx.manifest.chaining:
         broken = "B_aux does not continue the device's chain"
         for device, (k, bid, baux) in idx.heads.items():
-            if baux != _chain_start(ctx, device):
+            if baux != expected_baux(ctx, device_info(ctx, device), None):
                 found.append((k, 3, 0, "V7.D", f"ballot {bid}", broken))
         for k, bid, device, baux, last in idx.links:
-            if baux != last + _device_info(ctx, device):
+            if baux != expected_baux(ctx, device_info(ctx, device), last):
                 found.append((k, 3, 0, "V7.E", f"ballot {bid}", broken))
         found.extend((k, 3, 0, "V7.E", f"ballot {bid}", broken) for k, bid in idx.chain_failures)
     found.sort(key=lambda f: f[:3])
@@ -611,7 +612,7 @@ def _across_ballots(
             close = record.device_closes.get(device)
             if close is None:
                 report.fail("V7.F", f"device {device}", "no closing hash published")
-            elif close != chain_close_hash(ctx.H_E, last, _device_info(ctx, device)):
+            elif close != chain_close_hash(ctx.H_E, last, device_info(ctx, device)):
                 report.fail("V7.G", f"device {device}", "closing hash is wrong")
     chained = idx.tails if ctx.manifest.chaining else {}
     for device in sorted(set(record.device_closes) - set(chained), key=repr):
@@ -620,20 +621,6 @@ def _across_ballots(
             "V7.F", f"device {device}", "closing hash published for a device without a chain of ballots"
         )
     st.challenged_ids = set(idx.challenged)
-
-
-def _device_info(ctx: ElectionContext, device: str) -> bytes:
-    """B_aux,0: the device name's UTF-8 bytes (native); egk states it once in the election config."""
-    if ctx.dialect.chain_first_baux_is_h0_only and ctx.manifest.device_info:
-        return ctx.manifest.device_info
-    return device.encode("utf-8")
-
-
-def _chain_start(ctx: ElectionContext, device: str) -> bytes:
-    """V7.D: the first B_aux of a device is H_0 || B_aux,0 (egk: H_0)."""
-    info = _device_info(ctx, device)
-    h0 = chain_initial_hash(ctx.H_E, info, ctx.dialect)
-    return h0 if ctx.dialect.chain_first_baux_is_h0_only else h0 + info
 
 
 _Found = tuple[int, int, int, str, str, str]

@@ -59,6 +59,7 @@ from e2evote.protocol.decryption import DecryptingGuardian
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import simple_manifest
 from e2evote.protocol.tally import DecryptedTally, decrypt_tally
+from e2evote.record.model import ChallengedBallot
 from e2evote.verifier import Report, verify_path
 
 from .boardlog import load_log, store_log
@@ -723,3 +724,64 @@ def test_export_publishes_the_outcomes_the_verifier_recomputes(tmp_path: Path) -
     from e2evote.record.native import read_record
 
     assert read_record(tmp_path / "rec").outcomes["A"]["winner"] == "b"
+
+
+def test_board_refuses_a_ballot_that_breaks_its_device_s_chain(storage_factory: Any, tmp_path: Path) -> None:
+    """A chaining election (specs/08-board.md §12.1): a ballot must continue its device's chain on the
+    log (V7.D for a device's first ballot, V7.E after it), checked inside the append's transaction, so
+    also across board processes sharing the database. Before, the board logged such a ballot and its
+    record then failed V7.D / V7.E. A refused ballot submitted again in its turn is accepted; the
+    export, with the devices' closing hashes, verifies."""
+    from e2evote.protocol.ballot import Device
+
+    manifest = simple_manifest("chained", [("A", ["a", "b"], 1)], chaining=True)
+    keys, pubs = ceremony(ElectionParameters(TEST, manifest, 1, 1))
+    ctx = keys[0].context
+    key = BoardKey.generate()
+    first = ElectionBoard.create(storage_factory(), key, ctx, board_id="eg-chain")
+    second = ElectionBoard.open(storage_factory(), key, ctx)
+
+    plain: dict[str, PlaintextBallot] = {}
+    nonces: dict[str, bytes] = {}
+
+    def chained(device: Device, n: int) -> list[EncryptedBallot]:
+        out = []
+        for k in range(n):
+            pb = plain[f"{device.name}-{k}"] = PlaintextBallot(
+                f"{device.name}-{k}", "default", {"A": {"a": 1}}
+            )
+            ballot, nonces[pb.ballot_id] = encrypt_ballot(ctx, pb, device=device)
+            out.append(ballot)
+        return out
+
+    d1 = Device(ctx, "d1")
+    b0, b1, b2 = chained(d1, 3)
+    with pytest.raises(InvalidBallot, match=r"\[V7.D\] ballot d1-1: B_aux does not continue device 'd1'"):
+        first.submit(b1)  # its predecessor is not on the board yet
+    first.submit(b0)
+    with pytest.raises(InvalidBallot, match=r"\[V7.E\] ballot d1-2"):
+        second.submit(b2)  # skips b1: refused by the other process too, its index caught up
+    restarted = chained(Device(ctx, "d1"), 1)[0]  # a device that lost its state restarts the chain
+    restarted = dataclasses.replace(restarted, ballot_id="d1-again")
+    restarted = dataclasses.replace(
+        restarted,
+        code=confirmation_code(ctx.H_E, [c.chi for c in restarted.contests], restarted.B_aux, ctx.dialect),
+    )
+    with pytest.raises(InvalidBallot, match=r"\[V7.E\] ballot d1-again"):
+        first.submit(restarted)
+    second.submit(b1)  # refused before, accepted in its turn
+    first.submit(b2)
+    d2 = Device(ctx, "d2")
+    first.submit(chained(d2, 1)[0])  # another device starts its own chain
+    first.challenge(b1.code)  # a challenged ballot stays in its device's chain
+    assert first.board.latest_sth().tree_size == 6  # setup, four ballots, the challenge
+    first.close_voting()
+    tally = decrypt_tally(ctx, pubs, [DecryptingGuardian.from_key(keys[0])], first.encrypted_tally())
+    out = tmp_path / "rec"
+    opened = [ChallengedBallot("d1-1", nonces["d1-1"], plain["d1-1"])]
+    first.export(
+        pubs, out, tally=tally, challenged=opened, device_closes={"d1": d1.close(), "d2": d2.close()}
+    )
+    report = verify_path(out)
+    assert report.ok, report.failures
+    assert report.checks["V7"] >= 6
