@@ -6,14 +6,16 @@ The CLI does no cryptography and touches no files itself: it parses options, cal
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, NoReturn, ParamSpec, TypeVar
+from typing import IO, Any, Literal, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -124,6 +126,52 @@ def new_output_dir(path: Path) -> Iterator[None]:
                 else:
                     child.unlink(missing_ok=True)
         raise
+
+
+LOCK_FILE = ".lock"
+ELECTION_LOCK_WAIT = 60.0
+"""seconds a command waits for another one holding the election directory's lock"""
+
+
+def lock_dir(d: Path, *, wait: float = 0.0, shared: bool = False, mode: int = 0o644) -> IO[bytes] | None:
+    """A lock on directory ``d`` (``flock`` on ``d/.lock``), held while the returned file is open.
+
+    ``wait``: seconds to wait for another e2evote command holding it, polling; then the command fails
+    naming ``d``. ``shared``: a reader's lock, taken together with other readers; in a directory
+    where the lock file cannot be created (read-only, so no e2evote writer can change it either) a
+    reader gets None and goes on unlocked."""
+    path = d / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, mode)
+    except OSError as exc:
+        if shared and not path.exists():
+            return None
+        fail(f"cannot lock {d}: {exc.strerror or exc}")
+    fh = os.fdopen(fd, "rb")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            return fh
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                fh.close()
+                waited = f" (waited {wait:.0f} s)" if wait else ""
+                fail(f"{d} is in use by another e2evote command{waited}; wait for it to finish")
+            time.sleep(0.05)
+
+
+@contextmanager
+def election_locked(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the election directory's lock (specs/11-cli.md §2) around a command's reads and writes of
+    the ballot box and the tally: the checks a command makes (no such ballot yet, no tally yet, the
+    device's last code) then still hold when it writes. Waits up to :data:`ELECTION_LOCK_WAIT`."""
+    fh = lock_dir(path, wait=ELECTION_LOCK_WAIT, shared=shared)
+    try:
+        yield
+    finally:
+        if fh is not None:
+            fh.close()
 
 
 @contextmanager

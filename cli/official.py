@@ -15,9 +15,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import cli_errors, err, fail, new_output_dir, out, parse_group, progress_bar
+from cli.common import cli_errors, election_locked, err, fail, new_output_dir, out, parse_group, progress_bar
 from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
 from e2evote.protocol.ceremony import (
+    GuardianPublicKeys,
     build_context,
     check_complaint,
     check_key_confirmation,
@@ -148,21 +149,23 @@ def tally(election: ElectionOpt) -> None:
     The aggregate is the product of the cast ballots' ciphertexts, option by option (EG 2.0 eq. 62)."""
     edir = ElectionDir(election)
     ctx, _ = edir.context()
-    if edir.exists(edir.request_file):
-        fail("the tally was already computed (tally/request.msgpack exists)")
-    acc = TallyAccumulator(ctx)
-    to_decrypt: list[EncryptedBallot] = []
-    paths = edir.ballot_files()
-    with progress_bar() as bar:
-        task = bar.add_task("tallying", total=len(paths))
-        for sb in edir.iter_ballots(ctx.group, ctx.H_E):
-            if sb.ballot.state == BallotState.CAST:
-                acc.add(sb.ballot)
-            elif not edir.exists(edir.opening_file(sb.ballot.ballot_id)):
-                to_decrypt.append(sb.ballot)
-            bar.advance(task)
-    req = DecryptionRequest(acc.result(), tuple(sorted(to_decrypt, key=lambda b: b.ballot_id)))
-    edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
+    # locked: no ballot is cast, and no challenged ballot's nonce released, while the box is read
+    with election_locked(edir.path):
+        if edir.exists(edir.request_file):
+            fail("the tally was already computed (tally/request.msgpack exists)")
+        acc = TallyAccumulator(ctx)
+        to_decrypt: list[EncryptedBallot] = []
+        paths = edir.ballot_files()
+        with progress_bar() as bar:
+            task = bar.add_task("tallying", total=len(paths))
+            for sb in edir.iter_ballots(ctx.group, ctx.H_E):
+                if sb.ballot.state == BallotState.CAST:
+                    acc.add(sb.ballot)
+                elif not edir.exists(edir.opening_file(sb.ballot.ballot_id)):
+                    to_decrypt.append(sb.ballot)
+                bar.advance(task)
+        req = DecryptionRequest(acc.result(), tuple(sorted(to_decrypt, key=lambda b: b.ballot_id)))
+        edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
     out.print(f"tallied {req.tally.ballots} cast ballots; {len(req.ballots)} challenged ballot(s) to decrypt")
     out.print("next: the trustees run `e2evote trustee decrypt`")
 
@@ -240,6 +243,13 @@ def decrypt_challenge(
     """Round 2: combine the available partial decryptions and write each guardian's challenges."""
     edir = ElectionDir(election)
     ctx, _ = edir.context()
+    # locked: a trustee's `respond` checks, under the same lock, that its challenge is still the one
+    # written here before it spends its nonces (specs/11-cli.md §2)
+    with election_locked(edir.path):
+        _decrypt_challenge(edir, ctx, trustees)
+
+
+def _decrypt_challenge(edir: ElectionDir, ctx: ElectionContext, trustees: str | None) -> None:
     req = _request(edir, ctx)
     n = ctx.parameters.n
     only = _parse_trustees(trustees, n) if trustees is not None else None
@@ -307,6 +317,11 @@ def combine(election: ElectionOpt) -> None:
     """Check every guardian's responses (naming a cheating one) and publish the decrypted tally."""
     edir = ElectionDir(election)
     ctx, pubs = edir.context()
+    with election_locked(edir.path):  # the challenges, partials and responses read as of one moment
+        _combine(edir, ctx, pubs)
+
+
+def _combine(edir: ElectionDir, ctx: ElectionContext, pubs: Sequence[GuardianPublicKeys]) -> None:
     req = _request(edir, ctx)
     U = [i for i in range(1, ctx.parameters.n + 1) if edir.exists(edir.challenge_file(i))]
     if not U:
@@ -365,42 +380,45 @@ def publish(
     ctx, pubs = edir.context()
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         fail(f"{out_dir} exists and is not an empty directory")
-    submitted = sorted(
-        edir.iter_ballots(ctx.group, ctx.H_E), key=lambda sb: (sb.seq, sb.ballot.device, sb.ballot.ballot_id)
-    )
-    with new_output_dir(out_dir):  # a failed publish leaves no half-written record behind
-        writer = RecordWriter(out_dir, ctx, pubs)
-        for sb in submitted:
-            writer.add_ballot(sb.ballot)
-        opened: list[ChallengedBallot] = []
-        for path in edir.opening_files():
-            bid, nonce, claimed = files.decode_opening(ctx.H_E, edir.read(path), str(path))
-            opened.append(ChallengedBallot(bid, nonce, claimed, None))
-        result = None
-        if edir.exists(edir.result_file):
-            req = _request(edir, ctx)
-            result = files.decode_result(
-                ctx.group, ctx.H_E, edir.read(edir.result_file), str(edir.result_file)
-            )
-            if result.request != req.digest:
-                fail("the decryption result is for another tally; run the decryption again")
-            writer.set_tally(req.tally, result.tally)
-            opened += [ChallengedBallot(b.ballot_id, None, None, b) for b in result.ballots]
-            cast = Counter(
-                ec.index
-                for sb in submitted
-                if sb.ballot.state is BallotState.CAST
-                for ec in sb.ballot.contests
-            )
-            outcomes = compute_outcomes(ctx.manifest, result.tally.counts(ctx), cast)
-            if outcomes:  # every decided outcome, as V20 recomputes it (specs/09-outcomes.md §7)
-                writer.set_outcomes(outcomes)
-        if opened:
-            writer.set_challenged(opened)
-        closes = device_closes(edir, ctx)
-        if closes:
-            writer.set_device_closes(closes)
-        writer.seal()
+    # a reader's lock: the box, the openings, the tally and the devices' states read as of one moment
+    with election_locked(edir.path, shared=True):
+        submitted = sorted(
+            edir.iter_ballots(ctx.group, ctx.H_E),
+            key=lambda sb: (sb.seq, sb.ballot.device, sb.ballot.ballot_id),
+        )
+        with new_output_dir(out_dir):  # a failed publish leaves no half-written record behind
+            writer = RecordWriter(out_dir, ctx, pubs)
+            for sb in submitted:
+                writer.add_ballot(sb.ballot)
+            opened: list[ChallengedBallot] = []
+            for path in edir.opening_files():
+                bid, nonce, claimed = files.decode_opening(ctx.H_E, edir.read(path), str(path))
+                opened.append(ChallengedBallot(bid, nonce, claimed, None))
+            result = None
+            if edir.exists(edir.result_file):
+                req = _request(edir, ctx)
+                result = files.decode_result(
+                    ctx.group, ctx.H_E, edir.read(edir.result_file), str(edir.result_file)
+                )
+                if result.request != req.digest:
+                    fail("the decryption result is for another tally; run the decryption again")
+                writer.set_tally(req.tally, result.tally)
+                opened += [ChallengedBallot(b.ballot_id, None, None, b) for b in result.ballots]
+                cast = Counter(
+                    ec.index
+                    for sb in submitted
+                    if sb.ballot.state is BallotState.CAST
+                    for ec in sb.ballot.contests
+                )
+                outcomes = compute_outcomes(ctx.manifest, result.tally.counts(ctx), cast)
+                if outcomes:  # every decided outcome, as V20 recomputes it (specs/09-outcomes.md §7)
+                    writer.set_outcomes(outcomes)
+            if opened:
+                writer.set_challenged(opened)
+            closes = device_closes(edir, ctx)
+            if closes:
+                writer.set_device_closes(closes)
+            writer.seal()
     what = "final record" if result is not None else "record so far (no decrypted tally yet)"
     out.print(f"{what} with {len(submitted)} ballot(s) sealed in {out_dir}")
     out.print(f"verify it: e2evote verify {out_dir}")

@@ -12,8 +12,6 @@ through its public constructors; the checks are the library's.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +19,17 @@ from typing import IO, Annotated
 
 import typer
 
-from cli.common import cli_errors, err, fail, out, parse_board_key, passphrase, progress_bar
+from cli.common import (
+    cli_errors,
+    election_locked,
+    err,
+    fail,
+    lock_dir,
+    out,
+    parse_board_key,
+    passphrase,
+    progress_bar,
+)
 from e2evote.errors import CeremonyError, DecryptionError
 from e2evote.protocol.ballot import EncryptedBallot
 from e2evote.protocol.ceremony import (
@@ -77,12 +85,8 @@ def _exclusive(d: Path) -> IO[bytes]:
     """An exclusive lock on a trustee directory, held while the returned file is open (the session's
     lifetime): two commands on one trustee at once could, e.g., both read the decryption nonces
     before either erases them and answer two challenges with them (specs/11-cli.md §1.3)."""
-    fh = open(os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o600), "r+b")  # noqa: SIM115 - held
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        fail(f"{d} is in use by another e2evote command; wait for it to finish")
+    fh = lock_dir(d, mode=0o600)
+    assert fh is not None  # an exclusive lock is taken or the command fails
     return fh
 
 
@@ -595,7 +599,8 @@ def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     cpath = s.edir.challenge_file(s.i)
     if not s.edir.exists(cpath):
         fail(f"no challenge for guardian {s.i} yet (run `e2evote official decrypt-challenge` first)")
-    request, i, challenges = files.decode_challenge(ctx.group, ctx.H_E, s.edir.read(cpath), str(cpath))
+    raw_challenge = s.edir.read(cpath)
+    request, i, challenges = files.decode_challenge(ctx.group, ctx.H_E, raw_challenge, str(cpath))
     if i != s.i:
         fail(f"{cpath} is addressed to guardian {i}")
     if request != s.state.request:
@@ -622,7 +627,10 @@ def respond(election: ElectionOpt, trustee: TrusteeOpt) -> None:
     # the nonces are erased before anything is written: answers to two different challenges with
     # the same nonces would give P(i) away. An interruption after the erasure loses this answer;
     # `trustee decrypt` then commits afresh (new nonces, new challenges).
-    ks.save(replace(secrets, pending=None))
-    s.edir.write(s.edir.response_file(s.i), files.encode_response(ctx.H_E, request, s.i, responses))
+    with election_locked(s.edir.path):  # `official decrypt-challenge` replaces challenges under this lock
+        if not s.edir.exists(cpath) or s.edir.read(cpath) != raw_challenge:
+            fail("the official wrote new challenges meanwhile; run `e2evote trustee respond` again")
+        ks.save(replace(secrets, pending=None))
+        s.edir.write(s.edir.response_file(s.i), files.encode_response(ctx.H_E, request, s.i, responses))
     s.done("respond", request=None)
     out.print(f"guardian {s.i}: decryption responses published")

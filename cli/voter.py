@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from cli.common import cli_errors, fail, out, parse_board_key, passphrase
+from cli.common import cli_errors, election_locked, fail, out, parse_board_key, passphrase
 from e2evote.board.election import check_ballot
 from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_against_record, load_receipt
 from e2evote.errors import VerificationError
@@ -68,34 +68,36 @@ def encrypt(
     if out_file.exists():
         fail(f"{out_file} exists")
     name = device if device is not None else ("default" if ctx.manifest.chaining else None)
-    dev = None
-    seq = 0
-    if name is not None:
-        dev = Device(ctx, name)
-        dpath = edir.device_file(name)
-        if edir.exists(dpath):
-            st = files.decode_device_state(ctx.H_E, edir.read(dpath), str(dpath))
-            if st.name != name:
-                fail(f"{dpath} is the state of device {st.name!r}")
-            if st.last_code is not None:
-                dev.record(st.last_code)
-            seq = st.count
-        seq += 1
     secret = passphrase("voter", confirm=True)
-    enc, nonce = encrypt_ballot(ctx, plain, device=dev)
-    files.write_atomic(
-        out_file, files.seal_voter_ballot(ctx.H_E, VoterBallot(enc, nonce, plain, seq), secret), private=True
-    )
-    if dev is not None and name is not None:
-        edir.write(
-            edir.device_file(name), files.encode_device_state(ctx.H_E, DeviceState(name, enc.code, seq))
-        )
+    # locked from reading the device's state to writing it: two ballots encrypted on one device at
+    # once would otherwise both continue its last ballot (one chain position, two ballots: V7.E)
+    with election_locked(edir.path):
+        dev = None
+        seq = 0
+        if name is not None:
+            dev = Device(ctx, name)
+            dpath = edir.device_file(name)
+            if edir.exists(dpath):
+                st = files.decode_device_state(ctx.H_E, edir.read(dpath), str(dpath))
+                if st.name != name:
+                    fail(f"{dpath} is the state of device {st.name!r}")
+                if st.last_code is not None:
+                    dev.record(st.last_code)
+                seq = st.count
+            seq += 1
+        enc, nonce = encrypt_ballot(ctx, plain, device=dev)
+        sealed = files.seal_voter_ballot(ctx.H_E, VoterBallot(enc, nonce, plain, seq), secret)
+        files.write_atomic(out_file, sealed, private=True)
+        if dev is not None and name is not None:
+            state = files.encode_device_state(ctx.H_E, DeviceState(name, enc.code, seq))
+            edir.write(edir.device_file(name), state)
     out.print(f"ballot {plain.ballot_id} encrypted to {out_file}")
     out.print(f"confirmation code: {enc.code.hex()}")
     out.print("next: `e2evote voter cast` or `e2evote voter challenge`")
 
 
 def _submit(edir: ElectionDir, ctx: ElectionContext, vb: VoterBallot, state: BallotState) -> None:
+    """Put the ballot into the box; the caller holds the election directory's lock."""
     bid = vb.ballot.ballot_id
     if edir.exists(edir.ballot_file(bid)):
         fail(f"ballot {bid!r} was already cast or challenged")
@@ -132,7 +134,8 @@ def cast(
     edir = ElectionDir(election)
     ctx, _ = edir.context()
     vb = _load_voter_ballot(edir, ctx, encrypted)
-    _submit(edir, ctx, vb, BallotState.CAST)
+    with election_locked(edir.path):
+        _submit(edir, ctx, vb, BallotState.CAST)
     out.print(f"ballot {vb.ballot.ballot_id} cast; confirmation code {vb.ballot.code.hex()}")
 
 
@@ -158,11 +161,15 @@ def challenge(
             verify_opening(ctx, vb.ballot, vb.nonce, vb.plaintext)
         except VerificationError as exc:
             fail(f"ballot {bid} refused: its nonce does not open it to its choices ({exc})")
-    _submit(edir, ctx, vb, BallotState.CHALLENGED)
+    # locked across both writes: a tally in between would send the ballot to the guardians as well
+    # as publish its opening (V13.G)
+    with election_locked(edir.path):
+        _submit(edir, ctx, vb, BallotState.CHALLENGED)
+        if not keep_nonce:
+            edir.write(edir.opening_file(bid), files.encode_opening(ctx.H_E, bid, vb.nonce, vb.plaintext))
     if keep_nonce:
         out.print(f"ballot {bid} challenged; the guardians will decrypt it")
         return
-    edir.write(edir.opening_file(bid), files.encode_opening(ctx.H_E, bid, vb.nonce, vb.plaintext))
     out.print(f"ballot {bid} challenged; nonce released: {vb.nonce.hex()}")
     out.print(
         f"check it: e2evote voter check --election {election} {encrypted} "

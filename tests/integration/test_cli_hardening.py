@@ -8,6 +8,7 @@ Runs in the 511-bit test group with the fast key-derivation setting (E2EVOTE_TES
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import shutil
@@ -182,6 +183,91 @@ def test_failed_publish_leaves_no_partial_record(world: Path) -> None:
     opening.write_bytes(good)
     run("official", "publish", "--election", el, "--out", world / "pub")  # the retry works
     assert verify_json(world / "pub", "--partial")["ok"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the election directory's lock (specs/11-cli.md §2)
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_a_cast_waits_for_the_election_lock_and_fails_after_the_wait(
+    world: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands that check the box and then write it hold the election directory's lock: a cast
+    started while another command holds it waits and then completes; one that waits too long fails
+    naming the directory, writing nothing."""
+    import cli.common
+
+    el = world / "el"
+    encrypt(world, "v1", "v2")
+    holder = cli.common.lock_dir(el)
+    assert holder is not None
+    env = {**os.environ, "E2EVOTE_TEST_FAST_KDF": "1", "E2EVOTE_PASSPHRASE": VOTER_PW, "NO_COLOR": "1"}
+    cast = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "voter", "cast", str(world / "v1.enc"), "--election", str(el)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            cast.wait(timeout=2.0)  # it waits for the lock
+        assert not list((el / "ballots").glob("*")) if (el / "ballots").exists() else True
+        monkeypatch.setattr(cli.common, "ELECTION_LOCK_WAIT", 0.2)
+        one_line_error(
+            run("voter", "cast", world / "v2.enc", "--election", el, expect=2, passphrase=VOTER_PW),
+            f"{el} is in use by another e2evote command (waited 0 s)",
+        )
+    finally:
+        holder.close()
+    stdout, stderr = cast.communicate(timeout=120)
+    assert cast.returncode == 0, stderr
+    assert "ballot v1 cast" in stdout
+    assert len(list((el / "ballots").iterdir())) == 1  # v1 only: v2 gave up
+
+
+def test_respond_refuses_challenges_replaced_while_it_computed(
+    world: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`trustee respond` spends its nonces only under the election lock, after checking that its
+    challenge is still the one it answered (`official decrypt-challenge` replaces challenges under
+    the same lock): replaced meanwhile, it refuses and keeps its nonces, so answering the current
+    challenge still works."""
+    from typer.testing import CliRunner
+
+    import cli.trustee
+    from cli.main import app
+
+    el = world / "el"
+    encrypt(world, "v1")
+    run("voter", "cast", world / "v1.enc", "--election", el, passphrase=VOTER_PW)
+    run("official", "tally", "--election", el)
+    for i in (1, 2):
+        trustee("decrypt", world, i)
+    run("official", "decrypt-challenge", "--election", el)
+    challenge = el / "tally" / "challenges" / "1.msgpack"
+    good = challenge.read_bytes()
+    real = cli.trustee.election_locked
+
+    def replaced_first(path: Path) -> Any:
+        challenge.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # the official's new challenge
+        return real(path)
+
+    monkeypatch.setattr(cli.trustee, "election_locked", replaced_first)
+    env = {"E2EVOTE_TEST_FAST_KDF": "1", "E2EVOTE_PASSPHRASE": PASSPHRASES[1], "NO_COLOR": "1"}
+    argv = ["trustee", "respond", "--election", str(el), "--trustee", str(world / "t1")]
+    r = CliRunner().invoke(app, argv, env=env)
+    assert r.exit_code == 2, r.output
+    assert "the official wrote new challenges meanwhile" in r.stderr
+    assert not (el / "trustees" / "1" / "decryption-response.msgpack").exists()
+    del r  # its traceback holds the session, and so the trustee directory's lock, open
+    gc.collect()
+    monkeypatch.setattr(cli.trustee, "election_locked", real)
+    challenge.write_bytes(good)
+    trustee("respond", world, 1)  # the nonces were kept
+    trustee("respond", world, 2)
+    run("official", "combine", "--election", el)
 
 
 # ---------------------------------------------------------------------------------------------------
