@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from cli.common import cli_errors, election_locked, err, fail, new_output_dir, out, parse_group, progress_bar
-from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot
+from e2evote.protocol.ballot import BallotState, Device, EncryptedBallot, chain_order
 from e2evote.protocol.ceremony import (
     GuardianPublicKeys,
     build_context,
@@ -156,6 +156,7 @@ def tally(election: ElectionOpt) -> None:
         acc = TallyAccumulator(ctx)
         to_decrypt: list[EncryptedBallot] = []
         paths = edir.ballot_files()
+        ballots: list[EncryptedBallot] = []  # only for the chains: ids, devices, B_aux and codes
         with progress_bar() as bar:
             task = bar.add_task("tallying", total=len(paths))
             for sb in edir.iter_ballots(ctx.group, ctx.H_E):
@@ -163,11 +164,24 @@ def tally(election: ElectionOpt) -> None:
                     acc.add(sb.ballot)
                 elif not edir.exists(edir.opening_file(sb.ballot.ballot_id)):
                     to_decrypt.append(sb.ballot)
+                if ctx.manifest.chaining:
+                    ballots.append(sb.ballot)
                 bar.advance(task)
+        _warn_unchained(chain_order(ctx, ballots, lambda b: b)[1])
         req = DecryptionRequest(acc.result(), tuple(sorted(to_decrypt, key=lambda b: b.ballot_id)))
         edir.write(edir.request_file, files.encode_request(ctx.H_E, req))
     out.print(f"tallied {req.tally.ballots} cast ballots; {len(req.ballots)} challenged ballot(s) to decrypt")
     out.print("next: the trustees run `e2evote trustee decrypt`")
+
+
+def _warn_unchained(unchained: Sequence[EncryptedBallot]) -> None:
+    """A ballot no device chain reaches will fail the record (V7.D / V7.E): say so, naming it."""
+    for b in unchained:
+        err.print(
+            f"warning: ballot {b.ballot_id} does not continue device {b.device!r}'s chain (a ballot the "
+            "device encrypted before it is not in the box, or another ballot holds its place): the record "
+            "will fail V7.D or V7.E"
+        )
 
 
 def device_closes(edir: ElectionDir, ctx: ElectionContext) -> dict[str, bytes]:
@@ -382,10 +396,16 @@ def publish(
         fail(f"{out_dir} exists and is not an empty directory")
     # a reader's lock: the box, the openings, the tally and the devices' states read as of one moment
     with election_locked(edir.path, shared=True):
-        submitted = sorted(
-            edir.iter_ballots(ctx.group, ctx.H_E),
-            key=lambda sb: (sb.seq, sb.ballot.device, sb.ballot.ballot_id),
+        # each device's ballots along its chain (V7.D-E), whatever order they were cast in
+        submitted, unchained = chain_order(
+            ctx,
+            sorted(
+                edir.iter_ballots(ctx.group, ctx.H_E),
+                key=lambda sb: (sb.seq, sb.ballot.device, sb.ballot.ballot_id),
+            ),
+            lambda sb: sb.ballot,
         )
+        _warn_unchained([sb.ballot for sb in unchained])
         with new_output_dir(out_dir):  # a failed publish leaves no half-written record behind
             writer = RecordWriter(out_dir, ctx, pubs)
             for sb in submitted:

@@ -16,7 +16,7 @@ from cli.common import cli_errors, election_locked, fail, out, parse_board_key, 
 from e2evote.board.election import check_ballot
 from e2evote.board.receipt_check import BallotFate, ReceiptCheck, check_receipt_against_record, load_receipt
 from e2evote.errors import VerificationError
-from e2evote.protocol.ballot import BallotState, Device, alpha_key, encrypt_ballot
+from e2evote.protocol.ballot import BallotState, Device, alpha_key, device_info, encrypt_ballot, expected_baux
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.preencrypt import verify_opening
 from e2evote.record import codec, files
@@ -106,11 +106,20 @@ def _submit(edir: ElectionDir, ctx: ElectionContext, vb: VoterBallot, state: Bal
     # the ballot box accepts only a ballot whose own proofs, contests, contest hashes and code verify
     # (V5, V6, V5.E, V7.A-B), and that shares no confirmation code (V7.C) and no selection ciphertext
     # (V7.H) with a ballot already in it: a copied ballot or contest would fail the record and make
-    # every guardian refuse the tally (check_request). The device chains (V7.D-G) stay the verifier's
+    # every guardian refuse the tally (check_request). With chaining, its B_aux must be a link of its
+    # device's chain that no ballot in the box holds (V7.D-E); ballots may come in any order, so a
+    # missing predecessor is only found at the tally (`official tally` and `publish` warn)
     try:
         check_ballot(ctx, vb.ballot.with_state(BallotState.CAST))
     except VerificationError as exc:
         fail(f"ballot {bid} refused: {exc}")
+    chained = ctx.manifest.chaining and vb.ballot.pre is None
+    if chained:
+        info = device_info(ctx, vb.ballot.device)
+        baux = vb.ballot.B_aux
+        link = len(baux) == 32 + len(info) and baux.endswith(info)  # H(B_prev) || B_aux,0
+        if not link and baux != expected_baux(ctx, info, None):
+            fail(f"ballot {bid} refused: [V7.E] its B_aux is no link of device {vb.ballot.device!r}'s chain")
     mine = {alpha_key(sel.ct.alpha) for ec in vb.ballot.contests for sel in ec.selections}
     for name, tree in edir.iter_ballot_trees(ctx.H_E):
         other = tree.get("id")
@@ -118,6 +127,15 @@ def _submit(edir: ElectionDir, ctx: ElectionContext, vb: VoterBallot, state: Bal
             fail(f"ballot {bid} refused: [V7.C] ballot {other} has the same confirmation code")
         if any(alpha_key(a) in mine for a in codec.ballot_alphas(tree, name)):
             fail(f"ballot {bid} refused: [V7.H] it repeats a selection ciphertext of ballot {other}")
+        if (
+            chained
+            and "pre" not in tree
+            and (tree.get("device"), tree.get("baux")) == (vb.ballot.device, vb.ballot.B_aux)
+        ):
+            fail(
+                f"ballot {bid} refused: [V7.E] ballot {other} holds the same place in device "
+                f"{vb.ballot.device!r}'s chain (the same B_aux)"
+            )
     edir.write(
         edir.ballot_file(bid),
         files.encode_submitted_ballot(ctx.H_E, SubmittedBallot(vb.ballot.with_state(state), vb.seq)),

@@ -10,9 +10,10 @@ re-encrypt and compare (:func:`verify_ballot_nonce`).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TypeVar
 
 from e2evote.elgamal import (
     Ciphertext,
@@ -46,6 +47,7 @@ __all__ = [
     "chain_close_hash",
     "device_info",
     "expected_baux",
+    "chain_order",
     "verify_ballot_nonce",
     "ballot_id_bytes",
     "alpha_key",
@@ -285,6 +287,54 @@ def expected_baux(ctx: ElectionContext, info: bytes, last_code: bytes | None) ->
         return last_code + info
     h0 = chain_initial_hash(ctx.H_E, info, ctx.dialect)
     return h0 if ctx.dialect.chain_first_baux_is_h0_only else h0 + info
+
+
+_T = TypeVar("_T")
+
+
+def chain_order(
+    ctx: ElectionContext, items: Sequence[_T], ballot: Callable[[_T], EncryptedBallot]
+) -> tuple[list[_T], list[_T]]:
+    """``(ordered, unchained)``: ``items`` (each holding ``ballot(item)``) in an order in which every
+    device's ballots follow its chain (V7.D-E), and those that no chain reaches.
+
+    Without chaining, the items as given. With chaining, each device's chain is followed from its
+    start (:func:`expected_baux`), a link at a time, taking the first item, in the given order, whose
+    ballot carries the expected B_aux; a device's chain is placed where its first item was, and
+    pre-encrypted ballots (which chain to no device) stay in place. The unchained items — after a
+    ballot missing from ``items``, repeating a chain position, or of another device's information —
+    come last, in the given order; a record listing them fails V7.D or V7.E on each."""
+    if not ctx.manifest.chaining:
+        return list(items), []
+    waiting: dict[tuple[str, bytes], list[int]] = {}
+    for k, item in enumerate(items):
+        b = ballot(item)
+        if b.pre is None:
+            waiting.setdefault((b.device, b.B_aux), []).append(k)
+    ordered: list[_T] = []
+    placed = [False] * len(items)
+    started: set[str] = set()
+    for k, item in enumerate(items):
+        b = ballot(item)
+        if b.pre is not None:
+            ordered.append(item)
+            placed[k] = True
+            continue
+        if b.device in started:
+            continue
+        started.add(b.device)
+        info = device_info(ctx, b.device)
+        last: bytes | None = None
+        while True:
+            ks = waiting.get((b.device, expected_baux(ctx, info, last)))
+            if not ks:
+                break
+            j = ks.pop(0)
+            placed[j] = True
+            ordered.append(items[j])
+            last = ballot(items[j]).code
+    unchained = [item for k, item in enumerate(items) if not placed[k]]
+    return ordered + unchained, unchained
 
 
 def _ct_parts(K: Element, cts: Sequence[Ciphertext]) -> list[bytes]:

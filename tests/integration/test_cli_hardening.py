@@ -28,6 +28,7 @@ from e2evote.board.election import ElectionBoard, export_record
 from e2evote.board.events import Event
 from e2evote.board.monitor import monitor
 from e2evote.encoding import pack, unpack
+from e2evote.protocol.ballot import confirmation_code
 from e2evote.record import files
 from e2evote.record.files import ElectionDir
 from e2evote.verifier import verify_path
@@ -123,6 +124,58 @@ def test_chaining_ballots_are_cast_and_challenged_and_the_record_verifies(world:
     report = verify_json(world / "rec", "--partial")
     assert report["ok"], report["failures"]
     assert report["checks"]["V7"] >= 5  # type: ignore[index]
+
+
+def test_the_box_keeps_device_chains_whole_and_publish_follows_them(world: Path) -> None:
+    """With chaining, `publish` lists each device's ballots along its chain, whatever their cast order
+    and `seq`; `voter cast` refuses a ballot that can never continue its device's chain: one taking a
+    place another ballot in the box holds (a device that lost its state and started again; V7.E), or
+    whose B_aux is no link of the device's chain; `official tally` names a ballot whose predecessor
+    never reached the box (the record fails V7.E on it, as it must)."""
+    el = world / "el"
+    ctx, _ = ElectionDir(el).context()
+
+    def encrypt_on(device: str, *ids: str) -> None:
+        for bid in ids:
+            if not (world / f"{bid}.json").exists():
+                (world / f"{bid}.json").write_text(json.dumps({**BALLOTS[0], "id": bid}))
+            run("voter", "encrypt", "--election", el, "--ballot", world / f"{bid}.json", "--out",
+                world / f"{bid}.enc", "--device", device, passphrase=VOTER_PW)  # fmt: skip
+
+    def rewrite(bid: str, **changes: Any) -> None:
+        path = world / f"{bid}.enc"
+        vb = files.open_voter_ballot(ctx.group, ctx.H_E, path.read_bytes(), lambda: VOTER_PW)
+        files.write_atomic(path, files.encode_voter_ballot(ctx.H_E, dataclasses.replace(vb, **changes)))
+
+    def cast(bid: str, expect: int = 0) -> Any:
+        return run(
+            "voter", "cast", world / f"{bid}.enc", "--election", el, expect=expect, passphrase=VOTER_PW
+        )
+
+    encrypt_on("booth", "v1", "v2")
+    rewrite("v2", seq=0)
+    cast("v2")  # out of turn, and its seq forged
+    cast("v1")
+    run("official", "publish", "--election", el, "--out", world / "rec")
+    assert verify_json(world / "rec", "--partial")["ok"]  # v1 before v2, although v2's seq (0) sorts first
+
+    encrypt_on("kiosk", "v3")
+    for f in (el / "devices").glob("kiosk*"):  # the kiosk loses its state: its next ballot starts again
+        f.unlink()
+    encrypt_on("kiosk", "v4", "v5")
+    cast("v3")
+    one_line_error(cast("v4", expect=2), "[V7.E] ballot v3 holds the same place in device 'kiosk''s chain")
+    vb = files.open_voter_ballot(ctx.group, ctx.H_E, (world / "v5.enc").read_bytes(), lambda: VOTER_PW)
+    baux = vb.ballot.B_aux[:32] + b"booth"  # a link of another device's chain
+    code = confirmation_code(ctx.H_E, [c.chi for c in vb.ballot.contests], baux, ctx.dialect)
+    rewrite("v5", ballot=dataclasses.replace(vb.ballot, B_aux=baux, code=code))
+    one_line_error(cast("v5", expect=2), "[V7.E] its B_aux is no link of device 'kiosk''s chain")
+
+    encrypt_on("tablet", "w1", "w2")
+    cast("w2")  # w1 never reaches the box
+    r = run("official", "tally", "--election", el)
+    assert "warning: ballot w2 does not continue device 'tablet''s chain" in r.stderr
+    assert "ballot v" not in r.stderr  # every other ballot continues its chain
 
 
 def _ctx_keys(el: Path) -> tuple[Any, bytes]:
