@@ -41,7 +41,7 @@ from e2evote.protocol.ballot import (
 from e2evote.protocol.election import ElectionContext
 from e2evote.protocol.manifest import Contest
 from e2evote.protocol.preencrypt import verify_opening
-from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, contest_data_statement
+from e2evote.protocol.tally import DecryptedBallot, DecryptedTally, TallyAccumulator, contest_data_statement
 from e2evote.record import codec
 from e2evote.record.model import ElectionRecord, RecordIssue
 from e2evote.record.native import CHUNK_SIZE, chunk_length, is_native_record, read_record
@@ -490,8 +490,7 @@ def ballot_pass(
     if not 0 <= k < m:
         raise ValueError(f"slice {k} of {m}")
     part = empty_partial(ctx, key)
-    contest_cast: dict[int, int] = {}
-    part.contest_cast = contest_cast
+    tally = TallyAccumulator(ctx)  # V8's aggregate (eq. 62), as the official computes it
     pipe = _Pipeline(ctx, report)
     # run k > 0 reports its range proofs only; run 0's other failures go through the pipeline, in order
     mine: _Failures = pipe if k == 0 else Report(source=report.source)
@@ -545,23 +544,16 @@ def ballot_pass(
                 pipe.flush()
             part.index.add(ctx, ballot)
             if ballot.state == BallotState.CAST:
-                part.cast += 1
-                for ec in ballot.contests:
-                    contest_cast[ec.index] = contest_cast.get(ec.index, 0) + 1
-                    row = part.acc.get(ec.index)
-                    if row is None:
-                        continue
-                    for sel in ec.selections:
-                        cell = row.get(sel.index)
-                        if cell is not None:
-                            cell[0] = cell[0] * sel.ct.alpha
-                            cell[1] = cell[1] * sel.ct.beta
+                tally.add(ballot)  # its contests and options are the manifest's (V5.E held)
     except BaseException:
         pipe.release()  # the failures found so far are reported even if the pass stops here
         raise
     pipe.flush(last=True)
     if m > 1:
         part.seen = hashlib.sha256(pack(read)).digest()
+    part.acc = {ci: {oi: [ct.alpha, ct.beta] for oi, ct in row} for ci, row in tally.result().contests}
+    part.cast = tally.ballots
+    part.contest_cast = tally.contest_cast
     return part
 
 
