@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol
 
 from e2evote.errors import E2EVoteError, VerificationError
 from e2evote.hashing import EXT
-from e2evote.protocol.manifest import Manifest
+from e2evote.protocol.manifest import Contest, Manifest
 
 __all__ = [
     "LOT_TAG",
@@ -60,6 +60,7 @@ __all__ = [
     "referendum_outcome",
     "compute_outcome",
     "verify_outcome",
+    "contest_rule",
     "contest_rules",
     "compute_outcomes",
 ]
@@ -838,18 +839,26 @@ def verify_outcome(
         raise VerificationError("V20.E", obj, "; ".join(diffs))
 
 
+def contest_rule(contest: Contest) -> OutcomeRule | None:
+    """The parsed outcome rule of ``contest``, None if it names none; a malformed rule raises
+    :class:`OutcomeError` naming the contest (V20.A reports it)."""
+    if contest.outcome is None:
+        return None
+    try:
+        return OutcomeRule.from_dict(dict(contest.outcome))
+    except (E2EVoteError, TypeError, ValueError) as exc:
+        raise OutcomeError(f"contest {contest.label!r}: outcome rule: {exc}") from None
+
+
 def contest_rules(manifest: Manifest) -> dict[str, OutcomeRule]:
-    """The parsed outcome rule of every contest of ``manifest`` that names one (V20.A parses them the
-    same way). A malformed rule raises :class:`OutcomeError` naming its contest: checked when an
-    election is created, since H_M binds the manifest and every record of it would fail V20.A."""
+    """The parsed outcome rule of every contest of ``manifest`` that names one (:func:`contest_rule`,
+    as V20.A parses them). The first malformed rule raises: checked when an election is created,
+    since H_M binds the manifest and every record of it would fail V20.A."""
     rules: dict[str, OutcomeRule] = {}
     for c in manifest.contests:
-        if c.outcome is None:
-            continue
-        try:
-            rules[c.label] = OutcomeRule.from_dict(dict(c.outcome))
-        except (E2EVoteError, TypeError, ValueError) as exc:
-            raise OutcomeError(f"contest {c.label!r}: outcome rule: {exc}") from None
+        rule = contest_rule(c)
+        if rule is not None:
+            rules[c.label] = rule
     return rules
 
 

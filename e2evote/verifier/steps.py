@@ -1201,7 +1201,7 @@ def _consistency(record: ElectionRecord, st: _State, report: Report) -> None:
 
 
 def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
-    from e2evote.protocol.outcomes import OutcomeResult, OutcomeRule, ThresholdBase, verify_outcome
+    from e2evote.protocol.outcomes import OutcomeResult, ThresholdBase, contest_rule, verify_outcome
 
     ctx = st.ctx
     d = record.decrypted_tally
@@ -1220,10 +1220,11 @@ def _outcomes(record: ElectionRecord, st: _State, report: Report) -> None:
         obj = f"outcome {contest.label}"
         report.checked("V20")
         try:
-            rule = OutcomeRule.from_dict(dict(contest.outcome))
-        except (E2EVoteError, TypeError, ValueError) as exc:
+            rule = contest_rule(contest)
+        except E2EVoteError as exc:
             report.fail("V20.A", obj, str(exc))
             continue
+        assert rule is not None  # the contest names one
         if d is None:
             continue
         dc = next((c for c in d.contests if c.index == contest.index), None)
