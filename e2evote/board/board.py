@@ -59,12 +59,15 @@ class BallotInfo:
     submissions with the same replay key are the same ballot;
     ``confirm``: optional, called inside the append's write transaction once the board's own replay
     and code checks pass; it raises an :class:`~e2evote.errors.E2EVoteError` to refuse the ballot
-    against what other processes appended meanwhile (e.g. the V7.H/V19.E index, §12.1).
+    against what other processes appended meanwhile (e.g. the V7.H/V19.E index, §12.1);
+    ``abort``: optional, called if the board then refuses the ballot or the append fails (the
+    validator's claims on it are released).
     """
 
     confirmation_code: bytes
     replay_key: bytes
     confirm: Callable[[WriteTx], None] | None = field(default=None, compare=False, repr=False)
+    abort: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if (
@@ -260,18 +263,23 @@ class Board:
                 except E2EVoteError as exc:
                     raise InvalidBallot("invalid_ballot", str(exc)) from None
 
-        prepared = _append(
-            self._storage,
-            self._key,
-            self.board_id,
-            self._clock,
-            EventKind.BALLOT,
-            submission.ballot,
-            code=info.confirmation_code,
-            auth=auth,
-            replay_key=info.replay_key,
-            check=check,
-        )
+        try:
+            prepared = _append(
+                self._storage,
+                self._key,
+                self.board_id,
+                self._clock,
+                EventKind.BALLOT,
+                submission.ballot,
+                code=info.confirmation_code,
+                auth=auth,
+                replay_key=info.replay_key,
+                check=check,
+            )
+        except BaseException:
+            if info.abort is not None:
+                info.abort()
+            raise
         assert prepared.ballot is not None
         return Receipt.from_bytes(prepared.ballot.receipt)
 

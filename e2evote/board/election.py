@@ -209,15 +209,15 @@ class BallotIndex:
     *logged* entries, read from the log, and *pending* ones, claimed by this process's validator for a
     ballot not yet appended. :meth:`claim` checks both; :meth:`confirm`, inside the append's write
     transaction, first reads what other processes sharing the database appended since, then checks
-    the ballot against the logged layer, which is authoritative. Thread-safe. A pending claim whose
-    ballot is then refused stays until the process restarts, blocking its id and α's for other
-    ballots. The logged layer is packed rows (:class:`ByteTable`): per ballot its id and replay key,
-    per selection its α suffix and ballot row, ~39 bytes a selection (specs/08-board.md §12.7).
+    the ballot against the logged layer, which is authoritative; :meth:`release` drops the pending
+    entries of a ballot the board then refused (``BallotInfo.abort``). Thread-safe. The logged layer
+    is packed rows (:class:`ByteTable`): per ballot its id and replay key, per selection its α suffix
+    and ballot row, ~39 bytes a selection (specs/08-board.md §12.7).
 
     With ``chain`` (an election chaining confirmation codes: ``chain(device, last_code)`` is the B_aux
     the device's next ballot must carry, ``last_code`` None for its first), the logged layer also keeps
     each device's last code, and :meth:`confirm` refuses a ballot that does not continue its device's
-    chain on the log (V7.D, V7.E); ballots of pre-encrypted ballots chain to no device.
+    chain on the log (V7.D, V7.E); pre-encrypted ballots chain to no device.
     """
 
     __slots__ = (
@@ -300,6 +300,17 @@ class BallotIndex:
             self._pending_ids[ballot_id] = key
             for _, a in alphas:
                 self._pending_alphas[alpha_key(a)] = key
+
+    def release(self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
+        """Drop a refused ballot's pending entries (those its ``key`` holds), so that its id and α's
+        block nothing: e.g. a device refused for its chain (V7.E) submits the ballot again in turn."""
+        with self._lock:
+            if self._pending_ids.get(ballot_id) == key:
+                del self._pending_ids[ballot_id]
+            for _, a in alphas:
+                suffix = alpha_key(a)
+                if self._pending_alphas.get(suffix) == key:
+                    del self._pending_alphas[suffix]
 
     def confirm(
         self,
@@ -418,7 +429,12 @@ def ballot_validator(ctx: ElectionContext, *, index: BallotIndex | None = None) 
             index.claim(ballot.ballot_id, alphas, key)
             bid = ballot.ballot_id
             link = (ballot.device, ballot.B_aux) if ctx.manifest.chaining and ballot.pre is None else None
-            return BallotInfo(ballot.code, key, confirm=lambda tx: index.confirm(tx, bid, alphas, key, link))
+            return BallotInfo(
+                ballot.code,
+                key,
+                confirm=lambda tx: index.confirm(tx, bid, alphas, key, link),
+                abort=lambda: index.release(bid, alphas, key),
+            )
         return BallotInfo(confirmation_code=ballot.code, replay_key=key)
 
     return validate

@@ -730,8 +730,9 @@ def test_board_refuses_a_ballot_that_breaks_its_device_s_chain(storage_factory: 
     """A chaining election (specs/08-board.md §12.1): a ballot must continue its device's chain on the
     log (V7.D for a device's first ballot, V7.E after it), checked inside the append's transaction, so
     also across board processes sharing the database. Before, the board logged such a ballot and its
-    record then failed V7.D / V7.E. A refused ballot submitted again in its turn is accepted; the
-    export, with the devices' closing hashes, verifies."""
+    record then failed V7.D / V7.E. A refused ballot submitted again in its turn is accepted, and a
+    refused ballot's id is free again (BallotIndex.release); the export, with the devices' closing
+    hashes, verifies."""
     from e2evote.protocol.ballot import Device
 
     manifest = simple_manifest("chained", [("A", ["a", "b"], 1)], chaining=True)
@@ -771,10 +772,12 @@ def test_board_refuses_a_ballot_that_breaks_its_device_s_chain(storage_factory: 
         first.submit(restarted)
     second.submit(b1)  # refused before, accepted in its turn
     first.submit(b2)
+    resumed = encrypt_ballot(ctx, PlaintextBallot("d1-again", "default", {"A": {"b": 1}}), device=d1)[0]
+    first.submit(resumed)  # the refusal released the id: the device, resumed, may use it
     d2 = Device(ctx, "d2")
     first.submit(chained(d2, 1)[0])  # another device starts its own chain
     first.challenge(b1.code)  # a challenged ballot stays in its device's chain
-    assert first.board.latest_sth().tree_size == 6  # setup, four ballots, the challenge
+    assert first.board.latest_sth().tree_size == 7  # setup, five ballots, the challenge
     first.close_voting()
     tally = decrypt_tally(ctx, pubs, [DecryptingGuardian.from_key(keys[0])], first.encrypted_tally())
     out = tmp_path / "rec"
