@@ -24,7 +24,16 @@ from urllib.parse import urlsplit
 
 import typer
 
-from cli.common import cli_errors, err, fail, new_output_dir, out, parse_board_key, passphrase
+from cli.common import (
+    cli_errors,
+    election_locked,
+    err,
+    fail,
+    new_output_dir,
+    out,
+    parse_board_key,
+    passphrase,
+)
 from cli.official import device_closes
 from e2evote.board.credentials import ChallengeRequest, CredentialList
 from e2evote.board.election import ElectionBoard, export_record, load_election
@@ -240,9 +249,14 @@ def tally(election: ElectionOpt, db: DbOpt, key: KeyOpt) -> None:
     edir = ElectionDir(election)
     if not edir.is_election():
         fail(f"{election} is not an election directory")
+    ctx, _ = load_election(election)
+    with election_locked(edir.path):  # from the check that no request exists to writing it
+        _tally(edir, ctx, db, key)
+
+
+def _tally(edir: ElectionDir, ctx: ElectionContext, db: str, key: Path) -> None:
     if edir.exists(edir.request_file):
         fail("the tally was already computed (tally/request.msgpack exists)")
-    ctx, _ = load_election(election)
     eb = ElectionBoard.open(_open_storage(db), _load_key(key), ctx)
     if eb.board.storage.read_head().phase < 3:
         eb.close_voting()
@@ -340,7 +354,7 @@ def export(
         opened = [ChallengedBallot(b.ballot_id, None, None, b) for b in res.ballots]
     edir = ElectionDir(election)
     # the devices' closing hashes (V7.F), as `official publish` writes them
-    closes = device_closes(edir, ctx) if edir.is_election() else {}
+    closes = device_closes(ctx, edir.read_all(edir.device_files())) if edir.is_election() else {}
     with new_output_dir(out_dir):
         try:
             export_record(

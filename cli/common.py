@@ -129,20 +129,26 @@ def new_output_dir(path: Path) -> Iterator[None]:
 
 
 LOCK_FILE = ".lock"
+"""a private (trustee) directory's lock file"""
+ELECTION_LOCK_FILE = ".election-lock"
+"""the shared election directory's lock file (another name than a trustee's, so that one process never
+waits for itself, whatever directories it is given)"""
 ELECTION_LOCK_WAIT = 60.0
 """seconds a command waits for another one holding the election directory's lock"""
 
 
-def lock_dir(d: Path, *, wait: float = 0.0, shared: bool = False, mode: int = 0o644) -> IO[bytes] | None:
-    """A lock on directory ``d`` (``flock`` on ``d/.lock``), held while the returned file is open.
+def lock_dir(
+    d: Path, *, wait: float = 0.0, shared: bool = False, mode: int = 0o644, name: str = LOCK_FILE
+) -> IO[bytes] | None:
+    """A lock on directory ``d`` (``flock`` on ``d/name``), held while the returned file is open.
 
     ``wait``: seconds to wait for another e2evote command holding it, polling; then the command fails
     naming ``d``. ``shared``: a reader's lock, taken together with other readers; in a directory
     where the lock file cannot be created (read-only, so no e2evote writer can change it either) a
     reader gets None and goes on unlocked."""
-    path = d / LOCK_FILE
+    path = d / name
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, mode)
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, mode)
     except OSError as exc:
         if shared and not path.exists():
             return None
@@ -166,7 +172,7 @@ def election_locked(path: Path, *, shared: bool = False) -> Iterator[None]:
     """Hold the election directory's lock (specs/11-cli.md §2) around a command's reads and writes of
     the ballot box and the tally: the checks a command makes (no such ballot yet, no tally yet, the
     device's last code) then still hold when it writes. Waits up to :data:`ELECTION_LOCK_WAIT`."""
-    fh = lock_dir(path, wait=ELECTION_LOCK_WAIT, shared=shared)
+    fh = lock_dir(path, wait=ELECTION_LOCK_WAIT, shared=shared, name=ELECTION_LOCK_FILE)
     try:
         yield
     finally:

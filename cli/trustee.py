@@ -224,6 +224,12 @@ def keygen(
     params = edir.parameters()
     if not 1 <= index <= params.n:
         fail(f"--index must be in 1..{params.n}")
+    shared = election.resolve()
+    if out_dir.resolve() == shared or shared in out_dir.resolve().parents:
+        # the election directory is copied to every participant: the keystore must never go there
+        fail(
+            f"{out_dir} is inside the shared election directory {election}; a trustee's directory is private"
+        )
     tdir = TrusteeDir(out_dir)
     if tdir.exists() or tdir.keystore_file.exists():
         fail(f"{out_dir} already holds a trustee")
@@ -482,7 +488,8 @@ def decrypt(
         partials[name] = partial
         nonces[name] = pending.nonces()
     ks.save(replace(secrets, pending=PendingNonces(req.digest, nonces)))
-    s.edir.write(s.edir.partial_file(s.i), files.encode_partial(ctx.H_E, req.digest, s.i, partials))
+    with election_locked(s.edir.path):  # `official decrypt-challenge` withdraws partials under this lock
+        s.edir.write(s.edir.partial_file(s.i), files.encode_partial(ctx.H_E, req.digest, s.i, partials))
     s.done("decrypt", request=req.digest, pinned=req.digest)
     out.print(
         f"guardian {s.i}: partial decryption of {sum(len(p.M) for p in partials.values())} values published"

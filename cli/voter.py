@@ -6,6 +6,7 @@ cast (nonce discarded) or challenged (nonce released so anyone can re-encrypt an
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -69,9 +70,10 @@ def encrypt(
         fail(f"{out_file} exists")
     name = device if device is not None else ("default" if ctx.manifest.chaining else None)
     secret = passphrase("voter", confirm=True)
-    # locked from reading the device's state to writing it: two ballots encrypted on one device at
-    # once would otherwise both continue its last ballot (one chain position, two ballots: V7.E)
-    with election_locked(edir.path):
+    # with a device, locked from reading its state to writing it: two ballots encrypted on one device
+    # at once would otherwise both continue its last ballot (one chain position, two ballots: V7.E);
+    # without one nothing is written into the directory, which may then be read-only
+    with election_locked(edir.path) if name is not None else nullcontext():
         dev = None
         seq = 0
         if name is not None:

@@ -48,6 +48,8 @@ __all__ = [
     "device_info",
     "expected_baux",
     "chain_order",
+    "chain_link",
+    "ChainLink",
     "verify_ballot_nonce",
     "ballot_id_bytes",
     "alpha_key",
@@ -292,47 +294,61 @@ def expected_baux(ctx: ElectionContext, info: bytes, last_code: bytes | None) ->
 _T = TypeVar("_T")
 
 
+ChainLink = tuple[str, bytes, bytes]
+"""(device, B_aux, confirmation code): what :func:`chain_order` needs of a ballot"""
+
+
+def chain_link(ballot: EncryptedBallot) -> ChainLink | None:
+    """The ballot's place in its device's chain; None for a pre-encrypted ballot (it chains to no
+    device, EG §4)."""
+    return None if ballot.pre is not None else (ballot.device, ballot.B_aux, ballot.code)
+
+
 def chain_order(
-    ctx: ElectionContext, items: Sequence[_T], ballot: Callable[[_T], EncryptedBallot]
+    ctx: ElectionContext, items: Sequence[_T], link: Callable[[_T], ChainLink | None]
 ) -> tuple[list[_T], list[_T]]:
-    """``(ordered, unchained)``: ``items`` (each holding ``ballot(item)``) in an order in which every
-    device's ballots follow its chain (V7.D-E), and those that no chain reaches.
+    """``(ordered, unchained)``: ``items`` in an order in which every device's ballots follow its
+    chain (V7.D-E), and those that no chain reaches; ``link(item)`` is the item's :func:`chain_link`
+    (so that callers may keep just that of each ballot).
 
     Without chaining, the items as given. With chaining, each device's chain is followed from its
-    start (:func:`expected_baux`), a link at a time, taking the first item, in the given order, whose
-    ballot carries the expected B_aux; a device's chain is placed where its first item was, and
-    pre-encrypted ballots (which chain to no device) stay in place. The unchained items — after a
-    ballot missing from ``items``, repeating a chain position, or of another device's information —
-    come last, in the given order; a record listing them fails V7.D or V7.E on each."""
+    start (:func:`expected_baux`), a link at a time, taking the first item, in the given order, that
+    carries the expected B_aux; a device's chain is placed where its first item was, and items with
+    no link stay in place. The unchained items — after a ballot missing from ``items``, repeating a
+    chain position, or of another device's information — come last, in the given order: a record
+    listing them so fails V7.D or V7.E on at least the first of each device's, and on no item a chain
+    reached."""
     if not ctx.manifest.chaining:
         return list(items), []
+    links = [link(item) for item in items]
     waiting: dict[tuple[str, bytes], list[int]] = {}
-    for k, item in enumerate(items):
-        b = ballot(item)
-        if b.pre is None:
-            waiting.setdefault((b.device, b.B_aux), []).append(k)
+    for k, lk in enumerate(links):
+        if lk is not None:
+            waiting.setdefault((lk[0], lk[1]), []).append(k)
     ordered: list[_T] = []
     placed = [False] * len(items)
     started: set[str] = set()
-    for k, item in enumerate(items):
-        b = ballot(item)
-        if b.pre is not None:
-            ordered.append(item)
+    for k, lk in enumerate(links):
+        if lk is None:
+            ordered.append(items[k])
             placed[k] = True
             continue
-        if b.device in started:
+        device = lk[0]
+        if device in started:
             continue
-        started.add(b.device)
-        info = device_info(ctx, b.device)
+        started.add(device)
+        info = device_info(ctx, device)
         last: bytes | None = None
         while True:
-            ks = waiting.get((b.device, expected_baux(ctx, info, last)))
+            ks = waiting.get((device, expected_baux(ctx, info, last)))
             if not ks:
                 break
             j = ks.pop(0)
             placed[j] = True
             ordered.append(items[j])
-            last = ballot(items[j]).code
+            lj = links[j]
+            assert lj is not None  # only items with a link wait in a chain
+            last = lj[2]
     unchained = [item for k, item in enumerate(items) if not placed[k]]
     return ordered + unchained, unchained
 

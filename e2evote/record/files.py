@@ -1094,6 +1094,11 @@ class ElectionDir:
     def read(self, path: Path) -> bytes:
         return read_bytes(path)
 
+    def read_all(self, paths: Sequence[Path]) -> list[tuple[str, bytes]]:
+        """``(file name, bytes)`` of each file: a consistent snapshot when read under the directory's
+        lock, decoded after it is released."""
+        return [(str(p), read_bytes(p)) for p in paths]
+
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
 

@@ -317,6 +317,12 @@ def test_election_through_the_cli(tmp_path: Path) -> None:
         "another election",
     )
 
+    # without a device `voter encrypt` writes nothing into the election directory, not even its lock
+    # file: the directory may be read-only
+    run("voter", "encrypt", "--election", el, "--ballot", tmp_path / "v1.json", "--out",
+        tmp_path / "no-device.enc", passphrase=VOTER_PW)  # fmt: skip
+    assert not (el / ".election-lock").exists()
+
     run("official", "publish", "--election", el, "--out", tmp_path / "rec-ceremony")
     report = verify_json(tmp_path / "rec-ceremony")
     assert report["ok"], report

@@ -174,7 +174,7 @@ def test_the_box_keeps_device_chains_whole_and_publish_follows_them(world: Path)
     encrypt_on("tablet", "w1", "w2")
     cast("w2")  # w1 never reaches the box
     r = run("official", "tally", "--election", el)
-    assert "warning: ballot w2 does not continue device 'tablet''s chain" in r.stderr
+    assert "warning: ballot w2 does not continue device 'tablet''s chain" in r.stderr, r.stderr
     assert "ballot v" not in r.stderr  # every other ballot continues its chain
 
 
@@ -253,7 +253,7 @@ def test_a_cast_waits_for_the_election_lock_and_fails_after_the_wait(
 
     el = world / "el"
     encrypt(world, "v1", "v2")
-    holder = cli.common.lock_dir(el)
+    holder = cli.common.lock_dir(el, name=cli.common.ELECTION_LOCK_FILE)
     assert holder is not None
     env = {**os.environ, "E2EVOTE_TEST_FAST_KDF": "1", "E2EVOTE_PASSPHRASE": VOTER_PW, "NO_COLOR": "1"}
     cast = subprocess.Popen(
@@ -278,6 +278,22 @@ def test_a_cast_waits_for_the_election_lock_and_fails_after_the_wait(
     assert cast.returncode == 0, stderr
     assert "ballot v1 cast" in stdout
     assert len(list((el / "ballots").iterdir())) == 1  # v1 only: v2 gave up
+
+
+def test_a_trustee_directory_is_never_inside_the_election_directory(world: Path) -> None:
+    """The election directory is shared, the trustee's holds the keystore; the same directory would
+    also make the trustee's lock and the election's one file (a command waiting for itself)."""
+    for inside in (world / "el", world / "el" / "trustees" / "9"):
+        r = trustee_keygen(world, inside, expect=2)
+        one_line_error(r, "is inside the shared election directory")
+    assert not list((world / "el").rglob("keystore*"))
+
+
+def trustee_keygen(world: Path, out: Path, expect: int) -> Result:
+    return run(
+        "trustee", "keygen", "--election", world / "el", "--index", "1", "--out", out,
+        passphrase=PASSPHRASES[1], expect=expect,
+    )  # fmt: skip
 
 
 def test_respond_refuses_challenges_replaced_while_it_computed(

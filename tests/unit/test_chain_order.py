@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from e2evote.groups import TEST
-from e2evote.protocol.ballot import Device, EncryptedBallot, PlaintextBallot, chain_order, encrypt_ballot
+from e2evote.protocol.ballot import (
+    Device,
+    EncryptedBallot,
+    PlaintextBallot,
+    chain_link,
+    chain_order,
+    encrypt_ballot,
+)
 from e2evote.protocol.ceremony import GuardianSetup
 from e2evote.protocol.election import ElectionContext, ElectionParameters
 from e2evote.protocol.manifest import simple_manifest
@@ -53,7 +60,7 @@ def test_any_arrival_order_is_put_back_along_the_chains(
     ctx, ballots = chained
     shuffled = ballots[:]
     random.Random(seed).shuffle(shuffled)
-    ordered, unchained = chain_order(ctx, shuffled, lambda b: b)
+    ordered, unchained = chain_order(ctx, shuffled, chain_link)
     assert unchained == []
     for name in DEVICES:
         assert [b for b in ordered if b.device == name] == [b for b in ballots if b.device == name]
@@ -64,14 +71,20 @@ def test_any_arrival_order_is_put_back_along_the_chains(
 def test_what_follows_a_missing_ballot_is_unchained_and_fails_the_record(
     chained: tuple[ElectionContext, list[EncryptedBallot]], missing: str
 ) -> None:
+    """The ballots after a gap come last, in the given order. The verifier then fails the first of
+    them (its predecessor is not the ballot before it) and, in encryption order, none after it (each
+    continues the one before); in reverse order, every one."""
     ctx, ballots = chained
-    kept = [b for b in reversed(ballots) if b.ballot_id != missing]
-    ordered, unchained = chain_order(ctx, kept, lambda b: b)
     device, k = missing.split("-")
     after = [f"{device}-{j}" for j in range(int(k) + 1, DEVICES[device])]
-    assert [b.ballot_id for b in unchained] == sorted(after, reverse=True)  # in the given order
-    assert ordered[len(ordered) - len(unchained) :] == unchained
-    assert {obj for _, obj in _chain_failures(ctx, ordered)} == {f"ballot {bid}" for bid in after}
+    for arrived, failing in (
+        ([b for b in ballots if b.ballot_id != missing], after[:1]),
+        ([b for b in reversed(ballots) if b.ballot_id != missing], after[::-1]),
+    ):
+        ordered, unchained = chain_order(ctx, arrived, chain_link)
+        assert [b.ballot_id for b in unchained] == [b.ballot_id for b in arrived if b.ballot_id in after]
+        assert ordered[len(ordered) - len(unchained) :] == unchained
+        assert [obj for _, obj in _chain_failures(ctx, ordered)] == [f"ballot {bid}" for bid in failing]
 
 
 def test_a_repeated_chain_position_keeps_the_first_and_sets_the_other_apart(
@@ -82,7 +95,7 @@ def test_a_repeated_chain_position_keeps_the_first_and_sets_the_other_apart(
     again = encrypt_ballot(
         ctx, PlaintextBallot("d3-again", "default", {"A": {"b": 1}}), device=Device(ctx, "d3")
     )[0]
-    ordered, unchained = chain_order(ctx, [*ballots, again], lambda b: b)
+    ordered, unchained = chain_order(ctx, [*ballots, again], chain_link)
     assert unchained == [again]
     assert _chain_failures(ctx, ordered) == [("V7.E", "ballot d3-again")]
 
@@ -90,4 +103,4 @@ def test_a_repeated_chain_position_keeps_the_first_and_sets_the_other_apart(
 def test_without_chaining_the_order_is_kept() -> None:
     ctx = _context(False)
     ballots = [encrypt_ballot(ctx, PlaintextBallot(f"b{k}", "default", {"A": {"a": 1}}))[0] for k in range(3)]
-    assert chain_order(ctx, ballots[::-1], lambda b: b) == (ballots[::-1], [])
+    assert chain_order(ctx, ballots[::-1], chain_link) == (ballots[::-1], [])
