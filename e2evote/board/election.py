@@ -305,12 +305,16 @@ class BallotIndex:
         """Drop a refused ballot's pending entries (those its ``key`` holds), so that its id and α's
         block nothing: e.g. a device refused for its chain (V7.E) submits the ballot again in turn."""
         with self._lock:
-            if self._pending_ids.get(ballot_id) == key:
-                del self._pending_ids[ballot_id]
-            for _, a in alphas:
-                suffix = alpha_key(a)
-                if self._pending_alphas.get(suffix) == key:
-                    del self._pending_alphas[suffix]
+            self._drop_pending(ballot_id, alphas, key)
+
+    def _drop_pending(self, ballot_id: str, alphas: Sequence[tuple[str, bytes]], key: bytes) -> None:
+        """The pending entries that ``key`` holds for this ballot go (the caller holds the lock)."""
+        if self._pending_ids.get(ballot_id) == key:
+            del self._pending_ids[ballot_id]
+        for _, a in alphas:
+            suffix = alpha_key(a)
+            if self._pending_alphas.get(suffix) == key:
+                del self._pending_alphas[suffix]
 
     def confirm(
         self,
@@ -378,14 +382,10 @@ class BallotIndex:
             self._tails[device] = code
         row = self._ids.append(ballot_id_bytes(bid))
         self._keys.append(key)
-        if self._pending_ids.get(bid) == key:
-            del self._pending_ids[bid]
         for _, a in alphas:
-            suffix = alpha_key(a)
-            self._alphas.append(suffix)
+            self._alphas.append(alpha_key(a))
             self._alpha_ballot.append(row)
-            if self._pending_alphas.get(suffix) == key:
-                del self._pending_alphas[suffix]
+        self._drop_pending(bid, alphas, key)
 
 
 def _same_ballot(tracker: CountedTracker, row: int, ev: Event) -> None:
